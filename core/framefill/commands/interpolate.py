@@ -46,10 +46,12 @@ def result_payload(result: Any) -> dict[str, Any]:
 @click.option("--scale", type=float, default=None,
               help="RIFE resolution scale (default: 1.0 up to 2K, 0.5 up to 4K, 0.25 above).")
 @click.option("--no-cut-detection", is_flag=True, help="Blend even across a detected scene cut.")
+@click.option("--allow-held", is_flag=True,
+              help="Exit 0 even when frames are held; they are still listed as needing a render (farm tasks).")
 @output_options
 def interpolate_command(
     pattern: str, out_pattern: str, frames_text: str | None, model: str, weights: str | None, device: str,
-    mode: str | None, scale: float | None, no_cut_detection: bool, json_mode: bool, events_mode: bool,
+    mode: str | None, scale: float | None, no_cut_detection: bool, allow_held: bool, json_mode: bool, events_mode: bool,
     quiet: bool,
 ) -> None:
     """Write the complete frame range of PATTERN to --out: rendered frames are copied
@@ -57,7 +59,7 @@ def interpolate_command(
 
     A rerun skips frames that are already done and verify against the manifest,
     so an interrupted run resumes. Exit code 1 if any frame still needs a real
-    render (a hold at the range's edge or across a scene cut).
+    render (a hold at the range's edge or across a scene cut), unless --allow-held.
     """
     from framefill import api
     from framefill.frames import parse_frame_range
@@ -81,5 +83,5 @@ def interpolate_command(
                 click.echo(f"still needs a real render: {payload['needs_render']}")
 
         out.result(payload, human)
-        if payload["needs_render"]:
+        if payload["needs_render"] and not allow_held:
             raise JobFailedError(f"frames {payload['needs_render']} need a real render (held, not filled)")

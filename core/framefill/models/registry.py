@@ -158,7 +158,7 @@ MODELS = ModelRegistry(
             task="interpolate",
             arch="rife-4",
             license="MIT",
-            description="RIFE v4.x (Practical-RIFE family: 5 IFBlocks and an encoder); the default interpolator.",
+            description="RIFE v4.x: the Practical-RIFE 4.25 network (4.25 or 4.26 weights; 5 IFBlocks and an encoder). The default.",
             files=(
                 WeightFile(
                     "weights",
@@ -174,7 +174,7 @@ MODELS = ModelRegistry(
             task="interpolate",
             arch="rife-hdv3",
             license="MIT",
-            description="RIFE HDv3 (ECCV 2022 release).",
+            description="RIFE HD v3.6 (ECCV 2022 release); predicts t=0.5, other times by bisection.",
             files=(
                 WeightFile(
                     "weights",
