@@ -1,0 +1,230 @@
+"""Filling a sparse EXR shot: copies, layers, HDR, IDs, manifest, resume, determinism."""
+
+from __future__ import annotations
+
+import filecmp
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from framefill import api
+from framefill.frames import FramePattern, read_exr
+from framefill.pipeline.manifest import Manifest
+from synthetic_shot import HIGHLIGHT, frame_layers, write_shot
+
+RENDERED = (1, 3, 5, 9)
+ALL = tuple(range(1, 10))
+
+
+def _hash_tree(folder: Path) -> dict[str, str]:
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.iterdir()) if p.is_file()}
+
+
+@pytest.fixture(scope="module")
+def shot(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("rendered")
+    return write_shot(folder, RENDERED)
+
+
+@pytest.fixture(scope="module")
+def filled(shot, tmp_path_factory, model_files):
+    model_files("rife-4")
+    out = tmp_path_factory.mktemp("filled") / "shot.####.exr"
+    before = _hash_tree(Path(shot).parent)
+    result = api.fill_shot(shot, str(out), frames=ALL, model="rife-4", device="cpu")
+    assert _hash_tree(Path(shot).parent) == before, "inputs must never be modified"
+    return result, str(out)
+
+
+@pytest.mark.weights
+def test_every_frame_written_and_rendered_ones_copied_byte_for_byte(shot, filled):
+    result, out = filled
+    statuses = {o.frame: o.status for o in result.frames}
+    assert statuses == {f: ("copied" if f in RENDERED else "filled") for f in ALL}
+    for f in RENDERED:
+        assert filecmp.cmp(FramePattern.parse(shot).path(f), FramePattern.parse(out).path(f), shallow=False)
+
+
+@pytest.mark.weights
+def test_unequal_gaps_use_the_right_timesteps(filled):
+    _, out = filled
+    recipes = {f: e["recipe"] for f, e in Manifest(out).entries().items() if e["status"] == "filled"}
+    assert {f: (sorted(map(int, r["sources"])), r["t"]) for f, r in recipes.items()} == {
+        2: ([1, 3], 0.5), 4: ([3, 5], 0.5), 6: ([5, 9], 0.25), 7: ([5, 9], 0.5), 8: ([5, 9], 0.75),
+    }
+
+
+@pytest.mark.weights
+def test_filled_frame_keeps_every_part_layer_type_window_and_attribute(shot, filled):
+    _, out = filled
+    src = read_exr(FramePattern.parse(shot).path(5))
+    made = read_exr(FramePattern.parse(out).path(6))
+    assert [p.name for p in made.parts] == [p.name for p in src.parts]
+    for ps, pm in zip(src.parts, made.parts):
+        assert pm.pixel_types() == ps.pixel_types()
+        assert pm.data_window == ps.data_window and pm.display_window == ps.display_window
+        assert pm.compression == ps.compression
+    beauty = made.parts[0]
+    assert beauty.header["framefill_test/frame"] == "5"  # carried from the nearest source (t=0.25)
+    source = json.loads(beauty.header["framefill/source"])
+    assert source == {"frames": [5, 9], "t": 0.25, "mode": "direct"}
+    model = json.loads(beauty.header["framefill/model"])
+    assert model["name"] == "rife-4" and len(model["sha256"]) == 64
+    assert beauty.header["framefill/version"]
+
+
+@pytest.mark.weights
+def test_hdr_highlights_survive_unclamped(filled):
+    _, out = filled
+    made = read_exr(FramePattern.parse(out).path(2)).parts[0]
+    truth = frame_layers(2)
+    assert float(np.max(made.channels["R"])) > 0.8 * HIGHLIGHT
+    lamp = truth["R"] >= HIGHLIGHT
+    # The lamp sits where the truth has it: most of its pixels keep more than 10x display white.
+    assert float(np.mean(made.channels["R"][lamp].astype(np.float32) > 10.0)) > 0.6
+
+
+@pytest.mark.weights
+def test_id_channels_take_one_source_value_never_a_blend(filled, shot):
+    _, out = filled
+    made = read_exr(FramePattern.parse(out).path(7)).parts[0].channels["IndexOB.X"]
+    sources = set()
+    for f in (5, 9):
+        sources |= set(np.unique(read_exr(FramePattern.parse(shot).path(f)).parts[0].channels["IndexOB.X"]))
+    assert set(np.unique(made)) <= sources
+
+
+@pytest.mark.weights
+def test_filled_beauty_is_close_to_the_truth(filled):
+    from framefill.ops.metrics import display_proxy, psnr
+
+    _, out = filled
+    for frame in (2, 4, 7):
+        part = read_exr(FramePattern.parse(out).path(frame)).parts[0]
+        made = np.stack([part.channels[c].astype(np.float32) for c in "RGB"], axis=-1)
+        t = frame_layers(frame)
+        truth = np.stack([t["R"], t["G"], t["B"]], axis=-1).astype(np.float16).astype(np.float32)
+        assert psnr(display_proxy(made)[:, 8:-8], display_proxy(truth)[:, 8:-8]) > 30.0, frame
+
+
+@pytest.mark.weights
+def test_rerun_skips_everything_and_changes_nothing(shot, filled):
+    _, out = filled
+    folder = Path(out).parent
+    before = _hash_tree(folder)
+    again = api.fill_shot(shot, out, frames=ALL, model="rife-4", device="cpu")
+    assert [o.status for o in again.frames] == ["skipped"] * len(ALL)
+    assert _hash_tree(folder) == before
+
+
+@pytest.mark.weights
+def test_deleted_frames_regenerate_bit_identical(shot, filled, tmp_path):
+    _, out = filled
+    copy = tmp_path / "shot.####.exr"
+    api.fill_shot(shot, str(copy), frames=ALL, model="rife-4", device="cpu")
+    for f in ALL:
+        assert filecmp.cmp(FramePattern.parse(out).path(f), FramePattern.parse(str(copy)).path(f), shallow=False)
+    # "Regenerate instead of store": delete filled frames, rerun, get the same bytes back.
+    for f in (6, 7):
+        Path(FramePattern.parse(str(copy)).path(f)).unlink()
+    again = api.fill_shot(shot, str(copy), frames=ALL, model="rife-4", device="cpu")
+    assert {o.frame for o in again.frames if o.status == "filled"} == {6, 7}
+    for f in (6, 7):
+        assert filecmp.cmp(FramePattern.parse(out).path(f), FramePattern.parse(str(copy)).path(f), shallow=False)
+
+
+@pytest.mark.weights
+def test_killed_run_resumes_and_matches_a_clean_run(shot, filled, tmp_path):
+    _, clean = filled
+    out = tmp_path / "shot.####.exr"
+    cmd = [sys.executable, "-m", "framefill", "interpolate", shot, "--out", str(out), "--frames", "1-9",
+           "--model", "rife-4", "--device", "cpu", "--events"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, start_new_session=True)
+    filled_seen = 0
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        event = json.loads(line)
+        if event["kind"] == "frame" and event.get("data", {}).get("status") == "filled":
+            filled_seen += 1
+            if filled_seen == 2:
+                os.killpg(proc.pid, signal.SIGKILL)
+                break
+    proc.wait()
+    assert proc.returncode == -signal.SIGKILL
+    done_before = {int(p.name.split(".")[1]) for p in tmp_path.glob("shot.*.exr")}
+    assert 0 < len(done_before) < len(ALL)
+    assert not [p for p in tmp_path.iterdir() if ".ff-tmp-" in p.name and p.suffix == ".exr" and p.stat().st_size == 0]
+    resumed = api.fill_shot(shot, str(out), frames=ALL, model="rife-4", device="cpu")
+    skipped = {o.frame for o in resumed.frames if o.status == "skipped"}
+    assert skipped == done_before
+    for f in ALL:
+        assert filecmp.cmp(FramePattern.parse(clean).path(f), FramePattern.parse(str(out)).path(f), shallow=False)
+
+
+def test_recursive_mode_bisects_through_midpoints(shot, tmp_path):
+    from framefill.frames import pixel_sha256
+
+    rec = tmp_path / "r.####.exr"
+    direct = tmp_path / "d.####.exr"
+    result = api.fill_shot(shot, str(rec), frames=range(5, 10), model="flow", device="cpu", mode="recursive")
+    api.fill_shot(shot, str(direct), frames=range(5, 10), model="flow", device="cpu", mode="direct")
+    assert [o.status for o in result.frames] == ["copied", "filled", "filled", "filled", "copied"]
+
+    def pixels(pattern: Path, frame: int) -> str:
+        return pixel_sha256(read_exr(FramePattern.parse(str(pattern)).path(frame)))
+
+    # Frame 7 is the first midpoint (t=0.5 from 5 and 9) in both modes; 6 and 8 are
+    # made from 7 in recursive mode, straight from 5 and 9 in direct mode.
+    assert pixels(rec, 7) == pixels(direct, 7)
+    assert pixels(rec, 6) != pixels(direct, 6) and pixels(rec, 8) != pixels(direct, 8)
+    assert Manifest(str(rec)).get(6)["recipe"]["mode"] == "recursive"
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "framefill", *args], capture_output=True, text=True)
+
+
+def test_scene_cut_is_held_and_reported(tmp_path):
+    from framefill.frames import image_from_arrays, write_exr
+
+    rng = np.random.default_rng(3)
+    for f, colour in ((1, (0.8, 0.2, 0.1)), (3, (0.05, 0.3, 0.9))):
+        base = rng.random((64, 96)).astype(np.float32) * 0.3
+        chans = {c: (base + v).astype(np.float16) for c, v in zip("RGB", colour)}
+        write_exr(tmp_path / "in" / f"cut.{f:04d}.exr", image_from_arrays(chans))
+    args = ["interpolate", str(tmp_path / "in" / "cut.####.exr"), "--out", str(tmp_path / "out" / "cut.####.exr"),
+            "--model", "flow", "--json"]
+    proc = _cli(*args)
+    assert proc.returncode == 1, proc.stderr
+    doc = json.loads(proc.stdout)
+    assert doc["needs_render"] == "2" and doc["held"] == 1
+    assert proc.stderr.strip().count("\n") == 0 and "need a real render" in proc.stderr
+    held = read_exr(tmp_path / "out" / "cut.0002.exr").parts[0].channels["R"]
+    first = read_exr(tmp_path / "in" / "cut.0001.exr").parts[0].channels["R"]
+    assert np.array_equal(held, first)  # held from the nearest source, never blended across the cut
+    assert _cli(*args[:-1], "--allow-held", "--quiet").returncode == 0
+
+
+@pytest.mark.parametrize(
+    ("setup", "needle"),
+    [
+        pytest.param("missing", "no rendered frames match", id="no-frames"),
+        pytest.param("corrupt", "shot.0003.exr", id="corrupt-source"),
+    ],
+)
+def test_bad_input_gives_one_line_and_exit_2(tmp_path, setup, needle):
+    pattern = write_shot(tmp_path / "in", (1, 3, 5)) if setup == "corrupt" else str(tmp_path / "none.####.exr")
+    if setup == "corrupt":
+        Path(FramePattern.parse(pattern).path(3)).write_bytes(b"not an exr at all")
+    proc = _cli("interpolate", pattern, "--out", str(tmp_path / "o" / "shot.####.exr"), "--model", "flow", "-q")
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("framefill: error:") and needle in lines[0], proc.stderr
+    assert "Traceback" not in proc.stderr
