@@ -21,8 +21,8 @@ ChannelKind = Literal["color", "alpha", "id", "data"]
 BEAUTY_LAYER_NAMES = ("rgba", "beauty", "combined", "main", "rgb", "color", "colour")
 
 _ID_PATTERNS = re.compile(
-    r"(^|[._])(crypto\w*|cryptomatte\w*|index\w*|indexob|indexma|objectid|object_?id|materialid|material_?id|"
-    r"id|ids|instanceid|instance_?id|matte_?id|prim_?id|element_?id)($|[._])",
+    r"(^|[._\s])(crypto\w*|cryptomatte\w*|index\w*|indexob|indexma|objectid|object_?id|materialid|material_?id|"
+    r"id|ids|instanceid|instance_?id|matte_?id|prim_?id|element_?id)($|[._\s])",
     re.IGNORECASE,
 )
 _DATA_LAYERS = re.compile(

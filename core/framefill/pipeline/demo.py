@@ -22,7 +22,8 @@ from framefill.frames import FramePattern, atomic_output, atomic_write_text, for
 from framefill.frames.channels import find_beauty
 from framefill.ops.metrics import display_proxy, psnr
 
-__all__ = ["sample_shot_pattern", "DemoResult", "run_demo", "beauty_rgb", "DEMO_MODELS"]
+__all__ = ["sample_shot_pattern", "DemoResult", "run_demo", "beauty_rgb", "score_against_truth", "sparse_copy",
+           "DEMO_MODELS"]
 
 DEMO_MODELS = ("rife-4", "flow", "blend")
 
@@ -41,6 +42,25 @@ def beauty_rgb(path: Path) -> np.ndarray:
         if rgb:
             return np.stack([part.channels[c].astype(np.float32) for c in rgb], axis=-1)
     raise ValueError(f"{path} has no beauty")
+
+
+def score_against_truth(out_pattern: str, truth_pattern: str, frames: tuple[int, ...]) -> dict[int, float]:
+    """PSNR (dB) of each frame of ``out_pattern`` against the same frame of ``truth_pattern``."""
+    out, truth = FramePattern.parse(out_pattern), FramePattern.parse(truth_pattern)
+    return {
+        f: psnr(display_proxy(beauty_rgb(Path(out.path(f)))), display_proxy(beauty_rgb(Path(truth.path(f)))))
+        for f in frames
+    }
+
+
+def sparse_copy(truth_pattern: str, dest_pattern: str, frames: tuple[int, ...]) -> None:
+    """Copy only ``frames`` of a fully rendered shot: a stand-in for a sparse render."""
+    truth, dest = FramePattern.parse(truth_pattern), FramePattern.parse(dest_pattern)
+    for frame in frames:
+        target = Path(dest.path(frame))
+        if not target.is_file():
+            with atomic_output(target) as tmp:
+                shutil.copyfile(truth.path(frame), tmp)
 
 
 @dataclass(frozen=True)
@@ -77,30 +97,20 @@ def run_demo(
     from framefill import api
     from framefill.pipeline.plan import keyframes
 
-    truth = FramePattern.parse(sample_shot_pattern())
-    truth_frames = truth.scan()
-    frames = tuple(sorted(truth_frames))
+    truth_pattern = sample_shot_pattern()
+    frames = tuple(sorted(FramePattern.parse(truth_pattern).scan()))
     keys = keyframes(frames, every)
-    rendered = FramePattern.parse(str(out_dir / "rendered" / "shot.####.exr"))
-    for frame in keys:
-        dest = Path(rendered.path(frame))
-        if not dest.is_file():
-            with atomic_output(dest) as tmp:
-                shutil.copyfile(truth_frames[frame], tmp)
+    rendered = str(out_dir / "rendered" / "shot.####.exr")
+    sparse_copy(truth_pattern, rendered, keys)
     filled = tuple(f for f in frames if f not in keys)
     report(Event("start", stage="demo", message=(
-        f"sample shot {frames[0]}-{frames[-1]}: keeping every {every}nd frame "
+        f"sample shot {frames[0]}-{frames[-1]}: keeping 1 frame in {every} "
         f"({format_frame_range(keys)}), filling {len(filled)} frames with {', '.join(models)}")))
     scores: dict[str, dict[int, float]] = {}
     for model in models:
         out_pattern = str(out_dir / model / "shot.####.exr")
-        api.fill_shot(str(rendered), out_pattern, frames=frames, model=model, device=device, report=report)
-        out = FramePattern.parse(out_pattern)
-        scores[model] = {}
-        for frame in filled:
-            real = display_proxy(beauty_rgb(truth_frames[frame]))
-            made = display_proxy(beauty_rgb(Path(out.path(frame))))
-            scores[model][frame] = psnr(made, real)
+        api.fill_shot(rendered, out_pattern, frames=frames, model=model, device=device, report=report)
+        scores[model] = score_against_truth(out_pattern, truth_pattern, filled)
     result = DemoResult(out_dir, keys, filled, scores)
     atomic_write_text(out_dir / "summary.json", json.dumps(result.to_json(), indent=2, sort_keys=True))
     atomic_write_text(out_dir / "summary.md", summary_markdown(result))

