@@ -179,14 +179,16 @@ def test_sparse_pipeline_dependencies():
 def test_broken_template_gives_one_line_with_field_paths():
     doc = _load("fill")
     doc["steps"][0]["hostRequirements"]["amounts"][0]["min"] = -1
-    doc["steps"][0]["script"]["actions"]["onRun"]["args"].append("{{Param.Nope}}")
+    args = doc["steps"][0]["script"]["actions"]["onRun"]["args"]
+    args.append("{{Param.Nope}}")
     with pytest.raises(TemplateError) as info:
         validate_template(doc, where="fill.yaml")
     msg = info.value.msg
     assert "\n" not in msg
     assert msg.startswith("fill.yaml does not validate: ")
     assert "steps[0] -> hostRequirements -> amounts[0] -> min: Value -1 must be zero or greater" in msg
-    assert "steps[0] -> script -> actions -> onRun -> args[15]: Variable Param.Nope does not exist" in msg
+    bad = len(args) - 1
+    assert f"steps[0] -> script -> actions -> onRun -> args[{bad}]: Variable Param.Nope does not exist" in msg
 
 
 def test_flatten_openjd_error_pairs_fields_with_messages():

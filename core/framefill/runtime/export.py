@@ -1,0 +1,881 @@
+"""Host-ready models: TorchScript for Nuke's Inference node, ONNX for Houdini and ONNX Runtime.
+
+Nuke (``framefill export nuke``): a ``torch.jit.script`` module saved as ``.pt``
+that keeps the contract of NukeX's Inference node and CatFileCreator: one
+1xCxHxW tensor in and one out; any H and W (padded inside, cropped back);
+knobs as plain typed attributes set in ``__init__`` (floats, int flags, never
+Optional); every class a direct ``nn.Module``; tensors made inside follow the
+input's device and dtype ("Use GPU if available", half precision). Nuke hands
+over raw scene-linear pixels: with ``linear_input`` 1 the module applies the
+unclamped sRGB curve the networks were trained on and, where it returns
+pixels, inverts it. The files load in torch 1.12.1 (Nuke 14, 15) and newer
+(see :func:`script_module`).
+
+- rife-4 ``<model>.pt``, 1x6xHxW (frame A rgb, frame B rgb) -> 1x5xHxW: the
+  backward flows from time t to A (u, v) and to B (u, v) in pixels, in Nuke's
+  motion-vector convention (x right, y up: the Inference node gives rows top
+  first, as the published RIFE-for-Nuke setup assumes, so v is negated), and
+  the weight of A. The frame is ``warp(A, flow_A) * w + warp(B, flow_B) * (1 - w)``;
+  the ``.nk`` setup does that with STMaps on EVERY channel of the original frames.
+- rife-4 ``<model>_frame.pt``, 1x6xHxW -> 1x3xHxW: that frame, warped inside.
+- upscalers ``<model>.pt``, 1x3xHxW -> 1x3x(sH)x(sW).
+- knobs: ``timestep`` (float, 0 = A), ``scale`` (RIFE's resolution scale,
+  snapped to 0.25..4), ``linear_input`` (int).
+
+ONNX (``framefill export onnx``): float32, opset 17, one file (no external
+data), every axis static at ``--size WxH`` (Copernicus's ONNX Inference COP
+deduces at most one dynamic axis; RIFE's padding depends on both). Row 0 is
+the top of the image: turn on the COP's input and output flips. rife-4 takes
+``frame0``, ``frame1`` (1x3xHxW) and ``timestep`` (1x1xHxW, its mean is t) and
+gives ``flow0``/``flow1`` (1x2xHxW, pixels, y down unless ``flow_y_up``) and
+``mask`` (1x1xHxW), or ``frame``; upscalers map ``image`` to ``upscaled``. A
+``.json`` sidecar records this.
+
+Importing this module imports torch; only ``framefill export`` imports it.
+"""
+
+import io
+import json
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, List, Optional, Tuple
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from framefill.errors import InputError, UnsupportedModelError
+from framefill.frames.atomic import atomic_write_bytes, atomic_write_text
+from framefill.ops.warp import backward_warp_nearest_script, rife_warp
+
+__all__ = [
+    "NUKE_VARIANTS",
+    "ONNX_OPSET",
+    "ExportedFile",
+    "ExportResult",
+    "srgb_encode",
+    "srgb_decode",
+    "snap_rife_scale",
+    "NukeInterpolator",
+    "NukeUpscaler",
+    "OnnxInterpolator",
+    "load_export_model",
+    "build_nuke_module",
+    "script_module",
+    "export_nuke",
+    "export_onnx",
+    "catfilecreator_nk",
+    "rife_setup_nk",
+    "upscale_setup_nk",
+]
+
+# The sRGB encoding as OCIO's built-in studio config defines it (framefill.color
+# uses that config): a power curve of exponent 1/2.4 with offset 0.055, joined
+# to a straight line where value and slope meet. Extended linearly below 0 and
+# as the power curve above 1, so it is invertible and never clamps HDR values.
+SRGB_GAMMA = 2.4
+SRGB_OFFSET = 0.055
+SRGB_BREAK_ENCODED = SRGB_OFFSET / (SRGB_GAMMA - 1.0)
+SRGB_BREAK_LINEAR = (SRGB_OFFSET * SRGB_GAMMA / ((1.0 + SRGB_OFFSET) * (SRGB_GAMMA - 1.0))) ** SRGB_GAMMA
+SRGB_SLOPE = SRGB_BREAK_ENCODED / SRGB_BREAK_LINEAR
+
+# Opset 17 is the first with every op these graphs need in its final form
+# (GridSample arrived in 16) and what onnxruntime and Copernicus both read.
+ONNX_OPSET = 17
+# Protobuf's limit: a larger model would need external data, which Copernicus refuses.
+ONNX_MAX_BYTES = 2**31 - 1
+# A resolution with no other hint: HD, the most common plate size.
+DEFAULT_ONNX_SIZE = (1920, 1080)
+
+NUKE_VARIANTS = ("motion", "frame")
+
+# Channel names the .nk files use. Frame B travels in a layer of its own
+# (declared with add_layer); the outputs use Nuke's built-in motion-vector layers
+# and alpha, so they exist in every script.
+_LAYER_B = "ffB"
+_NUKE_RGB = ("rgba.red", "rgba.green", "rgba.blue")
+_NUKE_B_RGB = (f"{_LAYER_B}.red", f"{_LAYER_B}.green", f"{_LAYER_B}.blue")
+_NUKE_MOTION_OUT = ("forward.u", "forward.v", "backward.u", "backward.v", "rgba.alpha")
+
+
+# --------------------------------------------------------------------------- colour
+
+
+def srgb_encode(x: torch.Tensor) -> torch.Tensor:
+    """Scene-linear -> sRGB-encoded, unclamped; any shape, result in ``x``'s dtype.
+
+    Computed in float32 (half precision cannot hold the curve's small values),
+    linear below the break point (negative values included), the power curve
+    above (values over 1 included). Equals framefill.color's OCIO transform to
+    ~1e-7 on [0, 1]. The literals are SRGB_* above (TorchScript cannot read
+    module globals); a unit test holds them equal.
+    """
+    v = x.float()
+    power = 1.055 * torch.pow(torch.clamp(v, min=0.0030399346397784323), 1.0 / 2.4) - 0.055
+    return torch.where(v <= 0.0030399346397784323, v * 12.923210180787853, power).to(x.dtype)
+
+
+def srgb_decode(x: torch.Tensor) -> torch.Tensor:
+    """sRGB-encoded -> scene-linear; the exact inverse of :func:`srgb_encode` (same literals)."""
+    v = x.float()
+    power = torch.pow((torch.clamp(v, min=0.03928571428571429) + 0.055) / 1.055, 2.4)
+    return torch.where(v <= 0.03928571428571429, v / 12.923210180787853, power).to(x.dtype)
+
+
+def snap_rife_scale(scale: float) -> float:
+    """RIFE's scale from a knob value: the nearest of 0.25, 0.5, 1, 2, 4 in log2 (1 for 0, NaN or less)."""
+    if not scale > 0.0:  # also catches NaN
+        return 1.0
+    # Geometric midpoints between neighbours (TorchScript has no math.log2): sqrt(1/8), sqrt(1/2), sqrt(2), sqrt(8).
+    if scale < 0.3535533905932738:
+        return 0.25
+    if scale < 0.7071067811865476:
+        return 0.5
+    if scale < 1.4142135623730951:
+        return 1.0
+    if scale < 2.8284271247461903:
+        return 2.0
+    return 4.0
+
+
+def _warp_exact(image: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
+    """framefill's own warp (ops.warp.backward_warp, border) with no data-dependent branch.
+
+    Bilinear as RIFE warps, except that pixels whose flow is a whole number of
+    pixels are copied from their source, so it equals what ``framefill
+    interpolate`` writes; written as one ``where`` so that ONNX tracing keeps
+    both paths.
+    """
+    bilinear = rife_warp(image, flow)
+    whole = (flow == torch.round(flow)).all(dim=1, keepdim=True)
+    return torch.where(whole, backward_warp_nearest_script(image, flow, "border"), bilinear)
+
+
+# --------------------------------------------------------------------------- Nuke modules
+
+
+class NukeInterpolator(nn.Module):
+    """RIFE for Nuke's Inference node: two frames in one tensor -> motion (or the frame) at ``timestep``.
+
+    ``forward(x)``: x 1x6xHxW float (fp32 or fp16, any device): channels 0-2
+    frame A rgb, 3-5 frame B rgb, scene-linear (``linear_input`` 1) or
+    sRGB-encoded (0), never clamped. Returns, in x's dtype and device,
+    1x5xHxW ``[uA, vA, uB, vB, wA]`` (flows in pixels, x right and y UP, from
+    time t back to A and to B; ``wA`` the weight of warped A) or, with
+    ``output_frame`` 1, the 1x3xHxW frame at t made from the rgb given.
+
+    Raises:
+        ValueError (in TorchScript, "RuntimeError" in Nuke): not 1x6xHxW.
+    """
+
+    def __init__(
+        self,
+        net: nn.Module,
+        *,
+        pad_base: int,
+        output_frame: bool = False,
+        timestep: float = 0.5,
+        scale: float = 1.0,
+        linear_input: bool = True,
+    ) -> None:
+        super().__init__()
+        self.net = net
+        # Knobs: plain typed attributes, never Optional (CatFileCreator maps knobs to them by name).
+        self.timestep: float = float(timestep)
+        self.scale: float = float(scale)
+        self.linear_input: int = int(bool(linear_input))
+        # Fixed at export: which output the .pt produces, and RIFE's padding multiple at scale 1.
+        self.output_frame: int = int(bool(output_frame))
+        self.pad_base: int = int(pad_base)
+
+    def motion(
+        self, img0: torch.Tensor, img1: torch.Tensor, timestep: torch.Tensor, scale: float
+    ) -> Tuple[torch.Tensor, torch.Tensor]:
+        """Flows (Bx4xHxW, pixels, x right, y DOWN) and the weight of img0 (Bx1xHxW) at ``timestep``."""
+        h = int(img0.shape[2])
+        w = int(img0.shape[3])
+        a = img0
+        b = img1
+        if self.linear_input != 0:
+            a = srgb_encode(a)
+            b = srgb_encode(b)
+        # Zero padding at the bottom and right, as the reference inference pads.
+        multiple = max(self.pad_base, int(self.pad_base / scale))
+        pad_h = (multiple - h % multiple) % multiple
+        pad_w = (multiple - w % multiple) % multiple
+        if pad_h > 0 or pad_w > 0:
+            a = F.pad(a, [0, pad_w, 0, pad_h])
+            b = F.pad(b, [0, pad_w, 0, pad_h])
+        out = self.net(a, b, timestep, scale)
+        flow = out.flow[:, :, :h, :w]
+        mask = out.mask[:, :, :h, :w]
+        return flow, mask
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dim() != 4 or int(x.shape[1]) != 6:
+            raise ValueError("framefill RIFE takes 1x6xHxW: frame A rgb then frame B rgb")
+        img0 = x[:, 0:3]
+        img1 = x[:, 3:6]
+        t = min(max(self.timestep, 0.0), 1.0)
+        times = torch.full([int(x.shape[0]), 1, 1, 1], t, dtype=x.dtype, device=x.device)
+        flow, mask = self.motion(img0, img1, times, snap_rife_scale(self.scale))
+        if self.output_frame != 0:
+            frame = _warp_exact(img0, flow[:, 0:2]) * mask + _warp_exact(img1, flow[:, 2:4]) * (1.0 - mask)
+            return frame.contiguous()
+        # Nuke's y axis points up: negate the vertical components.
+        vectors = torch.cat((flow[:, 0:1], -flow[:, 1:2], flow[:, 2:3], -flow[:, 3:4], mask), 1)
+        return vectors.to(x.dtype).contiguous()
+
+
+class NukeUpscaler(nn.Module):
+    """An upscaler for Nuke's Inference node (set CatFileCreator's Output Scale to ``output_scale``).
+
+    ``forward(x)``: x 1x3xHxW float (fp32 or fp16, any device), scene-linear
+    (``linear_input`` 1: encoded to sRGB before the network and decoded after,
+    unclamped) or sRGB-encoded (0) -> 1x3x(sH)x(sW) in x's dtype and device.
+
+    Raises:
+        ValueError: not 1x3xHxW.
+    """
+
+    def __init__(self, upscaler: nn.Module, *, output_scale: int, linear_input: bool = True) -> None:
+        super().__init__()
+        self.upscaler = upscaler
+        self.linear_input: int = int(bool(linear_input))
+        self.output_scale: int = int(output_scale)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dim() != 4 or int(x.shape[1]) != 3:
+            raise ValueError("framefill upscaler takes 1x3xHxW rgb")
+        y = x
+        if self.linear_input != 0:
+            y = srgb_encode(y)
+        out = self.upscaler(y)
+        if self.linear_input != 0:
+            out = srgb_decode(out)
+        return out.contiguous()
+
+
+# --------------------------------------------------------------------------- ONNX modules
+
+
+class OnnxInterpolator(nn.Module):
+    """RIFE for ONNX: ``(frame0, frame1, timestep) -> (flow0, flow1, mask)`` or ``frame``.
+
+    frame0/frame1 1x3xHxW float32, timestep 1x1xHxW (its mean, clamped to
+    [0, 1], is t). flow0/flow1 1x2xHxW in pixels (x right, y down; y up with
+    ``flow_y_up``), mask 1x1xHxW the weight of frame0; or ``frame`` 1x3xHxW.
+    """
+
+    def __init__(self, inner: NukeInterpolator, *, scale: float, flow_y_up: bool) -> None:
+        super().__init__()
+        self.inner = inner
+        self.scale: float = snap_rife_scale(scale)
+        self.flow_y_up: int = int(bool(flow_y_up))
+
+    def forward(self, frame0: torch.Tensor, frame1: torch.Tensor, timestep: torch.Tensor) -> Any:
+        t = timestep.float().mean().clamp(0.0, 1.0).to(frame0.dtype).reshape(1, 1, 1, 1)
+        flow, mask = self.inner.motion(frame0, frame1, t, self.scale)
+        if self.inner.output_frame != 0:
+            return _warp_exact(frame0, flow[:, 0:2]) * mask + _warp_exact(frame1, flow[:, 2:4]) * (1.0 - mask)
+        flow0 = flow[:, 0:2]
+        flow1 = flow[:, 2:4]
+        if self.flow_y_up != 0:
+            flip = torch.tensor([1.0, -1.0], dtype=flow.dtype, device=flow.device).view(1, 2, 1, 1)
+            flow0 = flow0 * flip
+            flow1 = flow1 * flip
+        return flow0, flow1, mask
+
+
+# --------------------------------------------------------------------------- loading
+
+
+@dataclass(frozen=True)
+class LoadedExport:
+    """The network behind an export: RIFE's inner net (with its padding base) or a whole upscaler."""
+
+    name: str
+    task: str  # interpolate | upscale
+    sha256: str
+    module: nn.Module
+    pad_base: int = 0
+    scale: int = 1
+
+
+def load_export_model(name: str, *, weights: Optional[Path] = None) -> LoadedExport:
+    """Load the float32 CPU network of a registered model for export.
+
+    Raises:
+        InputError: an unknown model name.
+        UnsupportedModelError: a model with no network (flow, blend, lanczos) or
+            one whose procedure a single graph cannot hold (rife-hdv3).
+        ModelNotFoundError, WeightsMismatchError: weights not cached or altered.
+    """
+    from framefill.models.cache import check_sha256, require_files, sha256_of
+    from framefill.models.loading import load_state_dict, load_upscaler
+    from framefill.models.registry import MODELS
+
+    card = MODELS.get(name)
+    if card.classical:
+        raise UnsupportedModelError(
+            f"model {card.name!r} is a classical method with no network to export; "
+            "export rife-4 or a Real-ESRGAN model (framefill models list)"
+        )
+    if card.arch == "rife-hdv3":
+        raise UnsupportedModelError(
+            "rife-hdv3 predicts only t = 0.5 and reaches other times by bisection, which one TorchScript/ONNX "
+            "graph with a timestep knob cannot hold; export rife-4"
+        )
+    if card.task == "interpolate":
+        from framefill.models.archs import ARCHS
+
+        if weights is not None:
+            path, sha = Path(weights), sha256_of(Path(weights))
+        else:
+            path = require_files(card)["weights"]
+            check_sha256(path, card.files[0])
+            sha = card.files[0].sha256
+        model = ARCHS.get(card.arch).build(load_state_dict(path))
+        return LoadedExport(card.name, "interpolate", sha, model.net.eval(), pad_base=int(model.multiple_of))
+    loaded = load_upscaler(card.name, weights=weights)  # verified cached ncnn files, or a .pth / .param
+    return LoadedExport(card.name, "upscale", loaded.sha256, loaded.model.module.eval(), scale=int(loaded.model.scale))
+
+
+def build_nuke_module(
+    loaded: LoadedExport,
+    *,
+    variant: str = "motion",
+    timestep: float = 0.5,
+    scale: float = 1.0,
+    linear_input: bool = True,
+) -> nn.Module:
+    """The eager (not yet scripted) Nuke module for a loaded model, in eval mode.
+
+    ``variant`` is ``motion`` (flows and mask) or ``frame`` (the frame at t);
+    upscalers ignore it and ``timestep``/``scale``.
+
+    Raises:
+        InputError: an unknown variant.
+    """
+    if variant not in NUKE_VARIANTS:
+        raise InputError(f"unknown Nuke export variant {variant!r}; use one of {', '.join(NUKE_VARIANTS)}")
+    if loaded.task == "interpolate":
+        return NukeInterpolator(
+            loaded.module, pad_base=loaded.pad_base, output_frame=variant == "frame", timestep=timestep,
+            scale=scale, linear_input=linear_input,
+        ).eval()
+    return NukeUpscaler(loaded.module, output_scale=loaded.scale, linear_input=linear_input).eval()
+
+
+def _interpolate_for_old_torch(
+    input: torch.Tensor,
+    size: Optional[List[int]] = None,
+    scale_factor: Optional[float] = None,
+    mode: str = "nearest",
+    align_corners: Optional[bool] = None,
+    recompute_scale_factor: Optional[bool] = None,
+    antialias: bool = False,
+) -> torch.Tensor:
+    """``F.interpolate`` for the calls framefill's networks make, as the single aten op it dispatches to.
+
+    4-D input, a scale factor, bilinear or nearest: the same ``upsample_*2d.vec``
+    op F.interpolate calls, so results are bit-identical. What differs is the
+    saved graph: torch 2.x's scripted F.interpolate carries every mode's branch,
+    and one of them (``aten::_upsample_lanczos2d_aa``) makes torch 1.12, Nuke 14
+    and 15's, refuse to load the whole file.
+    """
+    if size is not None or input.dim() != 4 or antialias:
+        raise ValueError("framefill export: interpolate supports 4-D input with a scale factor only")
+    if scale_factor is None:
+        raise ValueError("framefill export: interpolate needs a scale factor")
+    factors = [float(scale_factor), float(scale_factor)]
+    corners = False
+    if align_corners is not None:
+        corners = align_corners
+    if mode == "bilinear":
+        return torch._C._nn.upsample_bilinear2d(input, None, corners, factors)
+    if mode == "nearest":
+        return torch._C._nn.upsample_nearest2d(input, None, factors)
+    raise ValueError("framefill export: interpolate supports bilinear and nearest only")
+
+
+def script_module(module: nn.Module) -> torch.jit.ScriptModule:
+    """``torch.jit.script`` the module (Nuke needs scripting, not tracing), gradients off.
+
+    While it compiles, ``F.interpolate`` is :func:`_interpolate_for_old_torch`
+    (the networks look it up by name at compile time), so the file loads in
+    Nuke 14-15's torch 1.12 as well as in newer ones.
+    """
+    import torch.nn.functional as functional
+
+    module = module.eval()
+    for param in module.parameters():
+        param.requires_grad_(False)
+    original = functional.interpolate
+    with warnings.catch_warnings():
+        # torch 2.13 deprecates torch.jit.script in favour of torch.export, which
+        # Nuke cannot read; the warning is noise for this exporter.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        functional.interpolate = _interpolate_for_old_torch  # type: ignore[assignment]
+        try:
+            return torch.jit.script(module)
+        finally:
+            functional.interpolate = original
+
+
+# --------------------------------------------------------------------------- results
+
+
+@dataclass(frozen=True)
+class ExportedFile:
+    """One file written by an export and what it is."""
+
+    path: Path
+    role: str  # torchscript | nk-catfilecreator | nk-setup | onnx | sidecar
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    """What ``framefill export`` wrote, and the tensor contract of each model."""
+
+    target: str  # nuke | onnx
+    model: str
+    sha256: str
+    files: Tuple[ExportedFile, ...]
+    contracts: Tuple[dict, ...] = field(default_factory=tuple)
+
+    def to_json(self) -> dict[str, Any]:
+        files = [{"path": str(f.path), "role": f.role} for f in self.files]
+        return {"target": self.target, "model": self.model, "sha256": self.sha256, "files": files,
+                "contracts": list(self.contracts)}
+
+
+def _stem(name: str) -> str:
+    return name.replace(".", "_")
+
+
+def _node_name(text: str) -> str:
+    """A valid Nuke node name: letters, digits and underscores, not starting with a digit."""
+    cleaned = "".join(c if c.isalnum() else "_" for c in text)
+    return cleaned if cleaned[:1].isalpha() else f"ff_{cleaned}"
+
+
+# --------------------------------------------------------------------------- Nuke export
+
+
+def export_nuke(
+    name: str,
+    out_dir: str | Path,
+    *,
+    weights: Optional[Path] = None,
+    timestep: float = 0.5,
+    scale: float = 1.0,
+    linear_input: bool = True,
+    report: Optional[Callable[[str], None]] = None,
+) -> ExportResult:
+    """Write TorchScript ``.pt`` files and their ``.nk`` snippets for NukeX's Inference node.
+
+    For rife-4: ``<name>.pt`` (motion) with ``<name>_CatFileCreator.nk`` and
+    ``<name>_setup.nk`` (the FrameHold / Inference / STMap / Keymix group that
+    warps every channel of the original frames), plus ``<name>_frame.pt`` (the
+    frame directly) with its own CatFileCreator snippet. For an upscaler:
+    ``<name>.pt``, ``<name>_CatFileCreator.nk`` and ``<name>_setup.nk``.
+    Every file is written atomically; each ``.pt`` is loaded back and run once
+    on a small odd-sized input before the export counts as done.
+
+    Raises:
+        InputError, UnsupportedModelError, ModelNotFoundError: see :func:`load_export_model`.
+    """
+    say = report or (lambda _msg: None)
+    out = Path(out_dir).expanduser().resolve()
+    say(f"loading {name}")
+    loaded = load_export_model(name, weights=weights)
+    stem = _stem(loaded.name)
+    files: List[ExportedFile] = []
+    contracts: List[dict] = []
+    for variant in NUKE_VARIANTS if loaded.task == "interpolate" else ("motion",):
+        base = stem if variant == "motion" else f"{stem}_{variant}"
+        pt, cat = out / f"{base}.pt", out / f"{base}.cat"
+        say(f"scripting {pt.name}")
+        knobs = {"timestep": timestep, "scale": scale, "linear_input": linear_input}
+        scripted = script_module(build_nuke_module(loaded, variant=variant, **knobs))
+        buffer = io.BytesIO()
+        torch.jit.save(scripted, buffer)
+        _check_round_trip(buffer.getvalue(), channels_in=6 if loaded.task == "interpolate" else 3, where=pt)
+        atomic_write_bytes(pt, buffer.getvalue())
+        contract = nuke_contract(loaded, variant=variant, **knobs)
+        contracts.append({"file": str(pt), **contract})
+        nk = out / f"{base}_CatFileCreator.nk"
+        atomic_write_text(nk, catfilecreator_nk(
+            pt, cat, model_id=f"framefill_{base}", channels_in=contract["channels_in"],
+            channels_out=contract["channels_out"], output_scale=contract["output_scale"], knobs=contract["knobs"]))
+        files += [ExportedFile(pt, "torchscript"), ExportedFile(nk, "nk-catfilecreator")]
+        setup = out / f"{stem}_setup.nk"
+        if loaded.task == "interpolate" and variant == "motion":
+            text = rife_setup_nk(cat, name=f"FF_{_node_name(stem)}_Retime", scale=scale, linear_input=linear_input)
+        elif loaded.task == "upscale":
+            text = upscale_setup_nk(cat, name=f"FF_{_node_name(stem)}_Upscale", linear_input=linear_input)
+        else:
+            continue
+        atomic_write_text(setup, text)
+        files.append(ExportedFile(setup, "nk-setup"))
+    return ExportResult("nuke", loaded.name, loaded.sha256, tuple(files), tuple(contracts))
+
+
+def nuke_contract(
+    loaded: LoadedExport, *, variant: str, timestep: float = 0.5, scale: float = 1.0, linear_input: bool = True
+) -> dict[str, Any]:
+    """Channel mapping, output scale and knobs (name, type, default) of a Nuke export."""
+    flag = ("linear_input", "int", int(bool(linear_input)))
+    if loaded.task == "interpolate":
+        return {
+            "input": "1x6xHxW: frame A rgb, frame B rgb",
+            "output": "1x3xHxW frame at t" if variant == "frame" else
+                      "1x5xHxW: flow to A (u, v), flow to B (u, v) in pixels, y up; weight of A",
+            "channels_in": list(_NUKE_RGB + _NUKE_B_RGB),
+            "channels_out": list(_NUKE_RGB if variant == "frame" else _NUKE_MOTION_OUT),
+            "output_scale": 1,
+            "knobs": [("timestep", "float", float(timestep)), ("scale", "float", float(scale)), flag],
+        }
+    return {"input": "1x3xHxW rgb", "output": f"1x3x{loaded.scale}Hx{loaded.scale}W rgb",
+            "channels_in": list(_NUKE_RGB), "channels_out": list(_NUKE_RGB), "output_scale": loaded.scale,
+            "knobs": [flag]}
+
+
+# Odd on purpose: the round trip must exercise the padding and the crop.
+_ROUND_TRIP_SIZE = (37, 29)
+
+
+def _check_round_trip(data: bytes, *, channels_in: int, where: Path) -> None:
+    """Load the saved bytes back and run them once; an export that cannot do that is not written.
+
+    Raises:
+        UnsupportedModelError: the archive does not load or run.
+    """
+    w, h = _ROUND_TRIP_SIZE
+    try:
+        loaded = torch.jit.load(io.BytesIO(data), map_location="cpu")
+        with torch.inference_mode():
+            out = loaded(torch.rand(1, channels_in, h, w))
+    except (RuntimeError, ValueError) as err:
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise UnsupportedModelError(f"{where.name}: the scripted model does not load and run back: {first}") from None
+    if out.dim() != 4 or out.shape[0] != 1:
+        raise UnsupportedModelError(f"{where.name}: the scripted model returned shape {tuple(out.shape)}")
+
+
+# --------------------------------------------------------------------------- .nk text
+
+
+def _nk_string(value: str) -> str:
+    """A knob value as .nk text: quoted when it holds spaces or specials; TCL brackets and $ escaped."""
+    escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("[", "\\[").replace("]", "\\]")
+    escaped = escaped.replace("$", "\\$")
+    if escaped and all(c.isalnum() or c in "/._-:," for c in escaped):
+        return escaped
+    return f'"{escaped}"'
+
+
+def _nk_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return repr(value)
+    if isinstance(value, int):
+        return str(value)
+    return _nk_string(str(value))
+
+
+def _add_layer_lines(channels: List[str]) -> List[str]:
+    """``add_layer`` lines for the non-built-in layers among ``channels``."""
+    layers: dict[str, List[str]] = {}
+    for channel in channels:
+        layer, _, _ = channel.partition(".")
+        if layer == _LAYER_B:
+            layers.setdefault(layer, [])
+            if channel not in layers[layer]:
+                layers[layer].append(channel)
+    return [f"add_layer {{{layer} {' '.join(chans)}}}" for layer, chans in layers.items()]
+
+
+_KNOB_TYPE = {"float": 7, "int": 6}  # Double_Knob; int flags are checkboxes (Boolean_Knob, stored as int)
+
+
+def catfilecreator_nk(
+    torchscript: Path,
+    cat: Path,
+    *,
+    model_id: str,
+    channels_in: List[str],
+    channels_out: List[str],
+    output_scale: int,
+    knobs: List[Tuple[str, str, Any]],
+) -> str:
+    """A CatFileCreator node (NukeX) set up for a framefill ``.pt``: press "Create .cat file" in it.
+
+    The user knobs carry the attribute names of the module, so the Inference
+    node that loads the ``.cat`` shows them.
+    """
+    lines = ["set cut_paste_input [stack 0]", *_add_layer_lines(channels_in + channels_out), "CatFileCreator {"]
+    lines += [
+        " inputs 0",
+        f" torchScriptFile {_nk_string(str(torchscript))}",
+        f" catFile {_nk_string(str(cat))}",
+        f" channelsIn {','.join(channels_in)}",
+        f" channelsOut {','.join(channels_out)}",
+        f" modelId {_nk_string(model_id)}",
+    ]
+    if output_scale != 1:
+        lines.append(f" outputScale {int(output_scale)}")
+    lines += [f" name {_node_name('CatFileCreator_' + model_id)}", " addUserKnob {20 framefill}"]
+    for knob, kind, default in knobs:
+        if kind == "float":
+            lines.append(f" addUserKnob {{{_KNOB_TYPE[kind]} {knob} R 0 {4 if knob == 'scale' else 1}}}")
+            lines.append(f" {knob} {_nk_value(float(default))}")
+        else:
+            lines.append(f" addUserKnob {{{_KNOB_TYPE[kind]} {knob} +STARTLINE}}")
+            lines.append(f" {knob} {_nk_value(bool(default))}")
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+# Node stack in .nk text: a node takes its inputs from the top of the stack, the last
+# pushed as input 0. STMap: input 0 src, 1 stmap. Copy and Keymix: input 0 is B (the
+# stream that passes through), 1 is A; Keymix's input 2 is the mask: A * m + B * (1 - m).
+_RIFE_SETUP = """set cut_paste_input [stack 0]
+add_layer {%(layer)s %(layer_channels)s}
+push $cut_paste_input
+Group {
+ name %(name)s
+ label "framefill RIFE\\n\\[value src_frame]"
+ addUserKnob {20 framefill}
+ addUserKnob {7 src_frame l "Source frame" t "Source time to show; fractional values are interpolated." R 0 100}
+ src_frame {{frame}}
+ addUserKnob {7 rife_scale l "RIFE scale" t "1 up to 2K, 0.5 for 4K, 0.25 for 8K." R 0.25 4}
+ rife_scale %(scale)s
+ addUserKnob {6 linear_input l "Linear input" t "On: the frames are scene-linear (the model encodes them)." +STARTLINE}
+ linear_input %(linear)s
+}
+ Input {
+  inputs 0
+  name Input1
+ }
+ set Nsrc [stack 0]
+ FrameHold {
+  firstFrame {{"floor(parent.src_frame)"}}
+  name HoldA
+ }
+ set NholdA [stack 0]
+push $Nsrc
+ FrameHold {
+  firstFrame {{"floor(parent.src_frame) + 1"}}
+  name HoldB
+ }
+ set NholdB [stack 0]
+push $NholdA
+ Copy {
+  inputs 2
+%(copy)s
+  name PackAB
+ }
+ Inference {
+  modelFile %(cat)s
+  serialiseKnob {timestep:{"parent.src_frame - floor(parent.src_frame)"};scale:{"parent.rife_scale"};linear_input:{"parent.linear_input"};}
+  name FF_Inference
+ }
+ set Nmotion [stack 0]
+%(stmap_a)s
+ set NstA [stack 0]
+push $Nmotion
+%(stmap_b)s
+ set NstB [stack 0]
+push $Nmotion
+push $NstA
+push $NholdA
+ STMap {
+  inputs 2
+  channels all
+  uv rgb
+  name WarpA
+ }
+push $NstB
+push $NholdB
+ STMap {
+  inputs 2
+  channels all
+  uv rgb
+  name WarpB
+ }
+ Keymix {
+  inputs 3
+  channels all
+  maskChannel rgba.alpha
+  name BlendAB
+ }
+push $NholdA
+ Switch {
+  inputs 2
+  which {{"parent.src_frame != floor(parent.src_frame)"}}
+  name WholeFrameBypass
+ }
+ Output {
+  name Output1
+ }
+end_group
+"""
+
+_STMAP_EXPRESSION = """ Expression {
+  expr0 "(x + 0.5 + %(u)s) / width"
+  expr1 "(y + 0.5 + %(v)s) / height"
+  channel0 {rgba.red -rgba.green -rgba.blue none}
+  channel1 {-rgba.red rgba.green -rgba.blue none}
+  channel2 none
+  channel3 none
+  name %(name)s
+ }"""
+
+
+def rife_setup_nk(cat: Path, *, name: str, scale: float = 1.0, linear_input: bool = True) -> str:
+    """A Group that retimes its input with a framefill RIFE ``.cat`` and warps EVERY channel.
+
+    ``src_frame`` (default: the current frame) is the source time to show.
+    FrameHolds take frames floor(t) (A) and floor(t) + 1 (B); B's rgb is
+    copied into the ``ffB`` layer of A; the Inference node returns the flows
+    in ``forward.u/v`` (to A) and ``backward.u/v`` (to B) and A's weight in
+    alpha; Expressions turn the flows into STMaps ((x + 0.5 + u) / width:
+    pixel centres, origin at the bottom left, flows already y-up); STMaps
+    warp all channels of the ORIGINAL frames and a Keymix blends them with
+    the weight. Whole source frames show A itself.
+    """
+    copy = "\n".join(f"  from{i} {src}\n  to{i} {dst}" for i, (src, dst) in enumerate(zip(_NUKE_RGB, _NUKE_B_RGB)))
+    to_a, to_b = _NUKE_MOTION_OUT[0:2], _NUKE_MOTION_OUT[2:4]
+    return _RIFE_SETUP % {
+        "layer": _LAYER_B, "layer_channels": " ".join(_NUKE_B_RGB), "name": _node_name(name),
+        "scale": _nk_value(float(scale)), "linear": _nk_value(bool(linear_input)), "copy": copy,
+        "cat": _nk_string(str(cat)),
+        "stmap_a": _STMAP_EXPRESSION % {"u": to_a[0], "v": to_a[1], "name": "STMapA"},
+        "stmap_b": _STMAP_EXPRESSION % {"u": to_b[0], "v": to_b[1], "name": "STMapB"},
+    }
+
+
+_UPSCALE_SETUP = """set cut_paste_input [stack 0]
+push $cut_paste_input
+Group {
+ name %(name)s
+ addUserKnob {20 framefill}
+ addUserKnob {6 linear_input l "Linear input" t "On: rgb is scene-linear (the model encodes it)." +STARTLINE}
+ linear_input %(linear)s
+}
+ Input {
+  inputs 0
+  name Input1
+ }
+ Inference {
+  modelFile %(cat)s
+  serialiseKnob {linear_input:{"parent.linear_input"};}
+  name FF_Inference
+ }
+ Output {
+  name Output1
+ }
+end_group
+"""
+
+
+def upscale_setup_nk(cat: Path, *, name: str, linear_input: bool = True) -> str:
+    """A Group that upscales its rgb with a framefill upscaler ``.cat`` (other channels are not upscaled)."""
+    return _UPSCALE_SETUP % {"name": _node_name(name), "linear": _nk_value(bool(linear_input)),
+                             "cat": _nk_string(str(cat))}
+
+
+# --------------------------------------------------------------------------- ONNX export
+
+
+def export_onnx(
+    name: str,
+    out_dir: str | Path,
+    *,
+    size: Tuple[int, int] = DEFAULT_ONNX_SIZE,
+    weights: Optional[Path] = None,
+    variant: str = "motion",
+    rife_scale: Optional[float] = None,
+    linear_input: bool = True,
+    flow_y_up: bool = False,
+    report: Optional[Callable[[str], None]] = None,
+) -> ExportResult:
+    """Write a float32, opset-17, static-size ONNX file (and a JSON sidecar) for Copernicus or ONNX Runtime.
+
+    ``size`` is (width, height) of the frames it will see (at the upscaler's
+    input). ``rife_scale`` defaults to RIFE's own choice for that width.
+
+    Raises:
+        InputError: a size under 8 px, an unknown variant.
+        UnsupportedModelError: the graph is over 2 GB or fails onnx's checker.
+    """
+    try:
+        import onnx
+    except ImportError:
+        raise InputError("framefill export onnx needs the onnx package: pip install onnx") from None
+
+    from framefill.models.loading import auto_rife_scale
+
+    width, height = int(size[0]), int(size[1])
+    if width < 8 or height < 8:
+        raise InputError(f"ONNX export size {width}x{height} is too small; give --size WxH of at least 8x8")
+    say = report or (lambda _msg: None)
+    out = Path(out_dir).expanduser().resolve()
+    say(f"loading {name}")
+    loaded = load_export_model(name, weights=weights)
+    suffix = f"_{variant}" if loaded.task == "interpolate" and variant != "motion" else ""
+    stem = f"{_stem(loaded.name)}{suffix}_{width}x{height}"
+    module = build_nuke_module(loaded, variant=variant, linear_input=linear_input)
+    example: Tuple[torch.Tensor, ...]
+    if loaded.task == "interpolate":
+        scale = snap_rife_scale(rife_scale if rife_scale is not None else auto_rife_scale(width))
+        wrapper: nn.Module = OnnxInterpolator(module, scale=scale, flow_y_up=flow_y_up).eval()  # type: ignore[arg-type]
+        example = (torch.rand(1, 3, height, width), torch.rand(1, 3, height, width), torch.full((1, 1, height, width), 0.5))
+        inputs = ["frame0", "frame1", "timestep"]
+        outputs = ["frame"] if variant == "frame" else ["flow0", "flow1", "mask"]
+    else:
+        scale = float(loaded.scale)
+        wrapper = module
+        example = (torch.rand(1, 3, height, width),)
+        inputs, outputs = ["image"], ["upscaled"]
+    say(f"exporting {stem}.onnx")
+    buffer = io.BytesIO()
+    with warnings.catch_warnings():
+        # The legacy (TorchScript-based) exporter is the one that needs no extra
+        # package; torch 2.13 flags it as deprecated, and tracing flags every
+        # Python int taken from a shape, which is what static sizes mean here.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        warnings.simplefilter("ignore", torch.jit.TracerWarning)
+        warnings.simplefilter("ignore", UserWarning)
+        with torch.inference_mode(False), torch.no_grad():
+            torch.onnx.export(wrapper, example, buffer, dynamo=False, opset_version=ONNX_OPSET, input_names=inputs,
+                              output_names=outputs, do_constant_folding=True)
+    data = buffer.getvalue()
+    if len(data) > ONNX_MAX_BYTES:
+        raise UnsupportedModelError(f"{stem}.onnx would be {len(data)} bytes, over ONNX's 2 GB single-file limit")
+    proto = onnx.load_from_string(data)
+    try:
+        onnx.checker.check_model(proto)
+    except onnx.checker.ValidationError as err:
+        raise UnsupportedModelError(f"{stem}.onnx fails onnx's checker: {str(err).splitlines()[0]}") from None
+    path = out / f"{stem}.onnx"
+    atomic_write_bytes(path, data)
+    sidecar = out / f"{stem}.json"
+    meta: dict[str, Any] = {
+        "model": loaded.name, "sha256": loaded.sha256, "opset": ONNX_OPSET, "dtype": "float32", "dynamic_axes": [],
+        "size": [width, height], "inputs": {n: list(t.shape) for n, t in zip(inputs, example)}, "outputs": outputs,
+        "row_order": "row 0 is the top of the image: enable input_flip and output_flip on Copernicus's ONNX Inference",
+        "linear_input": int(bool(linear_input)), "rife_scale" if loaded.task == "interpolate" else "scale": scale,
+    }
+    if loaded.task == "interpolate" and variant != "frame":
+        meta["flow_convention"] = "pixels, x right, y " + ("up" if flow_y_up else "down (row order)")
+        meta["mask"] = "weight of frame0 in [0, 1]: frame = warp(frame0, flow0) * mask + warp(frame1, flow1) * (1 - mask)"
+    atomic_write_text(sidecar, json.dumps(meta, indent=2, sort_keys=True) + "\n")
+    contract = {"file": str(path), "inputs": meta["inputs"], "outputs": outputs, "size": [width, height]}
+    return ExportResult("onnx", loaded.name, loaded.sha256,
+                        (ExportedFile(path, "onnx"), ExportedFile(sidecar, "sidecar")), (contract,))
