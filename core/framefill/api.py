@@ -20,8 +20,10 @@ if TYPE_CHECKING:
 
 __all__ = ["fill_shot", "upscale", "qc_shot", "plan_shot", "make_bundle", "DEFAULT_FILL_MODE"]
 
-# Measured on the sample shot (bench/interpolate.py --modes): see README.
-DEFAULT_FILL_MODE = "direct"
+# Gaps longer than one frame: recursive halving measured better than direct
+# filling in 9 of 10 cases (rife-4, keeping 1 frame in 3 or 4 of the sample shot
+# and four test scenes; mean +0.15 dB, range -0.21..+0.54 dB): bench/fill_modes.py.
+DEFAULT_FILL_MODE = "recursive"
 
 
 def fill_shot(
@@ -46,7 +48,8 @@ def fill_shot(
     ``scale`` is RIFE's resolution scale (None: 1.0 to 2K, 0.5 to 4K, 0.25 above).
     """
     from framefill.frames import FramePattern, probe_exr
-    from framefill.models.loading import auto_rife_scale, load_interpolator
+    from framefill.models.interp import LazyInterpolator
+    from framefill.models.loading import auto_rife_scale, load_interpolator, model_identity
     from framefill.pipeline.fill import FillOptions, fill_sequence
     from framefill.runtime.device import configure_determinism, resolve_devices
 
@@ -61,12 +64,15 @@ def fill_shot(
         first = probe_exr(rendered[min(rendered)]) if rendered else None
         width = (first.parts[0].display_window[2] - first.parts[0].display_window[0] + 1) if first else 0
         scale = auto_rife_scale(width)
-    loaded = load_interpolator(
+    name, sha = model_identity(model, Path(weights) if weights else None)
+    # The network loads on the first frame that needs it: a rerun that only copies
+    # or skips frames never pays for torch and the weights.
+    interpolator = LazyInterpolator(name, lambda: load_interpolator(
         model, weights=Path(weights) if weights else None, device=spec.device, precision=spec.precision, scale=scale
-    )
+    ).model)
     options = FillOptions(
-        model_id=loaded.name,
-        model_sha256=loaded.sha256,
+        model_id=name,
+        model_sha256=sha,
         mode=mode,  # type: ignore[arg-type]
         color=color,
         device=spec.device,
@@ -75,7 +81,7 @@ def fill_shot(
                    "bit_identical": not spec.is_cuda},
     )
     return fill_sequence(
-        input_pattern, output_pattern, frames=frames, interpolator=loaded.model, options=options,
+        input_pattern, output_pattern, frames=frames, interpolator=interpolator, options=options,
         report=report, cancelled=cancelled,
     )
 

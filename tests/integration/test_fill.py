@@ -74,7 +74,7 @@ def test_filled_frame_keeps_every_part_layer_type_window_and_attribute(shot, fil
     beauty = made.parts[0]
     assert beauty.header["framefill_test/frame"] == "5"  # carried from the nearest source (t=0.25)
     source = json.loads(beauty.header["framefill/source"])
-    assert source == {"frames": [5, 9], "t": 0.25, "mode": "direct"}
+    assert source == {"frames": [5, 9], "t": 0.25, "mode": api.DEFAULT_FILL_MODE}
     model = json.loads(beauty.header["framefill/model"])
     assert model["name"] == "rife-4" and len(model["sha256"]) == 64
     assert beauty.header["framefill/version"]

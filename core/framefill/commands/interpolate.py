@@ -42,7 +42,7 @@ def result_payload(result: Any) -> dict[str, Any]:
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
 @click.option("--mode", type=click.Choice(["direct", "recursive"]), default=None,
               help="Gaps longer than one frame: each frame straight from the two rendered frames (direct), "
-                   "or by repeated halving (recursive). Default: direct (measured better; see README).")
+                   "or by repeated halving (recursive, the default: measured better, see README).")
 @click.option("--scale", type=float, default=None,
               help="RIFE resolution scale (default: 1.0 up to 2K, 0.5 up to 4K, 0.25 above).")
 @click.option("--no-cut-detection", is_flag=True, help="Blend even across a detected scene cut.")

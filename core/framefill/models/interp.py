@@ -9,6 +9,7 @@ network never touches HDR values, alpha or AOVs.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
@@ -16,7 +17,7 @@ import numpy as np
 if TYPE_CHECKING:
     import torch
 
-__all__ = ["Motion", "Interpolator", "DisFlowInterpolator", "BlendInterpolator", "RifeInterpolator"]
+__all__ = ["Motion", "Interpolator", "DisFlowInterpolator", "BlendInterpolator", "RifeInterpolator", "LazyInterpolator"]
 
 
 @dataclass(frozen=True)
@@ -124,3 +125,18 @@ class RifeInterpolator:
             out = self.net(img0.to(dtype), img1.to(dtype), t, scale=self.scale)
         flow = out.flow.float()
         return Motion(flow[:, 0:2].contiguous(), flow[:, 2:4].contiguous(), out.mask.float().contiguous())
+
+
+class LazyInterpolator:
+    """An interpolator that loads on its first ``motion`` call (a rerun that only
+    copies or skips frames never loads torch or the weights)."""
+
+    def __init__(self, name: str, load: Callable[[], Interpolator]) -> None:
+        self.name = name
+        self._load = load
+        self._loaded: Interpolator | None = None
+
+    def motion(self, img0: torch.Tensor, img1: torch.Tensor, t: float) -> Motion:
+        if self._loaded is None:
+            self._loaded = self._load()
+        return self._loaded.motion(img0, img1, t)
