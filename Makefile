@@ -8,7 +8,7 @@ BIN    := $(VENV)/bin
 # torch first, pinned: a bare `torch` requirement lets pip pull the CUDA build.
 TORCH  ?= torch==2.13.0
 
-.PHONY: demo test venv
+.PHONY: demo test venv chromium
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -21,9 +21,17 @@ demo: venv
 	$(BIN)/python -m pip install --quiet -e .
 	$(BIN)/framefill demo
 
+# The QC report test opens report.html in headless Chromium (Debian's package).
+# As root on Debian/Ubuntu it is installed here; elsewhere install it yourself.
+chromium:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || \
+	{ if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else echo "make test: install Chromium (Debian: apt-get install chromium) for the QC report test"; fi; }
+
 # pytest exits 5 when it collects no test (e.g. a -k filter that matches nothing):
 # report it and do not fail the run for that alone.
-test: venv
+test: venv chromium
 	$(BIN)/python -m pip install --quiet $(TORCH)
 	$(BIN)/python -m pip install --quiet -e ".[test]"
 	$(BIN)/framefill models fetch --all --quiet

@@ -40,9 +40,9 @@ def test_fill_arguments_arrive_literally(tmp_path, env):
     assert calls == [
         ["farm", "prepare", "--model", NASTY_MODEL],
         ["farm", "task", "--", "interpolate", f"{in_dir}/{NASTY_NAME}", "--out", f"{out_dir}/o.####.exr",
-         "--frames", "1,2", "--model", NASTY_MODEL, "--mode", "", "--device", NASTY_DEVICE],
+         "--frames", "1,2", "--model", NASTY_MODEL, "--mode", "", "--device", NASTY_DEVICE, "--allow-held"],
         ["farm", "task", "--", "interpolate", f"{in_dir}/{NASTY_NAME}", "--out", f"{out_dir}/o.####.exr",
-         "--frames", "3", "--model", NASTY_MODEL, "--mode", "", "--device", NASTY_DEVICE],
+         "--frames", "3", "--model", NASTY_MODEL, "--mode", "", "--device", NASTY_DEVICE, "--allow-held"],
     ]
 
 
@@ -59,7 +59,7 @@ def test_sparse_pipeline_arguments_arrive_literally(tmp_path, env):
     assert calls == [
         ["farm", "prepare", "--model", "rife-4"],
         ["farm", "task", "--", "interpolate", f"{in_dir}/{NASTY_NAME}", "--out", out, "--frames", "1-5",
-         "--model", "rife-4", "--mode", "recursive", "--device", "auto"],
+         "--model", "rife-4", "--mode", "recursive", "--device", "auto", "--allow-held"],
         ["farm", "task", "--", "qc", out, "--filled", "2-4:2", "--frames", "2,4", "--threshold", "30; rm -rf /"],
         ["farm", "task", "--", "qc", out, "--filled", "2-4:2", "--report", str(report), "--threshold", "30; rm -rf /"],
     ]

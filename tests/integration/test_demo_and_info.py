@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from conftest import SAMPLE_PATTERN
+from ffpaths import SAMPLE_PATTERN
 
 SAMPLE_CHANNELS = ["A", "B", "G", "R", "IndexOB.X", "N.X", "N.Y", "N.Z", "depth.Z"]
 

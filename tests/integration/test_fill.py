@@ -168,6 +168,27 @@ def test_killed_run_resumes_and_matches_a_clean_run(shot, filled, tmp_path):
         assert filecmp.cmp(FramePattern.parse(clean).path(f), FramePattern.parse(str(out)).path(f), shallow=False)
 
 
+@pytest.mark.weights
+def test_a_memory_budget_changes_how_not_what(shot, filled, tmp_path):
+    """GIVEN a budget that leaves room for one channel at a time and no cached frames WHEN the
+    same shot is filled THEN every frame is byte-identical to the unbudgeted fill, and the plan says so."""
+    from framefill.pipeline.fill_memory import WARP_BYTES_PER_CHANNEL_PX, decoded_frame_bytes, network_bytes
+    from framefill.frames import probe_exr
+
+    result, clean = filled
+    header = probe_exr(FramePattern.parse(shot).path(1))
+    x0, y0, x1, y1 = header.parts[0].display_window
+    px = (x1 - x0 + 1) * (y1 - y0 + 1)
+    tight = 3 * decoded_frame_bytes(header) + network_bytes(px, 1.0) + WARP_BYTES_PER_CHANNEL_PX * px + 1000
+    out = tmp_path / "shot.####.exr"
+    budgeted = api.fill_shot(shot, str(out), frames=ALL, model="rife-4", device="cpu", scale=1.0,
+                             memory_budget_bytes=tight)
+    assert (budgeted.memory_plan["channels_per_batch"], budgeted.memory_plan["cached_frames"]) == (1, 0)
+    assert result.memory_plan["channels_per_batch"] > 1
+    for f in ALL:
+        assert filecmp.cmp(FramePattern.parse(clean).path(f), FramePattern.parse(str(out)).path(f), shallow=False)
+
+
 def test_recursive_mode_bisects_through_midpoints(shot, tmp_path):
     from framefill.frames import pixel_sha256
 

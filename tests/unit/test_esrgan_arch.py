@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from framefill.errors import InputError, UnsupportedModelError
 from framefill.models.arch import rrdbnet, srvgg
 from framefill.models.arch.srvgg import NcnnBicubicResize, ncnn_bicubic_resize
-from framefill.models.ncnn_convert import upscale_model
+from framefill.models.upscale import upscale_model
 
 RRDB_CONFIGS = [
     pytest.param(dict(num_feat=8, num_block=1, num_grow_ch=4, scale=4), id="x4-1block"),

@@ -9,8 +9,4 @@ from importlib import import_module
 _COMMAND_MODULES = ("info", "models", "interpolate", "upscale", "qc", "plan", "demo", "farm", "export")
 
 for _name in _COMMAND_MODULES:
-    try:
-        import_module(f"{__name__}.{_name}")
-    except ModuleNotFoundError as _err:  # a command group that is not written yet
-        if _err.name != f"{__name__}.{_name}":
-            raise
+    import_module(f"{__name__}.{_name}")

@@ -25,6 +25,7 @@ def result_payload(result: Any) -> dict[str, Any]:
         "seconds": round(result.seconds, 3),
         "peak_rss_mb": round(result.peak_rss_mb, 1),
         "peak_device_mb": None if result.peak_device_mb is None else round(result.peak_device_mb, 1),
+        "memory_plan": result.memory_plan,
         "frames": [
             {"frame": o.frame, "status": o.status, "sources": list(o.sources), "t": o.t,
              "needs_render": o.needs_render, "reason": o.reason, "seconds": round(o.seconds, 3)}
@@ -45,13 +46,17 @@ def result_payload(result: Any) -> dict[str, Any]:
                    "or by repeated halving (recursive, the default: measured better, see README).")
 @click.option("--scale", type=float, default=None,
               help="RIFE resolution scale (default: 1.0 up to 2K, 0.5 up to 4K, 0.25 above).")
+@click.option("--memory-budget", "memory_budget_text", metavar="SIZE",
+              help="Keep the fill under SIZE (e.g. 16G): a smaller RIFE scale unless --scale is given, fewer "
+                   "channels warped at once, fewer frames kept decoded. Default: no limit beyond the frame read "
+                   "budget ($FRAMEFILL_MEMORY_BUDGET, a quarter of the RAM).")
 @click.option("--no-cut-detection", is_flag=True, help="Blend even across a detected scene cut.")
 @click.option("--allow-held", is_flag=True,
               help="Exit 0 even when frames are held; they are still listed as needing a render (farm tasks).")
 @output_options
 def interpolate_command(
     pattern: str, out_pattern: str, frames_text: str | None, model: str, weights: str | None, device: str,
-    mode: str | None, scale: float | None, no_cut_detection: bool, allow_held: bool, json_mode: bool, events_mode: bool,
+    mode: str | None, scale: float | None, memory_budget_text: str | None, no_cut_detection: bool, allow_held: bool, json_mode: bool, events_mode: bool,
     quiet: bool,
 ) -> None:
     """Write the complete frame range of PATTERN to --out: rendered frames are copied
@@ -62,14 +67,16 @@ def interpolate_command(
     render (a hold at the range's edge or across a scene cut), unless --allow-held.
     """
     from framefill import api
-    from framefill.frames import parse_frame_range
+    from framefill.frames import parse_byte_size, parse_frame_range
 
     out = make_output(json_mode, events_mode, quiet)
     with run_command(out):
         frames = parse_frame_range(frames_text) if frames_text else None
+        budget = parse_byte_size(memory_budget_text) if memory_budget_text else None
         result = api.fill_shot(
             pattern, out_pattern, frames=frames, model=model, weights=weights, device=device,
-            mode=mode or api.DEFAULT_FILL_MODE, scale=scale, detect_cuts=not no_cut_detection, report=out.report,
+            mode=mode or api.DEFAULT_FILL_MODE, scale=scale, memory_budget_bytes=budget,
+            detect_cuts=not no_cut_detection, report=out.report,
         )
         payload = result_payload(result)
 

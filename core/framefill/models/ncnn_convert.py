@@ -23,8 +23,9 @@ bicubic resize by 0.5/0.75. We keep that honest: the net is the x4 net and
 a = -0.75, half-pixel centres, edge-clamped taps, no antialiasing) follows it;
 ``UpscaleModel.scale`` is the product (2 or 3).
 
-:class:`UpscaleModel` (built by :func:`upscale_model` from any official-key
-state dict, ``.pth`` or converted) is what the upscale pipeline runs.
+:func:`load_ncnn` returns a :class:`~framefill.models.upscale.UpscaleModel`
+(built by :func:`~framefill.models.upscale.upscale_model`, which also takes an
+official ``.pth`` state dict): that descriptor is what the upscale pipeline runs.
 """
 
 from __future__ import annotations
@@ -38,11 +39,11 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 import torch
-import torch.nn.functional as F
-from torch import nn
 
 from framefill.errors import InputError, UnsupportedModelError
-from framefill.models.arch.srvgg import ncnn_bicubic_resize
+
+# The descriptor lives in models/upscale.py; re-exported here for older imports.
+from framefill.models.upscale import UpscaleModel, UpscaleNet, upscale_model
 
 __all__ = [
     "NCNN_MAGIC",
@@ -77,15 +78,6 @@ _PARAM_TOL = 1e-6
 # Residual scaling of RRDBNet and the slope of its LeakyReLUs (ESRGAN paper values).
 _RRDB_BETA = 0.2
 _RRDB_SLOPE = 0.2
-# Tiling advice: input pixels of context each tile needs on every side. RRDBNet's
-# receptive field is hundreds of pixels but its influence fades: cutting the input
-# 64 px from an output pixel moved it by at most 5.4e-3 (mean 1.8e-4) for x4plus and
-# 1.7e-3 for x4plus-anime; 48 px gave up to 5.4e-2, 32 px up to 0.2 (measured, fp32).
-TILE_OVERLAP_RRDB_PX = 64
-# SRVGGNetCompact's receptive field is exact: one pixel per 3x3 conv at input
-# resolution (num_conv + 2), beyond which outputs are bit-identical (measured).
-SRVGG_CONVS_OUTSIDE_BODY = 2
-
 ParamValue = int | float | tuple[int | float, ...]
 F32 = npt.NDArray[np.float32]
 Family = Literal["rrdbnet", "srvgg"]
@@ -657,129 +649,6 @@ def _check_shapes(family: str, state: Mapping[str, torch.Tensor], source: str) -
             f"{source}: shape mismatch at {bad[0]}: graph gives {got.get(bad[0])}, "
             f"{family} expects {expected.get(bad[0])}"
         )
-
-
-class UpscaleNet(nn.Module):
-    """Pad, network, optional output resize, crop: the whole upscaler as one scriptable module.
-
-    ``forward(x)``: B,C,H,W float in the network's colour space (sRGB-encoded,
-    nominally [0, 1], unclamped) -> B,C,H*scale,W*scale, same dtype, not clamped.
-    The input is padded at the bottom/right by edge replication to
-    ``multiple_of`` and the output cropped back.
-    """
-
-    def __init__(self, net: nn.Module, *, multiple_of: int, net_scale: int, output_resize: float | None) -> None:
-        super().__init__()
-        self.net = net
-        self.multiple_of: int = int(multiple_of)
-        self.net_scale: int = int(net_scale)
-        self.resize: float = 1.0 if output_resize is None else float(output_resize)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h = int(x.shape[-2])
-        w = int(x.shape[-1])
-        m = self.multiple_of
-        pad_h = (m - h % m) % m
-        pad_w = (m - w % m) % m
-        if pad_h or pad_w:
-            x = F.pad(x, [0, pad_w, 0, pad_h], mode="replicate")
-        out = self.net(x)
-        if self.resize != 1.0:
-            out = ncnn_bicubic_resize(out, self.resize)
-            # Crop to the size the resize gives the unpadded input (ncnn: float32 product, truncated).
-            f32 = torch.tensor(self.resize, dtype=torch.float32)
-            out_h = int((torch.tensor(float(h * self.net_scale), dtype=torch.float32) * f32).item())
-            out_w = int((torch.tensor(float(w * self.net_scale), dtype=torch.float32) * f32).item())
-        else:
-            out_h = h * self.net_scale
-            out_w = w * self.net_scale
-        return out[:, :, :out_h, :out_w]
-
-
-@dataclass(frozen=True, eq=False)
-class UpscaleModel:
-    """A loaded upscaler: our network plus what the caller needs to run and tile it.
-
-    ``scale`` is the whole model's (``net_scale`` times a trailing resize, so 2 for
-    realesr-animevideov3-x2, whose net is the x4 one). ``net`` keeps the official
-    key names; ``module`` is the scriptable whole (pad, net, resize, crop) for
-    export. ``tile_overlap_px`` is the context, in input pixels, a tile should
-    carry on each side. The model does not choose a device: move it with :meth:`to`.
-    """
-
-    net: nn.Module
-    arch: str
-    net_scale: int
-    output_resize: float | None
-    in_channels: int
-    out_channels: int
-    multiple_of: int
-    supports_half: bool
-    tile_overlap_px: int
-    module: UpscaleNet
-
-    @property
-    def scale(self) -> int:
-        return round(self.net_scale * (self.output_resize if self.output_resize is not None else 1.0))
-
-    def to(self, device: Any = None, dtype: torch.dtype | None = None) -> UpscaleModel:
-        """Move the network (in place, as torch does) and return this model."""
-        self.module.to(device=device, dtype=dtype)
-        return self
-
-    def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        """Upscale a batch.
-
-        ``x``: B,C,H,W float on the model's device and dtype, in the network's
-        colour space (sRGB-encoded, nominally [0, 1]; not clamped, so HDR proxies
-        pass through) -> B,C,H*scale,W*scale, same dtype and device, not clamped.
-        Runs under ``torch.inference_mode``, so the result carries no autograd graph.
-
-        Raises:
-            InputError: wrong rank or channel count.
-        """
-        if x.ndim != 4 or int(x.shape[1]) != self.in_channels:
-            raise InputError(f"{self.arch} upscaler expects B,{self.in_channels},H,W input, got {tuple(x.shape)}")
-        with torch.inference_mode():
-            return self.module(x)
-
-
-def upscale_model(state_dict: Mapping[str, torch.Tensor], *, output_resize: float | None = None) -> UpscaleModel:
-    """Build the upscaler a state dict (official key names) describes.
-
-    ``output_resize`` appends ncnn's bicubic resize (the animevideov3 x2/x3 graphs).
-
-    Raises:
-        UnsupportedModelError: neither RRDBNet nor SRVGGNetCompact, or shapes that do not fit.
-    """
-    from framefill.models.arch import rrdbnet, srvgg
-
-    net: rrdbnet.RRDBNet | srvgg.SRVGGNetCompact
-    if rrdbnet.detect(state_dict):
-        net = rrdbnet.build(state_dict)
-        arch, overlap = rrdbnet.ARCH_ID, TILE_OVERLAP_RRDB_PX
-    elif srvgg.detect(state_dict):
-        net = srvgg.build(state_dict)
-        arch, overlap = srvgg.ARCH_ID, net.config.num_conv + SRVGG_CONVS_OUTSIDE_BODY
-    else:
-        raise UnsupportedModelError(
-            "state dict is not an upscaler framefill knows", tried=(rrdbnet.ARCH_ID, srvgg.ARCH_ID)
-        )
-    channels = (net.config.in_channels, net.config.out_channels)
-    multiple_of, net_scale = net.multiple_of, net.scale
-    return UpscaleModel(
-        net=net,
-        arch=arch,
-        net_scale=net_scale,
-        output_resize=output_resize,
-        in_channels=channels[0],
-        out_channels=channels[1],
-        multiple_of=multiple_of,
-        # Both nets run in fp16 on GPUs (Real-ESRGAN's own default); activations stay well inside fp16 range.
-        supports_half=True,
-        tile_overlap_px=overlap,
-        module=UpscaleNet(net, multiple_of=multiple_of, net_scale=net_scale, output_resize=output_resize).eval(),
-    )
 
 
 def load_ncnn(param_path: str | Path, bin_path: str | Path) -> UpscaleModel:

@@ -13,10 +13,17 @@ import numpy as np
 
 __all__ = ["cut_score", "CUT_THRESHOLD"]
 
-# Distances measured on framefill's rendered test scenes: frame pairs inside a
-# shot (whip pans, fast spins included) stay below ~0.35; the hard cut scores
-# above 0.6. The threshold sits between with margin on both sides.
-CUT_THRESHOLD = 0.5
+# Measured with `bench/qc.py --cuts` on the ten rendered test scenes (sample + the QC
+# family, 320x180 and 480x270), over every pair of frames 1-4 apart, i.e. the
+# keyframe pairs of --every 2..4 (bpy 5.0.1 renders, 2026-11):
+#   inside a shot, highest per scene: whip_pan 0.27 / 0.43 / 0.47 / 0.51 at gaps
+#   1 / 2 / 3 / 4 (a ~100 degree whip in a few frames); fast_spin 0.18; sample 0.13;
+#   trip_fall 0.12; every other scene below 0.08.
+#   across the hard cut of the `cut` scene: 0.96 at the lowest (any gap 1-4).
+# 0.7 sits 0.19 above the worst shot-internal pair and 0.26 below the cut. Either
+# mistake is caught downstream: a false cut holds a frame for a real render, and a
+# missed one blends a double exposure that QC's risk flags.
+CUT_THRESHOLD = 0.7
 _BINS = 8
 _THUMB_PX = 96
 

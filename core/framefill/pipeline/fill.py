@@ -39,14 +39,11 @@ from framefill.frames.channels import channel_kind, find_beauty
 from framefill.frames.exr import ExrImage, ExrPart, pixel_sha256, with_attributes
 from framefill.models.interp import Interpolator, Motion
 from framefill.ops.cuts import CUT_THRESHOLD, cut_score
+from framefill.pipeline.fill_memory import DEFAULT_CHANNELS_PER_BATCH, SOURCE_CACHE_FRAMES
 from framefill.pipeline.manifest import Manifest
 from framefill.pipeline.plan import FillMode, FrameTask, plan_frames, recursive_sources
 
 __all__ = ["FillOptions", "FillResult", "FrameOutcome", "fill_sequence", "interpolate_exr"]
-
-# Frames kept decoded in memory: consecutive missing frames share their sources,
-# and recursive mode reuses its midpoints.
-SOURCE_CACHE_FRAMES = 4
 
 
 @dataclass(frozen=True)
@@ -60,8 +57,15 @@ class FillOptions:
     device: str = "cpu"
     detect_cuts: bool = True
     cut_threshold: float = CUT_THRESHOLD
-    # Largest number of channels warped at once; bounds memory at 4K-8K.
-    channels_per_batch: int = 4
+    # Largest number of channels warped at once, and frames kept decoded beyond the
+    # two sources: both bound memory at 4K-8K (see pipeline/fill_memory.py).
+    channels_per_batch: int = DEFAULT_CHANNELS_PER_BATCH
+    cached_frames: int = SOURCE_CACHE_FRAMES
+    # Largest decoded size of one input frame (None: $FRAMEFILL_MEMORY_BUDGET or a quarter of the RAM).
+    frame_budget_bytes: int | None = None
+    # Compute QC feature maps while the motion is at hand and keep them in a sidecar
+    # (.framefill/<sequence>/features/); the written frame is the same either way.
+    qc_features: bool = True
     extra_job: dict[str, Any] = field(default_factory=dict)
 
 
@@ -84,6 +88,7 @@ class FillResult:
     peak_rss_mb: float
     peak_device_mb: float | None
     seconds: float
+    memory_plan: dict[str, Any] = field(default_factory=dict)
 
     def needs_render(self) -> tuple[int, ...]:
         return tuple(o.frame for o in self.frames if o.needs_render)
@@ -232,6 +237,11 @@ def interpolate_exr(
             facts["cut"] = True
             return (img0 if t <= 0.5 else img1), facts
     motion = interpolator.motion(_to_tensor(proxy0, options.device), _to_tensor(proxy1, options.device), t)
+    if options.qc_features:
+        from framefill.pipeline.qc_features import feature_maps
+
+        facts["qc_features"] = feature_maps(proxy0, proxy1, motion, t)
+        facts["canvas"] = canvas
     return apply_motion(img0, img1, motion, canvas=canvas, channels_per_batch=options.channels_per_batch), facts
 
 
@@ -245,9 +255,9 @@ class _SourceCache:
 
     def __init__(self, size: int) -> None:
         self.size = size
-        self._items: OrderedDict[Any, ExrImage] = OrderedDict()
+        self._items: OrderedDict[Any, Any] = OrderedDict()
 
-    def get(self, key: Any, load: Callable[[], ExrImage]) -> ExrImage:
+    def get(self, key: Any, load: Callable[[], Any]) -> Any:
         if key in self._items:
             self._items.move_to_end(key)
             return self._items[key]
@@ -335,13 +345,13 @@ def fill_sequence(
     manifest = Manifest(output_pattern)
     source_sha: dict[int, str] = {}
     file_sha_cache: dict[Path, str] = {}
-    cache = _SourceCache(SOURCE_CACHE_FRAMES)
+    cache = _SourceCache(2 + options.cached_frames)
     outcomes: list[FrameOutcome] = []
     report(Event("start", stage="fill", message=f"filling {len(tasks)} frame(s) of {output_pattern}",
                  total=len(tasks)))
 
     def read_source(frame: int) -> ExrImage:
-        return cache.get(("src", frame), lambda: read_exr(rendered[frame]))
+        return cache.get(("src", frame), lambda: read_exr(rendered[frame], memory_budget_bytes=options.frame_budget_bytes))
 
     def make_frame(task: FrameTask) -> tuple[ExrImage, dict[str, Any]]:
         if task.kind == "hold":
@@ -357,8 +367,16 @@ def fill_sequence(
             key = ("mid", a, b, m, options.model_id)
             ia = made.get(a) or read_source(a)
             ib = made.get(b) or read_source(b)
-            made[m] = cache.get(key, lambda ia=ia, ib=ib, a=a, b=b, m=m: interpolate_exr(
-                ia, ib, (m - a) / (b - a), interpolator, options=options)[0])
+
+            def step(ia: ExrImage = ia, ib: ExrImage = ib, a: int = a,
+                     b: int = b, m: int = m) -> tuple[ExrImage, dict[str, Any]]:
+                image, step_facts = interpolate_exr(ia, ib, (m - a) / (b - a), interpolator, options=options)
+                return image, {k: v for k, v in step_facts.items() if k in ("qc_features", "canvas")}
+
+            # Cached with its QC features: a midpoint made for an earlier frame keeps its sidecar.
+            made[m], step_facts = cache.get(key, step)
+            if m == task.frame:  # QC features of the last step: the motion that made this frame
+                facts.update(step_facts)
         return made[task.frame], facts
 
     for index, task in enumerate(tasks):
@@ -380,6 +398,7 @@ def fill_sequence(
             continue
 
         facts: dict[str, Any] = {}
+        qc_features: dict[str, Any] | None = None
         if task.kind == "copy":
             if not in_place:
                 with atomic_output(out_path) as tmp:
@@ -394,6 +413,11 @@ def fill_sequence(
             image = with_attributes(image, _framefill_attrs(task, options, facts))
             write_exr(out_path, image)
             pixels = pixel_sha256(image)
+            if facts.get("qc_features") is not None and status == "filled":
+                from framefill.pipeline.qc_features import write_feature_sidecar
+
+                qc_features = write_feature_sidecar(output_pattern, task.frame, facts["qc_features"], t=task.t,
+                                                    canvas=facts["canvas"])
         file_sha_cache.pop(out_path, None)
         new_entry = {
             "status": status,
@@ -410,6 +434,8 @@ def fill_sequence(
                                  "(another device or framefill version?)"))
         if reason:
             new_entry["reason"] = reason
+        if qc_features is not None:
+            new_entry["qc_features"] = qc_features
         new_entry.update({k: v for k, v in facts.items() if k in ("cut_score", "cut")})
         manifest.put(task.frame, new_entry)
         seconds = time.perf_counter() - t0

@@ -406,7 +406,10 @@ def script_module(module: nn.Module) -> torch.jit.ScriptModule:
 
     While it compiles, ``F.interpolate`` is :func:`_interpolate_for_old_torch`
     (the networks look it up by name at compile time), so the file loads in
-    Nuke 14-15's torch 1.12 as well as in newer ones.
+    Nuke 14-15's torch 1.12 as well as in newer ones. TorchScript caches what it
+    compiled per module class and per function, so a class scripted earlier in the
+    process (with the real F.interpolate) would be reused: the caches are cleared
+    before and after.
     """
     import torch.nn.functional as functional
 
@@ -419,10 +422,21 @@ def script_module(module: nn.Module) -> torch.jit.ScriptModule:
         # Nuke cannot read; the warning is noise for this exporter.
         warnings.simplefilter("ignore", DeprecationWarning)
         functional.interpolate = _interpolate_for_old_torch  # type: ignore[assignment]
+        _clear_script_caches()
         try:
             return torch.jit.script(module)
         finally:
             functional.interpolate = original
+            _clear_script_caches()
+
+
+def _clear_script_caches() -> None:
+    """Forget TorchScript's compiled module types and functions (private torch state, checked by a test)."""
+    from torch.jit import _recursive, _state
+
+    _recursive.concrete_type_store.type_store.clear()
+    _state._jit_caching_layer.clear()
+    _state._jit_function_overload_caching.clear()
 
 
 # --------------------------------------------------------------------------- results

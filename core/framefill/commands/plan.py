@@ -1,0 +1,54 @@
+"""``framefill plan``: which frames to render first."""
+
+from __future__ import annotations
+
+import click
+
+from framefill.cli import cli, make_output, output_options, run_command
+
+
+@cli.command("plan")
+@click.argument("pattern")
+@click.option("--every", type=int, required=True, help="Render every Nth frame (the last frame is always included).")
+@click.option("--frames", "frames_text",
+              help="The shot's frame range, e.g. 1001-1100 (required when no frame of PATTERN exists yet; "
+                   "default: first to last frame on disk).")
+@output_options
+def plan_command(pattern: str, every: int, frames_text: str | None, json_mode: bool, events_mode: bool,
+                 quiet: bool) -> None:
+    """Print the frames of PATTERN's shot to render first, as a frame-range string.
+
+    Every --every'th frame from the first, plus the last, so every gap has a
+    rendered frame on both sides. Render those, fill the rest with
+    `framefill interpolate`, then let `framefill qc` list the frames that still
+    need a real render.
+    """
+    from framefill import api
+    from framefill.errors import SequenceError
+    from framefill.frames import FramePattern, format_frame_range, parse_frame_range
+
+    out = make_output(json_mode, events_mode, quiet)
+    with run_command(out):
+        pat = FramePattern.parse(pattern)
+        if frames_text:
+            shot = parse_frame_range(frames_text)
+        else:
+            on_disk = pat.scan()
+            if not on_disk:
+                raise SequenceError(f"no frames of {pat} on disk yet; give the shot's range with --frames, "
+                                    "e.g. --frames 1001-1100")
+            shot = tuple(range(min(on_disk), max(on_disk) + 1))
+        keys = api.plan_shot(shot, every=every)
+        fill = tuple(f for f in shot if f not in set(keys))
+        payload = {
+            "pattern": str(pat),
+            "every": every,
+            "frames": format_frame_range(shot),
+            "render": format_frame_range(keys),
+            "render_nuke": format_frame_range(keys, style="nuke"),
+            "render_frames": list(keys),
+            "render_count": len(keys),
+            "fill": format_frame_range(fill),
+            "fill_count": len(fill),
+        }
+        out.result(payload, lambda: click.echo(payload["render"]))

@@ -1,0 +1,488 @@
+"""Video files through PyAV: probe, decode to RGB, encode RGB, pass the audio through.
+
+The only module that imports ``av`` (lazily, inside functions: PyAV is the
+``video`` extra). Frames come out as float32 RGB in [0, 1] in the file's own
+encoding (Rec.709/601 gamma, no linearisation): exactly what an sRGB-trained
+network expects.
+
+Colour: YUV <-> RGB uses the matrix and range the input declares, and the
+output is encoded with the same matrix and range and tagged with them (when
+the input says nothing: BT.709 for 720 lines and up, BT.601 below, the rule
+players apply). A matrix mismatch between decode and encode is the usual
+cause of the colour shift users report after upscaling (an SD file, read as
+601, written as untagged HD that players read as 709).
+
+Timing: every output frame carries its input frame's pts in the input
+stream's time base, so frame count, frame rate (constant or variable) and
+duration carry over. Audio packets are copied unchanged (no re-encode) when
+the output container can hold their codec; otherwise they are re-encoded to
+AAC and a warning says so.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Literal
+
+import numpy as np
+
+from framefill.errors import InputError
+
+__all__ = [
+    "VIDEO_EXTENSIONS",
+    "VideoInfo",
+    "DecodedFrame",
+    "VideoWriter",
+    "VideoCodec",
+    "is_video_path",
+    "probe_video",
+    "read_video",
+    "pick_codec",
+]
+
+VIDEO_EXTENSIONS = (".mp4", ".mov", ".mkv", ".m4v", ".avi", ".webm", ".mxf")
+VideoCodec = Literal["auto", "h264", "prores"]
+# x264's constant-rate factor: 18 is commonly called visually lossless for
+# 8-bit H.264; upscaled masters are usually re-graded, so err on quality.
+DEFAULT_CRF = 18
+# x264 preset: "medium" is x264's own default speed/size balance.
+X264_PRESET = "medium"
+# prores_ks profile 3 = ProRes 422 HQ, the usual delivery/intermediate flavour.
+PRORES_PROFILE = "3"
+# Players' rule for untagged video: HD and up is BT.709, SD is BT.601.
+HD_MIN_LINES = 720
+
+# AVColorSpace ids (libavutil/pixfmt.h) -> swscale matrix names PyAV accepts.
+_MATRIX_BY_ID = {1: "itu709", 4: "fcc", 5: "itu601", 6: "smpte170m", 7: "smpte240m", 9: "bt2020", 10: "bt2020"}
+# The AVColorSpace / primaries / transfer ids written as tags for the matrix we encode with.
+_TAGS_BY_MATRIX = {
+    "itu709": (1, 1, 1),
+    "itu601": (5, 5, 6),
+    "smpte170m": (6, 6, 6),
+    "smpte240m": (7, 7, 7),
+    "fcc": (4, 4, 6),
+    "bt2020": (9, 9, 14),
+}
+# AVColorRange: 1 = limited ("MPEG", 16-235), 2 = full ("JPEG").
+_RANGE_FULL = 2
+_RANGE_LIMITED = 1
+
+
+def _av() -> Any:
+    try:
+        import av
+    except ImportError:
+        raise InputError("video needs PyAV: pip install 'framefill[video]' (or pip install av)") from None
+    return av
+
+
+def is_video_path(path: str | Path) -> bool:
+    """True for a path whose extension is a video container framefill reads or writes."""
+    return Path(str(path)).suffix.lower() in VIDEO_EXTENSIONS
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    """What a video file holds (first video stream, first audio stream)."""
+
+    path: str
+    width: int
+    height: int
+    frame_rate: Fraction
+    time_base: Fraction
+    frame_count: int
+    duration_s: float
+    codec: str
+    pix_fmt: str
+    bit_depth: int
+    matrix: str
+    full_range: bool
+    audio_codec: str | None
+    audio_rate: int | None
+
+    @property
+    def fps(self) -> float:
+        return float(self.frame_rate)
+
+
+@dataclass(frozen=True)
+class DecodedFrame:
+    """One decoded frame: its index in decode order, pts in ``time_base``, RGB H,W,3 float32 in [0, 1]."""
+
+    index: int
+    pts: int | None
+    time_base: Fraction
+    rgb: np.ndarray
+
+
+def _open_input(path: Path) -> Any:
+    av = _av()
+    if not path.exists():
+        raise InputError(f"cannot read video {path}: file not found")
+    if path.is_dir():
+        raise InputError(f"cannot read video {path}: it is a folder")
+    try:
+        container = av.open(str(path), "r")
+    except (av.FFmpegError, OSError, ValueError) as err:
+        raise InputError(f"cannot read video {path}: not a readable video file ({_short(err)})") from None
+    if not container.streams.video:
+        container.close()
+        raise InputError(f"cannot read video {path}: it has no video stream")
+    return container
+
+
+def _short(err: BaseException) -> str:
+    text = " ".join(str(err).split())
+    return text[:160]
+
+
+def _matrix(colorspace: int, height: int) -> str:
+    return _MATRIX_BY_ID.get(int(colorspace or 0), "itu709" if height >= HD_MIN_LINES else "itu601")
+
+
+def _full_range(color_range: int, pix_fmt: str) -> bool:
+    return int(color_range or 0) == _RANGE_FULL or pix_fmt.startswith("yuvj")
+
+
+def _bit_depth(fmt: Any) -> int:
+    try:
+        return max(int(c.bits) for c in fmt.components)
+    except (AttributeError, ValueError):
+        return 8
+
+
+def probe_video(path: str | Path) -> VideoInfo:
+    """Read a video's stream facts; counts frames by demuxing when the header does not say.
+
+    Raises:
+        InputError: missing, unreadable or video-less file, or one whose codec
+            this FFmpeg build cannot decode.
+    """
+    av = _av()
+    p = Path(path)
+    container = _open_input(p)
+    try:
+        stream = container.streams.video[0]
+        ctx = stream.codec_context
+        if ctx is None or ctx.codec is None:
+            raise InputError(f"cannot read video {p}: its video codec is not supported by this FFmpeg build")
+        rate = stream.average_rate or stream.guessed_rate or stream.base_rate
+        if not rate:
+            raise InputError(f"cannot read video {p}: it declares no frame rate")
+        count = int(stream.frames or 0)
+        if count <= 0:
+            count = sum(1 for pkt in container.demux(stream) if pkt.size)
+        audio = container.streams.audio[0] if container.streams.audio else None
+        if stream.duration is not None and stream.time_base is not None:
+            duration = float(stream.duration * stream.time_base)
+        elif container.duration is not None:
+            duration = container.duration / 1_000_000
+        else:
+            duration = count / float(rate)
+        pix_fmt = ctx.pix_fmt or ""
+        return VideoInfo(
+            path=str(p),
+            width=int(ctx.width),
+            height=int(ctx.height),
+            frame_rate=Fraction(rate),
+            time_base=Fraction(stream.time_base),
+            frame_count=count,
+            duration_s=duration,
+            codec=ctx.name,
+            pix_fmt=pix_fmt,
+            bit_depth=_bit_depth(ctx.format) if ctx.format is not None else 8,
+            matrix=_matrix(ctx.colorspace, int(ctx.height)),
+            full_range=_full_range(ctx.color_range, pix_fmt),
+            audio_codec=audio.codec_context.name if audio is not None and audio.codec_context else None,
+            audio_rate=int(audio.codec_context.sample_rate) if audio is not None and audio.codec_context else None,
+        )
+    except av.FFmpegError as err:
+        raise InputError(f"cannot read video {p}: {_short(err)}") from None
+    finally:
+        container.close()
+
+
+def read_video(path: str | Path, info: VideoInfo | None = None) -> Iterator[DecodedFrame]:
+    """Decode every frame of the first video stream as RGB float32 in [0, 1], in presentation order.
+
+    8-bit sources decode to ``rgb24``, deeper ones to ``rgb48le``; YUV is
+    converted with the matrix and range in ``info`` (see the module docstring).
+
+    Raises:
+        InputError: unreadable file, or a decode error (names the frame).
+    """
+    av = _av()
+    p = Path(path)
+    info = info or probe_video(p)
+    container = _open_input(p)
+    index = 0
+    try:
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        deep = info.bit_depth > 8
+        fmt, top = ("rgb48le", 65535.0) if deep else ("rgb24", 255.0)
+        rng = "JPEG" if info.full_range else "MPEG"
+        for frame in container.decode(stream):
+            arr = frame.to_ndarray(
+                format=fmt, src_colorspace=info.matrix, dst_colorspace=info.matrix, src_color_range=rng,
+                dst_color_range="JPEG",
+            )
+            rgb = arr.astype(np.float32) / np.float32(top)
+            yield DecodedFrame(index, frame.pts, Fraction(frame.time_base or stream.time_base), rgb)
+            index += 1
+    except av.FFmpegError as err:
+        raise InputError(f"cannot decode {p} at frame {index}: {_short(err)}") from None
+    finally:
+        container.close()
+
+
+def _encoder_available(name: str) -> bool:
+    av = _av()
+    try:
+        av.codec.Codec(name, "w")
+    except (av.FFmpegError, ValueError):
+        return False
+    return True
+
+
+def pick_codec(dest: str | Path, codec: VideoCodec = "auto") -> tuple[str, str, list[str]]:
+    """The encoder, pixel format and any warnings for an output file.
+
+    ``auto``: ProRes 422 HQ (``prores_ks``) for ``.mov`` when the build has it,
+    H.264 otherwise. H.264 is ``libx264`` when present, else FFmpeg's
+    ``mpeg4`` with a warning (lower quality per bit).
+
+    Raises:
+        InputError: an unknown codec, ProRes asked for but missing from the build,
+            or ProRes in a container other than .mov/.mkv.
+    """
+    ext = Path(str(dest)).suffix.lower()
+    warnings: list[str] = []
+    want = codec
+    if want == "auto":
+        want = "prores" if ext == ".mov" and _encoder_available("prores_ks") else "h264"
+    if want == "prores":
+        if not _encoder_available("prores_ks"):
+            raise InputError("this FFmpeg build has no ProRes encoder (prores_ks); use --codec h264")
+        if ext not in (".mov", ".mkv"):
+            raise InputError(f"ProRes goes in .mov (or .mkv), not {ext}; change --out or use --codec h264")
+        return "prores_ks", "yuv422p10le", warnings
+    if want != "h264":
+        raise InputError(f"unknown --codec {codec!r}; use auto, h264 or prores")
+    for name in ("libx264", "h264"):
+        if _encoder_available(name):
+            return name, "yuv420p", warnings
+    warnings.append("no H.264 encoder in this FFmpeg build; writing MPEG-4 Part 2 (mpeg4) instead")
+    return "mpeg4", "yuv420p", warnings
+
+
+class VideoWriter:
+    """Encode RGB frames into a video file with the source's timing, colour tags and audio.
+
+    Use as a context manager; the file appears at ``dest`` only when the block
+    succeeds (written to a temporary beside it, then renamed). ``warn`` receives
+    one-line warnings (audio re-encoded, fallback codec).
+    """
+
+    def __init__(
+        self,
+        dest: str | Path,
+        *,
+        source: VideoInfo,
+        width: int,
+        height: int,
+        codec: VideoCodec = "auto",
+        crf: int | None = None,
+        audio: bool = True,
+        warn: Callable[[str], None] | None = None,
+    ) -> None:
+        self.dest = Path(dest)
+        self.source = source
+        self.width = width
+        self.height = height
+        self.codec_choice = codec
+        self.crf = DEFAULT_CRF if crf is None else int(crf)
+        self.copy_audio = audio and source.audio_codec is not None
+        self.warn = warn or (lambda message: None)
+        self.frames_written = 0
+        self._atomic: Any = None
+        self._container: Any = None
+        self._video: Any = None
+        self._audio_out: Any = None
+        self._audio_in: Any = None
+        self._audio_packets: Iterator[Any] | None = None
+        self._audio_pending: Any = None
+        self._transcode_audio = False
+
+    # -- setup -------------------------------------------------------------------------
+    def __enter__(self) -> VideoWriter:
+        from framefill.frames.atomic import atomic_output
+
+        av = _av()
+        encoder, pix_fmt, warnings = pick_codec(self.dest, self.codec_choice)
+        for message in warnings:
+            self.warn(message)
+        if pix_fmt.startswith(("yuv420", "yuv422")) and self.width % 2:
+            raise InputError(f"cannot write {self.dest}: {encoder} needs an even width, got {self.width}")
+        if pix_fmt.startswith("yuv420") and self.height % 2:
+            raise InputError(f"cannot write {self.dest}: {encoder} needs an even height, got {self.height}")
+        self._atomic = atomic_output(self.dest)
+        tmp = self._atomic.__enter__()
+        try:
+            self._container = av.open(str(tmp), "w")
+            video = self._container.add_stream(encoder, rate=self.source.frame_rate)
+            video.width, video.height, video.pix_fmt = self.width, self.height, pix_fmt
+            video.codec_context.time_base = self.source.time_base
+            space, primaries, trc = _TAGS_BY_MATRIX.get(self.source.matrix, _TAGS_BY_MATRIX["itu709"])
+            ctx = video.codec_context
+            ctx.colorspace, ctx.color_primaries, ctx.color_trc = space, primaries, trc
+            ctx.color_range = _RANGE_FULL if self.source.full_range else _RANGE_LIMITED
+            if encoder == "libx264":
+                video.options = {"crf": str(self.crf), "preset": X264_PRESET}
+            elif encoder == "prores_ks":
+                video.options = {"profile": PRORES_PROFILE}
+            elif encoder == "mpeg4":
+                video.options = {"qscale": "2"}
+            self._video = video
+            if self.copy_audio:
+                self._open_audio()
+        except BaseException:
+            self._abort()
+            raise
+        return self
+
+    def _open_audio(self) -> None:
+        av = _av()
+        self._audio_in = av.open(self.source.path, "r")
+        in_stream = self._audio_in.streams.audio[0]
+        supported = getattr(self._container, "supported_codecs", None)
+        codec = in_stream.codec_context.name
+        if supported is None or codec in supported:
+            self._audio_out = self._container.add_stream_from_template(in_stream)
+        else:
+            self._transcode_audio = True
+            self.warn(f"the {self.dest.suffix} container cannot hold {codec} audio; re-encoding it to AAC")
+            self._audio_out = self._container.add_stream("aac", rate=in_stream.codec_context.sample_rate)
+            self._audio_out.layout = in_stream.codec_context.layout
+        self._audio_packets = iter(self._audio_in.demux(in_stream))
+
+    # -- writing -----------------------------------------------------------------------
+    def write(self, rgb: np.ndarray, *, pts: int | None, time_base: Fraction) -> None:
+        """Encode one RGB frame (H,W,3 float in [0, 1]; clipped, rounded to 16 bits) at ``pts``.
+
+        Raises:
+            InputError: wrong size, or an encoder error.
+        """
+        av = _av()
+        if rgb.shape != (self.height, self.width, 3):
+            raise InputError(f"frame of shape {rgb.shape} for a {self.width}x{self.height} video {self.dest}")
+        codes = np.rint(np.clip(np.nan_to_num(rgb, nan=0.0), 0.0, 1.0) * np.float32(65535.0)).astype("<u2")
+        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(codes), format="rgb48le")
+        rng = "JPEG" if self.source.full_range else "MPEG"
+        frame = frame.reformat(
+            format=self._video.pix_fmt, src_colorspace=self.source.matrix, dst_colorspace=self.source.matrix,
+            src_color_range="JPEG", dst_color_range=rng,
+        )
+        frame.pts = pts if pts is not None else self.frames_written
+        frame.time_base = time_base
+        try:
+            for packet in self._video.encode(frame):
+                self._container.mux(packet)
+            self._mux_audio_until(float(frame.pts * time_base))
+        except av.FFmpegError as err:
+            raise InputError(f"cannot encode frame {self.frames_written} of {self.dest}: {_short(err)}") from None
+        self.frames_written += 1
+
+    def _mux_audio_until(self, seconds: float | None) -> None:
+        """Copy (or re-encode) source audio up to ``seconds`` (None: all of it), keeping streams interleaved."""
+        if self._audio_packets is None:
+            return
+        while True:
+            packet = self._audio_pending
+            if packet is None:
+                packet = next(self._audio_packets, None)
+                if packet is None:
+                    self._audio_packets = None
+                    if self._transcode_audio:
+                        for out in self._audio_out.encode(None):
+                            self._container.mux(out)
+                    return
+            if packet.dts is None and packet.pts is None:
+                self._audio_pending = None
+                continue  # a flush marker from the demuxer, not data
+            when = packet.pts if packet.pts is not None else packet.dts
+            if seconds is not None and when is not None and float(when * packet.time_base) > seconds:
+                self._audio_pending = packet
+                return
+            self._audio_pending = None
+            if self._transcode_audio:
+                for frame in packet.decode():
+                    frame.pts = None
+                    for out in self._audio_out.encode(frame):
+                        self._container.mux(out)
+            else:
+                packet.stream = self._audio_out
+                self._container.mux(packet)
+
+    # -- finishing ---------------------------------------------------------------------
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if exc_type is not None:
+            self._abort(exc_type, exc, tb)
+            return
+        av = _av()
+        try:
+            for packet in self._video.encode(None):
+                self._container.mux(packet)
+            self._mux_audio_until(None)
+            self._container.close()
+            self._container = None
+        except av.FFmpegError as err:
+            self._abort()
+            raise InputError(f"cannot finish {self.dest}: {_short(err)}") from None
+        finally:
+            if self._audio_in is not None:
+                self._audio_in.close()
+                self._audio_in = None
+        self._atomic.__exit__(None, None, None)
+
+    def _abort(
+        self,
+        exc_type: type[BaseException] | None = None,
+        exc: BaseException | None = None,
+        tb: TracebackType | None = None,
+    ) -> None:
+        av = _av()
+        for handle in (self._container, self._audio_in):
+            if handle is not None:
+                try:
+                    handle.close()
+                except (av.FFmpegError, OSError):
+                    pass  # already failing: closing is best effort, the first error is the one to report
+        self._container = self._audio_in = None
+        if self._atomic is not None:
+            error = exc if exc is not None else InputError(f"writing {self.dest} failed")
+            try:
+                # atomic_output removes its temporary and re-raises what it is given.
+                self._atomic.__exit__(type(error), error, tb)
+            except type(error):
+                pass
+            self._atomic = None
+
+
+def even(value: int) -> int:
+    """The largest even number <= ``value`` (and at least 2): 4:2:0/4:2:2 video needs even sizes."""
+    return max(2, value - value % 2)
+
+
+def frame_seconds(pts: int | None, time_base: Fraction, index: int, rate: Fraction) -> float:
+    """A frame's time in seconds from its pts, or from its index when it has none."""
+    if pts is None:
+        return index / float(rate)
+    return float(pts * time_base)
+

@@ -1,0 +1,496 @@
+"""The QC calibration: from feature maps to a risk map and a per-frame risk, and how it is fitted.
+
+Two small models, both written here with numpy (no scikit-learn):
+
+1. **Pixel model** (logistic regression, L2, fitted by IRLS). Inputs: the
+   feature maps of :data:`~framefill.ops.errormaps.FEATURE_NAMES`, each
+   transformed (``log10(x + eps)`` for the heavy-tailed ones) and
+   standardised. Target: "this pixel's squared error (display proxy, feature
+   grid) is above ``tau``". Output: the risk map ``ff_risk.Y``, a probability
+   per pixel.
+2. **Frame model** (ridge regression; the L2 weight chosen by leave-one-scene-
+   out cross-validation). Inputs: per-frame statistics of the feature maps and
+   of the motion in the neighbouring gaps (:data:`FRAME_AGGREGATES`; a file
+   names the ones it uses). Target: the frame's PSNR in dB, clipped to the
+   range where the decision is made. Regressing the PSNR itself, rather than a
+   yes/no label at 30 dB, uses every training frame's exact error (we have
+   ~10^2 frames, not 10^5) and serves any ``--threshold``. With ``sigma_db``,
+   the out-of-fold residual spread, the risk of a frame is
+   ``P(PSNR < threshold) = Phi((threshold - predicted) / sigma_db)``.
+
+The **operating point** favours recall: a frame is flagged for a real render
+when ``predicted PSNR < threshold + margin_db``. ``margin_db`` is chosen on the
+training scenes' out-of-fold predictions as the smallest margin that flags
+``TARGET_RECALL`` of the training frames below the threshold, plus
+``MARGIN_SAFETY_DB``: missing a bad frame costs a shot, re-rendering a good one
+costs minutes of farm time. (Flagging every bad training frame let one outlier,
+a motion-blurred frame predicted 4.9 dB too good, set the margin for every
+shot: 61% of frames flagged and nothing saved on the sample shot.)
+
+A calibration is a versioned JSON file (``format: framefill-qc-calibration``);
+the default one ships as ``framefill/data/qc_calibration.json``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from framefill.errors import InputError
+from framefill.ops.errormaps import FEATURE_NAMES
+
+__all__ = [
+    "CALIBRATION_FORMAT",
+    "CALIBRATION_VERSION",
+    "DEFAULT_THRESHOLD_DB",
+    "PIXEL_TAU",
+    "PIXEL_TRANSFORMS",
+    "FRAME_AGGREGATES",
+    "BASELINE_AGGREGATES",
+    "LinearModel",
+    "GapContext",
+    "flow_p99",
+    "speed_change",
+    "Calibration",
+    "FramePrediction",
+    "default_calibration",
+    "default_calibration_path",
+    "load_calibration",
+    "pixel_design",
+    "frame_aggregates",
+    "fit_logistic",
+    "fit_ridge",
+    "choose_ridge_l2",
+    "normal_cdf",
+]
+
+CALIBRATION_FORMAT = "framefill-qc-calibration"
+CALIBRATION_VERSION = 1
+# A filled frame below 30 dB PSNR (sRGB proxy) shows visible ghosting or tearing
+# on our scenes; SNU-FILM "extreme" averages ~25 dB for RIFE, "easy" ~40 dB.
+DEFAULT_THRESHOLD_DB = 30.0
+# Pixel target: squared error above 0.01 (|difference| 0.1 of the display range),
+# an error a compositor sees at a glance. A frame at 30 dB has mean squared
+# error 0.001, e.g. 10% of its pixels at this level.
+PIXEL_TAU = 0.01
+# The share of bad training frames (out of fold) the margin must flag, and what is
+# added to that margin so that a held-out frame predicted a little worse than the
+# training frames is still caught.
+TARGET_RECALL = 0.98
+MARGIN_SAFETY_DB = 1.0
+
+# Per-pixel input transforms: (feature, eps) -> log10(x + eps); eps None -> x itself.
+# eps sits near each feature's noise floor, so the log spreads the meaningful range.
+PIXEL_TRANSFORMS: tuple[tuple[str, float | None], ...] = (
+    ("residual", 1e-3),
+    ("texture", 1e-3),
+    ("angle_std", None),
+    ("flow_mag", 0.25),
+    ("fb_error", 0.1),
+    ("occlusion", None),
+    ("flow_disagreement", 0.1),
+    ("mask_occlusion", None),
+)
+
+
+@dataclass(frozen=True)
+class GapContext:
+    """What the neighbouring gaps of a filled frame say about its motion.
+
+    ``prev_flow_p99`` / ``next_flow_p99``: the 99th percentile of the model's
+    motion (``flow_mag``, grid px) of a filled frame in the gap before / after
+    this frame's gap, None where there is no such gap (shot edges, adjacent
+    rendered frames). Two gaps that move at different speeds mean the motion
+    accelerates, which linear interpolation cannot follow even when both
+    warped neighbours agree.
+    """
+
+    prev_flow_p99: float | None = None
+    next_flow_p99: float | None = None
+
+
+def _log_mean(x: np.ndarray, eps: float) -> float:
+    return float(np.log10(np.mean(x) + eps))
+
+
+def _pct(x: np.ndarray, q: float) -> float:
+    return float(np.percentile(x, q))
+
+
+def flow_p99(maps: Mapping[str, np.ndarray]) -> float:
+    """The 99th percentile of a frame's motion length (grid px): its fast-moving parts."""
+    return _pct(maps["flow_mag"], 99)
+
+
+def speed_change(maps: Mapping[str, np.ndarray], context: GapContext | None) -> float:
+    """How much the motion speed changes across this frame's gap (grid px), 0 without neighbours.
+
+    ``|next - prev|`` with both neighbouring gaps; with one, twice its difference
+    from this frame's own motion (the same slope over half the distance).
+    """
+    if context is None:
+        return 0.0
+    known = [v for v in (context.prev_flow_p99, context.next_flow_p99) if v is not None]
+    if len(known) == 2:
+        return abs(known[1] - known[0])
+    if known:
+        return 2.0 * abs(known[0] - flow_p99(maps))
+    return 0.0
+
+
+Aggregate = Callable[[Mapping[str, np.ndarray], np.ndarray, "GapContext | None"], float]
+
+# Per-frame statistics the frame model may read: name -> f(maps, risk, context). Names are
+# stored in calibration files, so an entry's meaning never changes; add new names instead.
+FRAME_AGGREGATES: dict[str, Aggregate] = {
+    # The two warped neighbours disagree: the strongest single predictor of the frame's MSE.
+    "log_mean_residual_sq": lambda m, r, c: _log_mean(m["residual"] ** 2, 1e-6),
+    "log_residual_p99": lambda m, r, c: float(np.log10(_pct(m["residual"], 99) + 1e-3)),
+    # Strong edges that move far: a small timing or path error there costs a lot
+    # (squared error ~ |gradient|^2 x |displacement error|^2).
+    "log_motion_edge": lambda m, r, c: _log_mean((m["texture"] * m["flow_mag"]) ** 2, 1e-6),
+    # Edges times the speed change across the gap: acceleration that linear motion misses.
+    "log_accel_edge": lambda m, r, c: float(np.log10(np.mean(m["texture"] ** 2) * speed_change(m, c) ** 2 + 1e-6)),
+    "log_mean_flow_disagreement": lambda m, r, c: _log_mean(m["flow_disagreement"], 0.1),
+    "log_mean_fb_error": lambda m, r, c: _log_mean(m["fb_error"], 0.1),
+    "log_flow_mag_p99": lambda m, r, c: float(np.log10(flow_p99(m) + 0.25)),
+    "mean_occlusion": lambda m, r, c: float(np.mean(m["occlusion"])),
+    "log_mean_risk": lambda m, r, c: _log_mean(r, 1e-4),
+    "risk_p99": lambda m, r, c: _pct(r, 99),
+    "angle_std_mean": lambda m, r, c: float(np.mean(m["angle_std"])),
+    "angle_std_p90": lambda m, r, c: _pct(m["angle_std"], 90),
+}
+# The published baseline alone: statistics of the local flow-angle deviation.
+BASELINE_AGGREGATES: tuple[str, ...] = ("angle_std_mean", "angle_std_p90")
+
+
+def normal_cdf(x: float) -> float:
+    """The standard normal CDF."""
+    return 0.5 * math.erfc(-x / math.sqrt(2.0))
+
+
+def pixel_design(maps: Mapping[str, np.ndarray], transforms: Sequence[tuple[str, float | None]] = PIXEL_TRANSFORMS,
+                 ) -> np.ndarray:
+    """The pixel model's raw inputs: N x k float64 (N = pixels of the grid, row-major).
+
+    Raises:
+        InputError: a map the transforms need is missing.
+    """
+    cols = []
+    for name, eps in transforms:
+        if name not in maps:
+            raise InputError(f"feature map {name!r} missing; the features were made by another framefill version")
+        x = np.asarray(maps[name], dtype=np.float64).ravel()
+        cols.append(np.log10(np.maximum(x, 0.0) + eps) if eps is not None else x)
+    return np.stack(cols, axis=1)
+
+
+def frame_aggregates(maps: Mapping[str, np.ndarray], risk: np.ndarray, names: Sequence[str],
+                     context: GapContext | None = None) -> np.ndarray:
+    """The named per-frame statistics of one frame's maps, risk map and gap context (float64 vector).
+
+    Raises:
+        InputError: an unknown statistic (a calibration from a newer framefill).
+    """
+    out = []
+    for name in names:
+        fn = FRAME_AGGREGATES.get(name)
+        if fn is None:
+            raise InputError(f"calibration uses frame statistic {name!r}, unknown to this framefill; upgrade framefill")
+        out.append(fn(maps, risk, context))
+    return np.asarray(out, dtype=np.float64)
+
+
+# ---------------------------------------------------------------------------------------
+# Linear models
+# ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LinearModel:
+    """``intercept + sum(coef * (x - mean) / scale)``: the linear part of both models."""
+
+    inputs: tuple[str, ...]
+    mean: tuple[float, ...]
+    scale: tuple[float, ...]
+    coef: tuple[float, ...]
+    intercept: float
+    l2: float = 0.0
+
+    def decision(self, x: np.ndarray) -> np.ndarray:
+        """N x k raw inputs (or a k vector) -> N linear scores (or one)."""
+        z = (np.asarray(x, dtype=np.float64) - np.asarray(self.mean)) / np.asarray(self.scale)
+        return z @ np.asarray(self.coef) + self.intercept
+
+    def to_json(self) -> dict[str, Any]:
+        return {"inputs": list(self.inputs), "standardise": {"mean": list(self.mean), "scale": list(self.scale)},
+                "coef": list(self.coef), "intercept": self.intercept, "l2": self.l2}
+
+    @classmethod
+    def from_json(cls, doc: Mapping[str, Any]) -> LinearModel:
+        std = doc["standardise"]
+        return cls(tuple(doc["inputs"]), tuple(map(float, std["mean"])), tuple(map(float, std["scale"])),
+                   tuple(map(float, doc["coef"])), float(doc["intercept"]), float(doc.get("l2", 0.0)))
+
+
+def _standardise(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    mean = x.mean(axis=0)
+    scale = x.std(axis=0)
+    return mean, np.where(scale > 1e-12, scale, 1.0)
+
+
+def fit_logistic(x: np.ndarray, y: np.ndarray, *, inputs: Sequence[str], l2: float = 1e-4,
+                 max_iter: int = 100) -> LinearModel:
+    """L2-regularised logistic regression by iteratively reweighted least squares.
+
+    Minimises ``mean(log-loss) + l2/2 * |coef|^2`` on standardised inputs (the
+    intercept is not penalised). Newton steps converge in ~10 iterations.
+
+    Args:
+        x: N x k raw inputs; y: N labels in {0, 1}.
+    Raises:
+        InputError: empty data, or only one class present.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64).ravel()
+    if len(y) == 0 or y.min() == y.max():
+        raise InputError("cannot fit the pixel model: the training pixels need both low- and high-error examples")
+    mean, scale = _standardise(x)
+    z = np.hstack([(x - mean) / scale, np.ones((len(y), 1))])
+    n, k = z.shape
+    w = np.zeros(k)
+    pen = np.full(k, l2)
+    pen[-1] = 0.0
+    for _ in range(max_iter):
+        p = 1.0 / (1.0 + np.exp(-np.clip(z @ w, -30, 30)))
+        grad = z.T @ (p - y) / n + pen * w
+        hess = (z * (p * (1 - p))[:, None]).T @ z / n + np.diag(pen) + 1e-9 * np.eye(k)
+        step = np.linalg.solve(hess, grad)
+        w -= step
+        if np.max(np.abs(step)) < 1e-8:
+            break
+    return LinearModel(tuple(inputs), tuple(mean), tuple(scale), tuple(w[:-1]), float(w[-1]), l2)
+
+
+def fit_ridge(x: np.ndarray, y: np.ndarray, *, inputs: Sequence[str], l2: float) -> LinearModel:
+    """Ridge regression on standardised inputs: ``min mean((y - f)^2) + l2 |coef|^2``.
+
+    Raises:
+        InputError: fewer than two rows.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64).ravel()
+    if len(y) < 2:
+        raise InputError("cannot fit the frame model: it needs at least two training frames")
+    mean, scale = _standardise(x)
+    z = (x - mean) / scale
+    n, k = z.shape
+    coef = np.linalg.solve(z.T @ z / n + l2 * np.eye(k), z.T @ (y - y.mean()) / n)
+    return LinearModel(tuple(inputs), tuple(mean), tuple(scale), tuple(coef), float(y.mean()), l2)
+
+
+# Candidate ridge weights, from almost none to strong shrinkage.
+RIDGE_L2_GRID = (1e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3, 1.0)
+
+
+def choose_ridge_l2(x: np.ndarray, y: np.ndarray, groups: Sequence[str], *,
+                    grid: Sequence[float] = RIDGE_L2_GRID) -> tuple[float, np.ndarray]:
+    """The ridge weight with the lowest leave-one-group-out squared error, and its out-of-fold predictions.
+
+    Groups are scenes: a frame is always predicted by a model that saw none of
+    its scene, as a new shot would be.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    g = np.asarray(groups)
+    best: tuple[float, float, np.ndarray] | None = None
+    for l2 in grid:
+        pred = np.empty(len(y))
+        for name in np.unique(g):
+            hold = g == name
+            # With one scene only there is no other scene to learn from: in-sample then.
+            train = ~hold if not hold.all() else hold
+            pred[hold] = _ridge_predict(x[train], y[train], x[hold], l2)
+        err = float(np.mean((pred - y) ** 2))
+        if best is None or err < best[1] - 1e-12:
+            best = (l2, err, pred)
+    assert best is not None
+    return best[0], best[2]
+
+
+def _ridge_predict(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray, l2: float) -> np.ndarray:
+    names = tuple(str(i) for i in range(x_train.shape[1]))
+    return fit_ridge(x_train, y_train, inputs=names, l2=l2).decision(x_test)
+
+
+# ---------------------------------------------------------------------------------------
+# The calibration
+# ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FramePrediction:
+    """What QC predicts for one filled frame (threshold-independent)."""
+
+    risk_map: np.ndarray  # h,w float32 in [0, 1] on the feature grid: P(pixel squared error > tau)
+    predicted_psnr_db: float
+    aggregates: dict[str, float]
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """A fitted pixel model and frame model, the operating point, and what they were fitted on."""
+
+    pixel_model: LinearModel
+    pixel_tau: float
+    pixel_transforms: tuple[tuple[str, float | None], ...]
+    frame_model: LinearModel
+    sigma_db: float
+    margin_db: float
+    threshold_db: float = DEFAULT_THRESHOLD_DB
+    trained_on: dict[str, Any] = field(default_factory=dict)
+    metrics: dict[str, Any] = field(default_factory=dict)
+    source: str = ""
+
+    # -- prediction -----------------------------------------------------------------
+    def risk_map(self, maps: Mapping[str, np.ndarray]) -> np.ndarray:
+        """P(pixel squared error > tau) on the feature grid, h,w float32."""
+        shape = np.asarray(maps[FEATURE_NAMES[0]]).shape
+        z = self.pixel_model.decision(pixel_design(maps, self.pixel_transforms))
+        return (1.0 / (1.0 + np.exp(-np.clip(z, -30, 30)))).reshape(shape).astype(np.float32)
+
+    def predict(self, maps: Mapping[str, np.ndarray], context: GapContext | None = None) -> FramePrediction:
+        """Risk map, predicted PSNR and the statistics behind it, for one frame's feature maps."""
+        risk = self.risk_map(maps)
+        agg = frame_aggregates(maps, risk, self.frame_model.inputs, context)
+        psnr = float(self.frame_model.decision(agg))
+        return FramePrediction(risk, psnr, dict(zip(self.frame_model.inputs, map(float, agg))))
+
+    def risk(self, predicted_psnr_db: float, threshold_db: float | None = None) -> float:
+        """P(true PSNR < threshold) given the prediction and the out-of-fold spread."""
+        thr = self.threshold_db if threshold_db is None else threshold_db
+        return normal_cdf((thr - predicted_psnr_db) / self.sigma_db)
+
+    def flagged(self, predicted_psnr_db: float, threshold_db: float | None = None) -> bool:
+        """Whether a frame goes on the re-render list (the operating point, favouring recall)."""
+        thr = self.threshold_db if threshold_db is None else threshold_db
+        return predicted_psnr_db < thr + self.margin_db
+
+    # -- identity and files ------------------------------------------------------------
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "format": CALIBRATION_FORMAT,
+            "version": CALIBRATION_VERSION,
+            "features": list(FEATURE_NAMES),
+            "pixel_model": {
+                "kind": "logistic",
+                "target": "squared error of the sRGB display proxy, area-averaged to the feature grid, above tau",
+                "tau": self.pixel_tau,
+                "transforms": [{"feature": n, "log10_eps": e} for n, e in self.pixel_transforms],
+                **self.pixel_model.to_json(),
+            },
+            "frame_model": {
+                "kind": "ridge",
+                "target": "PSNR in dB of the sRGB display proxy against the real render",
+                "sigma_db": self.sigma_db,
+                **self.frame_model.to_json(),
+            },
+            "threshold_db": self.threshold_db,
+            "operating_point": {
+                "margin_db": self.margin_db,
+                "rule": "re-render a filled frame when predicted PSNR < threshold_db + margin_db",
+            },
+            "trained_on": self.trained_on,
+            "metrics": self.metrics,
+        }
+
+    @property
+    def id(self) -> str:
+        """12 hex digits identifying the fitted numbers (cached scores are keyed on it)."""
+        doc = self.to_json()
+        doc.pop("metrics", None)
+        doc.pop("trained_on", None)
+        return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()[:12]
+
+    def save(self, path: str | Path) -> None:
+        """Write the calibration as JSON, atomically."""
+        from framefill.frames import atomic_write_text
+
+        atomic_write_text(Path(path), json.dumps(self.to_json(), indent=1, sort_keys=True) + "\n")
+
+    @classmethod
+    def from_json(cls, doc: Mapping[str, Any], *, source: str = "") -> Calibration:
+        """Parse a calibration document.
+
+        Raises:
+            InputError: not a calibration, a newer version, or missing fields.
+        """
+        where = source or "calibration"
+        if not isinstance(doc, Mapping) or doc.get("format") != CALIBRATION_FORMAT:
+            raise InputError(f"{where} is not a framefill QC calibration (format {CALIBRATION_FORMAT!r} expected)")
+        if int(doc.get("version", 0)) > CALIBRATION_VERSION:
+            raise InputError(f"{where} is calibration version {doc.get('version')}; this framefill reads "
+                             f"version {CALIBRATION_VERSION}; upgrade framefill")
+        try:
+            pm, fm = doc["pixel_model"], doc["frame_model"]
+            transforms = tuple((str(t["feature"]), None if t["log10_eps"] is None else float(t["log10_eps"]))
+                               for t in pm["transforms"])
+            unknown = [n for n, _ in transforms if n not in FEATURE_NAMES]
+            if unknown:
+                raise InputError(f"{where} uses features {unknown} unknown to this framefill; upgrade framefill")
+            cal = cls(
+                pixel_model=LinearModel.from_json(pm),
+                pixel_tau=float(pm["tau"]),
+                pixel_transforms=transforms,
+                frame_model=LinearModel.from_json(fm),
+                sigma_db=float(fm["sigma_db"]),
+                margin_db=float(doc["operating_point"]["margin_db"]),
+                threshold_db=float(doc.get("threshold_db", DEFAULT_THRESHOLD_DB)),
+                trained_on=dict(doc.get("trained_on", {})),
+                metrics=dict(doc.get("metrics", {})),
+                source=source,
+            )
+        except (KeyError, TypeError, ValueError) as err:
+            raise InputError(f"{where} is damaged or incomplete ({type(err).__name__}: {err}); "
+                             "refit it with `framefill qc calibrate`") from None
+        for name in cal.frame_model.inputs:
+            if name not in FRAME_AGGREGATES:
+                raise InputError(f"{where} uses frame statistic {name!r}, unknown to this framefill; upgrade framefill")
+        if not (cal.sigma_db > 0):
+            raise InputError(f"{where} has sigma_db {cal.sigma_db}; it must be positive")
+        return cal
+
+
+def default_calibration_path() -> Path:
+    """The calibration shipped with framefill (fitted on framefill's own rendered scenes)."""
+    return Path(str(resources.files("framefill") / "data" / "qc_calibration.json"))
+
+
+def load_calibration(path: str | Path | None = None) -> Calibration:
+    """Read a calibration file (None: the shipped default).
+
+    Raises:
+        InputError: missing, unreadable or invalid file.
+    """
+    p = Path(path) if path is not None else default_calibration_path()
+    try:
+        doc = json.loads(p.read_text())
+    except FileNotFoundError:
+        raise InputError(f"calibration file {p} not found; fit one with `framefill qc calibrate` "
+                         "or leave --calibration out to use the shipped one") from None
+    except (OSError, json.JSONDecodeError) as err:
+        raise InputError(f"cannot read calibration {p}: {err}") from None
+    return Calibration.from_json(doc, source=str(p))
+
+
+def default_calibration() -> Calibration:
+    """The shipped calibration."""
+    return load_calibration(None)

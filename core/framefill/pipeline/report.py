@@ -1,0 +1,304 @@
+"""``report.html``: one self-contained page (no network) about a QC run.
+
+What it shows:
+- the savings: frames rendered, filled, held and sent back for a re-render, and
+  the farm time saved at a cost per frame;
+- the re-render list as OpenJD and Nuke range strings;
+- the per-frame risk curve (inline SVG), with the true PSNR overlaid where a
+  real render was given, the threshold, and the flagged frames marked;
+- a thumbnail of each flagged frame with its risk heatmap (and true-error
+  heatmap with truth), as base64 PNGs;
+- a table of every frame.
+
+A small inline script checks that every image decoded and records any script
+error, and writes the result (and where the plot and thumbnails were laid out)
+into ``<body data-status data-layout>`` for headless checks. Nothing is
+fetched: no fonts, scripts or images from anywhere else.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from framefill.frames import format_frame_range, read_exr, write_image
+
+if TYPE_CHECKING:
+    from framefill.pipeline.calibration import Calibration
+    from framefill.pipeline.qc import FrameQc, QcResult
+
+__all__ = ["render_report", "PLOT_WIDTH_PX", "PLOT_HEIGHT_PX", "THUMB_WIDTH_PX", "MAX_THUMB_FRAMES"]
+
+PLOT_WIDTH_PX = 960
+PLOT_HEIGHT_PX = 320
+# Thumbnails: big enough to see a ghosted object, small enough that 60 flagged
+# frames keep the page under ~10 MB.
+THUMB_WIDTH_PX = 288
+MAX_THUMB_FRAMES = 60
+_PSNR_AXIS_DB = (10.0, 50.0)
+_COLOURS = {"risk": "#e8590c", "psnr": "#1971c2", "flag": "#c92a2a", "thr": "#868e96", "pred": "#5c940d"}
+
+
+def _e(value: Any) -> str:
+    return html.escape(str(value), quote=True)
+
+
+# ---------------------------------------------------------------------------------------
+# Plot
+# ---------------------------------------------------------------------------------------
+
+
+def _plot_svg(result: QcResult) -> str:
+    w, h = PLOT_WIDTH_PX, PLOT_HEIGHT_PX
+    left, right, top, bottom = 56, 56, 24, 40
+    pw, ph = w - left - right, h - top - bottom
+    frames = [f.frame for f in result.frames]
+    all_frames = frames + list(result.rendered)
+    lo = min(all_frames) if all_frames else 0
+    hi = max(all_frames) if all_frames else 1
+    if hi == lo:
+        hi = lo + 1
+    p_lo, p_hi = _PSNR_AXIS_DB
+
+    def x(frame: float) -> float:
+        return left + (frame - lo) / (hi - lo) * pw
+
+    def y_risk(r: float) -> float:
+        return top + (1.0 - min(max(r, 0.0), 1.0)) * ph
+
+    def y_db(db: float) -> float:
+        return top + (1.0 - (min(max(db, p_lo), p_hi) - p_lo) / (p_hi - p_lo)) * ph
+
+    parts = [f'<svg id="plot" width="{w}" height="{h}" viewBox="0 0 {w} {h}" role="img" '
+             f'aria-label="per-frame risk and PSNR">',
+             f'<rect x="0" y="0" width="{w}" height="{h}" fill="#ffffff"/>',
+             f'<rect x="{left}" y="{top}" width="{pw}" height="{ph}" fill="#f8f9fa" stroke="#ced4da"/>']
+    # Grid and axes.
+    for r in (0.0, 0.25, 0.5, 0.75, 1.0):
+        yy = y_risk(r)
+        parts.append(f'<line x1="{left}" x2="{left + pw}" y1="{yy:.1f}" y2="{yy:.1f}" stroke="#e9ecef"/>')
+        parts.append(f'<text x="{left - 6}" y="{yy + 4:.1f}" text-anchor="end" font-size="11" '
+                     f'fill="{_COLOURS["risk"]}">{r:.2f}</text>')
+    for db in range(int(p_lo), int(p_hi) + 1, 10):
+        parts.append(f'<text x="{left + pw + 6}" y="{y_db(db) + 4:.1f}" font-size="11" '
+                     f'fill="{_COLOURS["psnr"]}">{db} dB</text>')
+    step = max(1, int(np.ceil((hi - lo) / 12)))
+    for f in range(lo, hi + 1, step):
+        parts.append(f'<text x="{x(f):.1f}" y="{top + ph + 16}" text-anchor="middle" font-size="11" '
+                     f'fill="#495057">{f}</text>')
+    parts.append(f'<text x="{left}" y="14" font-size="12" fill="{_COLOURS["risk"]}">risk P(PSNR &lt; '
+                 f'{result.threshold_db:g} dB)</text>')
+    parts.append(f'<text x="{left + pw}" y="14" text-anchor="end" font-size="12" fill="{_COLOURS["psnr"]}">'
+                 f'true PSNR (dB) where rendered</text>')
+    # Threshold on the PSNR axis.
+    ty = y_db(result.threshold_db)
+    parts.append(f'<line x1="{left}" x2="{left + pw}" y1="{ty:.1f}" y2="{ty:.1f}" stroke="{_COLOURS["thr"]}" '
+                 f'stroke-dasharray="6 4"/>')
+    parts.append(f'<text x="{left + 4}" y="{ty - 4:.1f}" font-size="10" fill="{_COLOURS["thr"]}">threshold '
+                 f'{result.threshold_db:g} dB</text>')
+    # Rendered frames as ticks along the bottom.
+    for f in result.rendered:
+        if lo <= f <= hi:
+            parts.append(f'<line x1="{x(f):.1f}" x2="{x(f):.1f}" y1="{top + ph - 6}" y2="{top + ph}" stroke="#adb5bd"/>')
+    scored = [f for f in result.frames if f.risk is not None]
+    if scored:
+        pts = " ".join(f"{x(f.frame):.1f},{y_risk(f.risk or 0.0):.1f}" for f in scored)
+        parts.append(f'<polyline class="risk-curve" points="{pts}" fill="none" stroke="{_COLOURS["risk"]}" '
+                     f'stroke-width="2.5"/>')
+    truth = [f for f in result.frames if f.psnr_db is not None]
+    if truth:
+        pts = " ".join(f"{x(f.frame):.1f},{y_db(f.psnr_db or 0.0):.1f}" for f in truth)
+        parts.append(f'<polyline class="psnr-curve" points="{pts}" fill="none" stroke="{_COLOURS["psnr"]}" '
+                     f'stroke-width="2"/>')
+        for f in truth:
+            parts.append(f'<circle cx="{x(f.frame):.1f}" cy="{y_db(f.psnr_db or 0.0):.1f}" r="3" '
+                         f'fill="{_COLOURS["psnr"]}"><title>frame {f.frame}: true {f.psnr_db:.2f} dB</title></circle>')
+    for f in result.frames:
+        if f.risk is not None:
+            colour = _COLOURS["flag"] if f.flagged else _COLOURS["risk"]
+            radius = 5 if f.flagged else 3.5
+            parts.append(f'<circle cx="{x(f.frame):.1f}" cy="{y_risk(f.risk):.1f}" r="{radius}" fill="{colour}">'
+                         f'<title>frame {f.frame}: risk {f.risk:.3f}, predicted {f.predicted_psnr_db:.2f} dB'
+                         f'{" (flagged)" if f.flagged else ""}</title></circle>')
+        elif f.status == "held":
+            cx, cy = x(f.frame), top + 10
+            parts.append(f'<path d="M{cx - 5:.1f},{cy - 5} L{cx + 5:.1f},{cy + 5} M{cx - 5:.1f},{cy + 5} '
+                         f'L{cx + 5:.1f},{cy - 5}" stroke="{_COLOURS["flag"]}" stroke-width="2.5">'
+                         f'<title>frame {f.frame}: held ({_e(f.reason)})</title></path>')
+    parts.append("</svg>")
+    return "\n".join(parts)
+
+
+# ---------------------------------------------------------------------------------------
+# Thumbnails
+# ---------------------------------------------------------------------------------------
+
+
+def _thumb_rows(rgb: np.ndarray) -> tuple[int, int]:
+    rows, cols = rgb.shape[:2]
+    width = min(THUMB_WIDTH_PX, cols)
+    return max(1, round(rows * width / cols)), width
+
+
+def _png_data_uri(path: Path) -> str:
+    return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode("ascii")
+
+
+def _thumbnails(frame: FrameQc, folder: Path) -> list[tuple[str, str]]:
+    """(caption, data URI) of the beauty, risk heatmap and error heatmap of one flagged frame."""
+    import cv2
+
+    from framefill.ops.errormaps import error_to_unit, overlay
+    from framefill.ops.metrics import display_proxy
+
+    if not frame.heatmap or not Path(frame.heatmap).is_file():
+        return []
+    part = read_exr(frame.heatmap).parts[0]
+    rgb = np.stack([part.channels[c].astype(np.float32) for c in ("R", "G", "B")], axis=-1)
+    rows, cols = _thumb_rows(rgb)
+
+    def small(a: np.ndarray) -> np.ndarray:
+        return cv2.resize(np.ascontiguousarray(a, dtype=np.float32), (cols, rows), interpolation=cv2.INTER_AREA)
+
+    display = small(display_proxy(rgb))
+    images = [("filled frame", display)]
+    if "ff_risk.Y" in part.channels:
+        images.append(("predicted risk", overlay(display, small(part.channels["ff_risk.Y"]))))
+    if "ff_err.Y" in part.channels:
+        images.append(("true error", overlay(display, error_to_unit(small(part.channels["ff_err.Y"])))))
+    out = []
+    stem = Path(frame.heatmap).stem
+    for caption, image in images:
+        path = folder / f"{stem}.{caption.split()[-1]}.png"
+        write_image(path, image)
+        out.append((caption, _png_data_uri(path)))
+    return out
+
+
+# ---------------------------------------------------------------------------------------
+# Page
+# ---------------------------------------------------------------------------------------
+
+_CSS = """
+body { font: 14px/1.45 system-ui, -apple-system, 'Segoe UI', sans-serif; margin: 24px; color: #212529;
+       background: #ffffff; width: 1000px; }
+h1 { font-size: 22px; margin: 0 0 4px; } h2 { font-size: 17px; margin: 28px 0 8px; }
+.meta { color: #6c757d; font-size: 12px; }
+.cards { display: flex; gap: 12px; margin: 16px 0; flex-wrap: wrap; }
+.card { border: 1px solid #dee2e6; border-radius: 6px; padding: 8px 14px; min-width: 120px; }
+.card b { display: block; font-size: 22px; }
+code.range { background: #f1f3f5; padding: 2px 6px; border-radius: 4px; font-size: 13px; }
+.thumbs { display: flex; flex-direction: column; gap: 14px; }
+.thumb-row { display: flex; gap: 8px; align-items: flex-start; }
+.thumb-row figure { margin: 0; } .thumb-row img { display: block; border: 1px solid #ced4da; }
+.thumb-row figcaption { font-size: 11px; color: #495057; }
+.thumb-label { width: 150px; font-size: 12px; }
+table { border-collapse: collapse; font-size: 12px; } td, th { border: 1px solid #dee2e6; padding: 3px 8px; }
+tr.flagged td { background: #fff5f5; }
+"""
+
+_SCRIPT = """
+(function () {
+  var errors = [];
+  window.addEventListener('error', function (e) { errors.push(String(e.message || e)); });
+  window.addEventListener('load', function () {
+    var imgs = Array.prototype.slice.call(document.images);
+    imgs.forEach(function (im) { if (!im.complete || im.naturalWidth === 0) errors.push('image ' + im.alt); });
+    var rect = function (el) { var r = el.getBoundingClientRect();
+      return [Math.round(r.left), Math.round(r.top), Math.round(r.width), Math.round(r.height)]; };
+    var plot = document.getElementById('plot');
+    var layout = { plot: plot ? rect(plot) : null,
+                   thumbs: imgs.filter(function (im) { return im.className === 'thumb'; }).map(rect) };
+    document.body.setAttribute('data-layout', JSON.stringify(layout));
+    document.body.setAttribute('data-errors', JSON.stringify(errors));
+    document.body.setAttribute('data-status', errors.length ? 'error' : 'ok');
+  });
+})();
+"""
+
+
+def render_report(result: QcResult, *, calibration: Calibration | None = None) -> str:
+    """The report page of a QC run as one HTML string (thumbnails are written beside the heatmaps)."""
+    s = result.savings()
+    rerender = result.rerender
+    cards = [
+        ("frames in shot", s["frames_total"]),
+        ("rendered first", s["frames_rendered"]),
+        ("filled", s["frames_filled"]),
+        ("held", s["frames_held"]),
+        ("to re-render", s["frames_rerender"]),
+        ("never rendered", s["frames_never_rendered"]),
+        (f"render time saved at {s['cost_per_frame_min']:g} min/frame",
+         f"{s['render_minutes_saved'] / 60:.1f} h"),
+    ]
+    body = [
+        "<h1>framefill QC report</h1>",
+        f'<div class="meta">{_e(result.pattern)} &middot; threshold {result.threshold_db:g} dB &middot; '
+        f'calibration {_e(result.calibration_id)} (margin {result.margin_db:.1f} dB) &middot; '
+        f'framefill {_e(_version())}</div>',
+        '<div class="cards">' + "".join(f'<div class="card"><b>{_e(v)}</b>{_e(k)}</div>' for k, v in cards) + "</div>",
+        "<h2>Re-render list</h2>",
+        f'<p>OpenJD: <code class="range" id="rerender">{_e(format_frame_range(rerender) or "(none)")}</code> '
+        f'&nbsp; Nuke: <code class="range">{_e(format_frame_range(rerender, style="nuke") or "(none)")}</code></p>',
+    ]
+    if result.truth is not None:
+        bad = result.below_threshold()
+        recall = result.recall()
+        body.append(f"<p>True PSNR below {result.threshold_db:g} dB: "
+                    f'<code class="range">{_e(format_frame_range(bad) or "(none)")}</code>; recall of the '
+                    f'list: {"n/a" if recall is None else f"{recall:.0%}"}.</p>')
+    body += ["<h2>Risk per frame</h2>", _plot_svg(result)]
+    flagged = sorted((f for f in result.frames if f.flagged and f.risk is not None),
+                     key=lambda f: -(f.risk or 0.0))
+    body.append(f"<h2>Flagged frames ({len(flagged)})</h2>")
+    if len(flagged) > MAX_THUMB_FRAMES:
+        body.append(f"<p>The {MAX_THUMB_FRAMES} riskiest are shown.</p>")
+    rows = []
+    for f in flagged[:MAX_THUMB_FRAMES]:
+        folder = Path(f.heatmap).parent / "png" / "thumbs" if f.heatmap else None
+        thumbs = _thumbnails(f, folder) if folder is not None else []
+        label = (f'<div class="thumb-label"><b>frame {f.frame}</b><br>risk {f.risk:.2f}<br>'
+                 f'predicted {f.predicted_psnr_db:.1f} dB' +
+                 (f"<br>true {f.psnr_db:.1f} dB" if f.psnr_db is not None else "") + "</div>")
+        figures = "".join(f'<figure><img class="thumb" alt="frame {f.frame} {_e(c)}" src="{uri}">'
+                          f"<figcaption>{_e(c)}</figcaption></figure>" for c, uri in thumbs)
+        rows.append(f'<div class="thumb-row" id="frame-{f.frame}">{label}{figures}</div>')
+    body.append('<div class="thumbs">' + "".join(rows) + "</div>")
+    body.append("<h2>All frames</h2>")
+    table = ["<table><tr><th>frame</th><th>status</th><th>risk</th><th>predicted dB</th><th>true dB</th>"
+             "<th>SSIM</th><th>re-render</th></tr>"]
+    for f in result.frames:
+        cells = [f.frame, f.status, "" if f.risk is None else f"{f.risk:.3f}",
+                 "" if f.predicted_psnr_db is None else f"{f.predicted_psnr_db:.2f}",
+                 "" if f.psnr_db is None else f"{f.psnr_db:.2f}", "" if f.ssim is None else f"{f.ssim:.4f}",
+                 "yes" if f.flagged else ""]
+        cls = ' class="flagged"' if f.flagged else ""
+        table.append(f"<tr{cls}>" + "".join(f"<td>{_e(c)}</td>" for c in cells) + "</tr>")
+    table.append("</table>")
+    body.append("".join(table))
+    if calibration is not None:
+        trained = calibration.trained_on
+        body.append(f'<p class="meta">Calibration trained on: {_e(", ".join(trained.get("scenes", [])) or "?")}; '
+                    f'rule: re-render when predicted PSNR &lt; threshold + {calibration.margin_db:.1f} dB.</p>')
+    return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+            f"<title>framefill QC: {_e(Path(result.pattern).name)}</title><style>{_CSS}</style></head>"
+            f"<body data-status=\"loading\">{''.join(body)}<script>{_SCRIPT}</script></body></html>\n")
+
+
+def _version() -> str:
+    from framefill._version import __version__
+
+    return __version__
+
+
+def layout_of(dumped_dom: str) -> dict[str, Any] | None:
+    """The layout JSON the page's script wrote into ``<body data-layout>`` (for headless tests)."""
+    import re
+
+    m = re.search(r'data-layout="([^"]*)"', dumped_dom)
+    return json.loads(html.unescape(m.group(1))) if m else None

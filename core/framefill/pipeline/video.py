@@ -1,0 +1,205 @@
+"""Upscale a video file: decode -> upscale every frame -> encode, audio passed through.
+
+Frames are decoded to RGB in the file's own encoding (the space the networks
+were trained in, so no colour transform), upscaled by the same code as EXR
+frames (``pipeline/upscale.py``: tiles, clip-and-carry, final sizing), and
+encoded with the input's timing and colour tags (``frames/video.py``).
+
+Resume: every upscaled frame is kept as a 16-bit PNG in a frame cache keyed by
+the sha256 of the input file and the settings (model, sizes, tiling,
+precision). An interrupted run leaves the cache; the rerun decodes the input
+again, reads the frames it already has and upscales only the rest, then muxes
+the whole file. The output appears only when complete (temporary + rename).
+The cache is removed after a successful run unless ``keep_cache``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from framefill._version import __version__
+from framefill.errors import CancelledError, InputError, JobFailedError
+from framefill.events import Event, Reporter, never_cancelled, null_reporter
+from framefill.frames import read_image, write_image
+from framefill.frames.video import VideoWriter, even, probe_video, read_video
+from framefill.ops.resample import OutputSize, plan_output_size
+from framefill.pipeline.upscale import (
+    FlickerMeter,
+    FrameOutcome,
+    UpscaleOptions,
+    UpscaleResult,
+    file_sha256,
+    lanczos_upscaler,
+    make_runner,
+    peak_rss_mb,
+    place_on_canvas,
+    upscale_rgb,
+)
+
+__all__ = ["upscale_video", "video_output_size", "cache_key", "CACHE_FORMAT"]
+
+# Bumped when the cached frames' meaning changes, so old caches are not reused.
+CACHE_FORMAT = 1
+# Durations may differ by the container's rounding of the last frame's length.
+DURATION_SLACK_S = 0.05
+
+
+def video_output_size(width: int, height: int, *, options: UpscaleOptions, default_scale: float,
+                      warn: Callable[[str], None]) -> OutputSize:
+    """The output geometry, with the canvas made even (4:2:0 and 4:2:2 need even sizes)."""
+    size = plan_output_size(width, height, scale=options.scale, size=options.size, aspect=options.aspect,
+                            default_scale=default_scale)
+    cw, ch = even(size.canvas_width), even(size.canvas_height)
+    if (cw, ch) == (size.canvas_width, size.canvas_height):
+        return size
+    warn(f"output {size.canvas_width}x{size.canvas_height} rounded down to {cw}x{ch}: video needs even sizes")
+    if (size.width, size.height) == (size.canvas_width, size.canvas_height):
+        return OutputSize(width, height, cw, ch, cw, ch)
+    return replace(size, canvas_width=cw, canvas_height=ch)
+
+
+def cache_key(input_sha256: str, options: UpscaleOptions, size: OutputSize) -> str:
+    """The frame-cache folder name: what the cached frames are made from."""
+    doc = {
+        "format": CACHE_FORMAT, "input": input_sha256, "model": options.model_id, "sha": options.model_sha256,
+        "size": [size.width, size.height, size.canvas_width, size.canvas_height, size.offset_x, size.offset_y],
+        "tile_px": options.tile_px, "feather_px": options.feather_px, "precision": options.precision,
+    }
+    return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()[:24]
+
+
+def upscale_video(
+    input_path: str | Path,
+    output_path: str | Path,
+    *,
+    model: Any,
+    options: UpscaleOptions,
+    codec: str = "auto",
+    crf: int | None = None,
+    cache_dir: str | Path | None = None,
+    keep_cache: bool = False,
+    report: Reporter = null_reporter,
+    cancelled: Callable[[], bool] = never_cancelled,
+) -> UpscaleResult:
+    """Upscale every frame of a video and write ``output_path`` (H.264, or ProRes for .mov).
+
+    Frame count, frame timestamps (so frame rate and duration) and audio carry
+    over; the result checks that the output has as many frames as the input.
+
+    Raises:
+        InputError: unreadable or unsupported input, an output equal to the
+            input, an encoder missing from the build.
+        CancelledError: ``cancelled()`` became true; the frame cache is kept for the rerun.
+        JobFailedError: the written file does not hold the input's frame count.
+    """
+    started = time.perf_counter()
+    src, dst = Path(input_path), Path(output_path)
+    if dst.exists() and src.exists() and dst.resolve() == src.resolve():
+        raise InputError(f"--out {dst} is the input; write the upscaled video to a new file")
+    info = probe_video(src)
+
+    def warn(message: str) -> None:
+        report(Event("warning", stage="upscale", message=message))
+
+    default_scale = float(getattr(model, "scale", 4) if hasattr(model, "module") else 4)
+    size = video_output_size(info.width, info.height, options=options, default_scale=default_scale, warn=warn)
+    runner = make_runner(model, options=options, height=info.height, width=info.width)
+    classical = replace(runner, model=lanczos_upscaler(), progress=None)
+    input_sha = file_sha256(src)
+    root = Path(cache_dir) if cache_dir is not None else dst.parent / ".framefill" / "video-cache"
+    cache = root / cache_key(input_sha, options, size)
+    cache.mkdir(parents=True, exist_ok=True)
+    (cache / "settings.json").write_text(json.dumps({
+        "input": str(src), "input_sha256": input_sha, "model": options.model_id, "framefill": __version__,
+        "output_size": [size.canvas_width, size.canvas_height],
+    }, indent=1, sort_keys=True))
+    meter = FlickerMeter()
+    outcomes: list[FrameOutcome] = []
+    total = info.frame_count
+    report(Event("start", stage="upscale", total=total,
+                 message=f"upscaling {total} frame(s) of {src.name} to {size.canvas_width}x{size.canvas_height}"))
+    with VideoWriter(dst, source=info, width=size.canvas_width, height=size.canvas_height, codec=codec,  # type: ignore[arg-type]
+                     crf=crf, warn=warn) as writer:
+        for decoded in read_video(src, info):
+            if cancelled():
+                raise CancelledError(f"cancelled after {decoded.index} of {total} frames; rerun to resume "
+                                     f"(frame cache: {cache})")
+            t0 = time.perf_counter()
+            cached = cache / f"{decoded.index:06d}.png"
+            status = "cached"
+            frame_out: np.ndarray | None = None
+            if cached.is_file():
+                try:
+                    pixels, _depth = read_image(cached)
+                    frame_out = pixels[:, :, :3] if pixels.shape[:2] == (size.canvas_height, size.canvas_width) \
+                        else None
+                except InputError:
+                    frame_out = None  # a damaged cache file: redo the frame
+            up = None
+            if frame_out is None:
+                status = "upscaled"
+
+                def progress(done: int, count: int, index: int = decoded.index) -> None:
+                    report(Event("progress", stage="tiles", frame=index, done=done, total=count))
+
+                up = upscale_rgb(replace(runner, progress=progress), decoded.rgb, height=size.height,
+                                 width=size.width)
+                frame_out = place_on_canvas(up, size)
+                write_image(cached, frame_out, bit_depth=16)
+                # Encode what the cache holds, so a resumed run writes the same pixels.
+                frame_out = np.rint(np.clip(frame_out, 0.0, 1.0) * 65535.0) / np.float32(65535.0)
+            if options.flicker:
+                ref = place_on_canvas(upscale_rgb(classical, decoded.rgb, height=size.height, width=size.width), size)
+                meter.add(np.clip(frame_out, 0.0, 1.0), np.clip(ref, 0.0, 1.0))
+            writer.write(frame_out.astype(np.float32), pts=decoded.pts, time_base=decoded.time_base)
+            seconds = time.perf_counter() - t0
+            outcomes.append(FrameOutcome(decoded.index, status, seconds,
+                                         len(runner.plan(info.height, info.width).tiles) if status == "upscaled" and
+                                         not runner.classical else 0))
+            report(Event("frame", stage="upscale", frame=decoded.index, done=decoded.index + 1, total=total,
+                         data={"status": status, "seconds": round(seconds, 3)}))
+    out_info = probe_video(dst)
+    if out_info.frame_count != len(outcomes):
+        raise JobFailedError(f"{dst} holds {out_info.frame_count} frames, expected {len(outcomes)}; "
+                             f"the frame cache {cache} is kept, rerun to retry")
+    if not keep_cache:
+        shutil.rmtree(cache, ignore_errors=True)
+        if cache_dir is None:
+            # Leave no empty .framefill/video-cache folders beside the output (other runs' caches stay).
+            for folder in (root, root.parent):
+                try:
+                    folder.rmdir()
+                except OSError:
+                    break
+    peak_dev = None
+    if options.device.startswith("cuda"):
+        import torch
+
+        peak_dev = torch.cuda.max_memory_allocated(options.device) / 2**20
+    video = {
+        "input": {"frames": info.frame_count, "decoded": len(outcomes), "fps": float(info.frame_rate),
+                  "duration_s": round(info.duration_s, 4), "codec": info.codec, "audio": info.audio_codec},
+        "output": {"frames": out_info.frame_count, "fps": float(out_info.frame_rate),
+                   "duration_s": round(out_info.duration_s, 4), "codec": out_info.codec,
+                   "audio": out_info.audio_codec, "pix_fmt": out_info.pix_fmt},
+        "cache": None if not keep_cache else str(cache),
+    }
+    if abs(out_info.duration_s - info.duration_s) > DURATION_SLACK_S + 1.0 / float(info.frame_rate):
+        report(Event("warning", stage="upscale", message=f"output duration {out_info.duration_s:.3f} s differs "
+                     f"from the input's {info.duration_s:.3f} s"))
+    return UpscaleResult(
+        kind="video", output=str(dst), model=options.model_id, model_sha256=options.model_sha256,
+        frames=tuple(outcomes), input_size=(info.width, info.height),
+        output_size=(size.canvas_width, size.canvas_height), tile_px=runner.tile_px,
+        overlap_px=runner.overlap_px, seconds=time.perf_counter() - started, peak_rss_mb=peak_rss_mb(),
+        peak_device_mb=peak_dev, flicker=meter.result() if options.flicker else None, video=video,
+    )
