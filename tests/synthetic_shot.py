@@ -68,7 +68,9 @@ def frame_image(frame: int, **speeds: int) -> ExrImage:
     half = {n: a.astype(np.float16) for n, a in layers.items() if n in ("R", "G", "B", "A", "N.X", "N.Y", "N.Z")}
     full = {n: a.astype(np.float32) for n, a in layers.items() if n in ("depth.Z", "IndexOB.X")}
     beauty = part_from_arrays({**half, **full}, name="beauty", compression="zip",
-                              attributes={"framefill_test/frame": str(frame)})
+                              attributes={"framefill_test/frame": str(frame),
+                                          # Blender's per-frame stamps
+                                          "Frame": f"{frame:04d}", "RenderTime": "00:01.23"})
     # An auxiliary part over a smaller, negatively offset data window.
     aux = layers["G"][10:60, 20:120] * 2.0
     aux_part = part_from_arrays({"aux.Y": aux.astype(np.float32)}, name="aux", origin=(-8, -4),

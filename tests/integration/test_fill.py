@@ -73,6 +73,9 @@ def test_filled_frame_keeps_every_part_layer_type_window_and_attribute(shot, fil
         assert pm.compression == ps.compression
     beauty = made.parts[0]
     assert beauty.header["framefill_test/frame"] == "5"  # carried from the nearest source (t=0.25)
+    # Per-frame stamps: the frame number is this frame's, the source's render time is gone.
+    assert beauty.header["Frame"] == "0006" and "RenderTime" not in beauty.header
+    assert src.parts[0].header["Frame"] == "0005" and "RenderTime" in src.parts[0].header
     source = json.loads(beauty.header["framefill/source"])
     assert source == {"frames": [5, 9], "t": 0.25, "mode": api.DEFAULT_FILL_MODE}
     model = json.loads(beauty.header["framefill/model"])

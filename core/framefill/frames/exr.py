@@ -18,7 +18,7 @@ import re
 import sys
 import tempfile
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -623,17 +623,18 @@ def image_from_arrays(channels: Mapping[str, np.ndarray], **kwargs: Any) -> ExrI
     return ExrImage(parts=[part_from_arrays(channels, **kwargs)])
 
 
-def with_attributes(image: ExrImage, attributes: Mapping[str, Any]) -> ExrImage:
+def with_attributes(image: ExrImage, attributes: Mapping[str, Any], *, drop: Sequence[str] = ()) -> ExrImage:
     """A copy of ``image`` with ``attributes`` merged into every part's header (arrays shared).
 
     Use it for framefill's own attributes (``framefill/source``,
-    ``framefill/model``, ``framefill/version``); existing names are replaced.
+    ``framefill/model``, ``framefill/version``); existing names are replaced and
+    the names in ``drop`` removed.
     """
     parts = [
         ExrPart(
             name=p.name,
             channels=dict(p.channels),
-            header={**p.header, **attributes},
+            header={**{k: v for k, v in p.header.items() if k not in drop}, **attributes},
             sampling=dict(p.sampling),
             linear=set(p.linear),
             channel_types=dict(p.channel_types),

@@ -300,15 +300,30 @@ def _peak_rss_mb() -> float:
     return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
 
 
-def _framefill_attrs(task: FrameTask, options: FillOptions, facts: dict[str, Any]) -> dict[str, str]:
+# Per-frame stamps renderers write (Blender's metadata): a filled frame takes its
+# source's header, so the frame number is rewritten and the render's own
+# statistics, which describe another frame's render, are dropped.
+FRAME_NUMBER_ATTRS = ("Frame",)
+RENDER_STATS_ATTRS = ("RenderTime", "Memory", "Date", "Time")
+
+
+def _framefill_attrs(task: FrameTask, options: FillOptions, facts: dict[str, Any],
+                     header: dict[str, Any]) -> dict[str, Any]:
     source = {"frames": list(_sources(task)), "t": task.t, "mode": options.mode}
     if facts.get("cut"):
         source["held"] = "scene cut"
-    return {
+    attrs: dict[str, Any] = {
         "framefill/source": json.dumps(source, sort_keys=True),
         "framefill/model": json.dumps({"name": options.model_id, "sha256": options.model_sha256}),
         "framefill/version": __version__,
     }
+    for name in FRAME_NUMBER_ATTRS:
+        value = header.get(name)
+        if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+            attrs[name] = str(task.frame).zfill(len(value.strip()))
+        elif isinstance(value, int) and not isinstance(value, bool):
+            attrs[name] = task.frame
+    return attrs
 
 
 def fill_sequence(
@@ -410,7 +425,8 @@ def fill_sequence(
             needs_render = task.kind == "hold" or bool(facts.get("cut"))
             reason = task.reason or ("scene cut between its rendered neighbours" if facts.get("cut") else "")
             status = "held" if needs_render else "filled"
-            image = with_attributes(image, _framefill_attrs(task, options, facts))
+            image = with_attributes(image, _framefill_attrs(task, options, facts, image.parts[0].header),
+                                    drop=RENDER_STATS_ATTRS)
             write_exr(out_path, image)
             pixels = pixel_sha256(image)
             if facts.get("qc_features") is not None and status == "filled":
