@@ -436,7 +436,6 @@ def _clear_script_caches() -> None:
 
     _recursive.concrete_type_store.type_store.clear()
     _state._jit_caching_layer.clear()
-    _state._jit_function_overload_caching.clear()
 
 
 # --------------------------------------------------------------------------- results
