@@ -138,6 +138,19 @@ def make_output(json_mode: bool, events_mode: bool, quiet: bool) -> Output:
     return Output(mode="events" if events_mode else "json" if json_mode else "human", quiet=quiet)
 
 
+def parse_memory_budget(text: str | None) -> int | None:
+    """The bytes of a ``--memory-budget SIZE`` option (None when not given); a bad size names the option."""
+    if not text:
+        return None
+    from framefill.errors import InputError
+    from framefill.frames.exr import parse_byte_size
+
+    try:
+        return parse_byte_size(text)
+    except InputError:
+        raise InputError(f"bad --memory-budget {text!r}; use bytes or a number with K, M, G or T (e.g. 4G)") from None
+
+
 @contextmanager
 def run_command(out: Output) -> Iterator[Output]:
     """Turn framefill errors into one line and the right exit code."""

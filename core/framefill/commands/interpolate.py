@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from framefill.cli import cli, make_output, output_options, run_command
+from framefill.cli import cli, make_output, output_options, parse_memory_budget, run_command
 from framefill.errors import JobFailedError
 
 
@@ -67,12 +67,12 @@ def interpolate_command(
     render (a hold at the range's edge or across a scene cut), unless --allow-held.
     """
     from framefill import api
-    from framefill.frames import parse_byte_size, parse_frame_range
+    from framefill.frames import parse_frame_range
 
     out = make_output(json_mode, events_mode, quiet)
     with run_command(out):
         frames = parse_frame_range(frames_text) if frames_text else None
-        budget = parse_byte_size(memory_budget_text) if memory_budget_text else None
+        budget = parse_memory_budget(memory_budget_text)
         result = api.fill_shot(
             pattern, out_pattern, frames=frames, model=model, weights=weights, device=device,
             mode=mode or api.DEFAULT_FILL_MODE, scale=scale, memory_budget_bytes=budget,

@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from framefill.cli import cli, make_output, output_options, run_command
+from framefill.cli import cli, make_output, output_options, parse_memory_budget, run_command
 
 
 def _human(payload: dict[str, Any]) -> None:
@@ -87,26 +87,19 @@ def upscale_command(
     videos report flicker: the mean |frame-to-frame difference| of the output
     against the same for a Lanczos upscale of the input.
     """
-    from framefill.errors import InputError
+    from framefill import api
     from framefill.frames import parse_frame_range
-    from framefill.frames.exr import parse_byte_size
     from framefill.ops.resample import parse_size
-    from framefill.pipeline.upscale import DEFAULT_ALPHA, upscale_job
 
     out = make_output(json_mode, events_mode, quiet)
     with run_command(out):
         frames = parse_frame_range(frames_text) if frames_text else None
         size = parse_size(size_text) if size_text else None
-        try:
-            budget = parse_byte_size(memory_budget) if memory_budget else None
-        except InputError:
-            raise InputError(f"bad --memory-budget {memory_budget!r}; use bytes or a number with K, M, G or T "
-                             "(e.g. 4G)") from None
-        result = upscale_job(
+        budget = parse_memory_budget(memory_budget)
+        result = api.upscale(
             input_path, output_path, frames=frames, model=model, weights=weights, scale=scale, size=size,
-            aspect=aspect, tile_px=tile_px, memory_budget_bytes=budget, device=device,  # type: ignore[arg-type]
-            alpha=alpha or DEFAULT_ALPHA, layers=layers, codec=codec, crf=crf,  # type: ignore[arg-type]
-            cache_dir=cache_dir, keep_cache=keep_cache, report=out.report,
+            aspect=aspect, tile_px=tile_px, memory_budget_bytes=budget, device=device, alpha=alpha,
+            layers=layers, codec=codec, crf=crf, cache_dir=cache_dir, keep_cache=keep_cache, report=out.report,
         )
         payload = result.as_dict()
         out.result(payload, lambda: _human(payload))
