@@ -1,7 +1,7 @@
 # The two set-up commands of the README. Both make a local virtual environment
 # (.venv) so that nothing is installed into the system Python.
 #   make demo   install framefill and run the main job on the bundled sample shot
-#   make test   install the test extras, fetch the pinned weights, run the whole suite
+#   make test   install the test extras, fetch the pinned weights, type-check core/, run the whole suite
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
@@ -36,5 +36,6 @@ test: venv chromium
 	$(BIN)/python -m pip install --quiet $(TORCH)
 	$(BIN)/python -m pip install --quiet -e ".[test]"
 	$(BIN)/framefill models fetch --all --quiet
+	$(BIN)/python -m mypy
 	$(BIN)/python -m pytest $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests"; rc=0; fi; exit $$rc

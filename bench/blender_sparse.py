@@ -42,7 +42,6 @@ def _parse_pair(text: str, sep: str) -> tuple[int, int]:
 
 def _psnr_db(a: Path, b: Path) -> float:
     import numpy as np
-
     from framefill.frames import read_exr
     from framefill.ops.metrics import display_proxy, psnr
     from framefill.pipeline.qc import beauty_rgb
@@ -82,7 +81,9 @@ def main(argv: list[str] | None = None) -> int:
         repos = bpy.context.preferences.extensions.repos
         (work / "repo").mkdir(exist_ok=True)
         repos.new(name=REPO_MODULE, module=REPO_MODULE, custom_directory=str(work / "repo"), source="USER")
-        from bl_pkg import bl_extension_cli  # `blender --command extension install-file`
+        from bl_pkg import (
+            bl_extension_cli,  # `blender --command extension install-file`
+        )
 
         bl_extension_cli.cli_extension_handler(["install-file", "-r", REPO_MODULE, "--enable", "--no-prefs",
                                                 str(zip_path)])

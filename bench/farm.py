@@ -69,7 +69,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "core"))
 
-from framefill.farm import make_bundle  # noqa: E402
+from framefill.api import BundleRequest, make_bundle  # noqa: E402
 from framefill.farm.local import split_blocks  # noqa: E402
 from framefill.farm.templates import parse_frames  # noqa: E402
 
@@ -148,8 +148,8 @@ def measure_farm(args: argparse.Namespace, work: Path, env: dict[str, str]) -> d
     per_call = []
     for i in range(20):
         t0 = time.perf_counter()
-        make_bundle("fill", out_dir=work / f"b{i % 2}", input_pattern=keys,
-                    output_pattern=str(work / "x" / "shot.####.exr"), frames=frame_range)
+        make_bundle(BundleRequest("fill", work / f"b{i % 2}", input_pattern=keys,
+                                  output_pattern=str(work / "x" / "shot.####.exr"), frames=frame_range))
         per_call.append(time.perf_counter() - t0)
 
     # name -> (chunk size, workers); None workers = the direct CLI.
@@ -177,9 +177,9 @@ def measure_farm(args: argparse.Namespace, work: Path, env: dict[str, str]) -> d
                 frame_work.append(sum(f["seconds"] for f in doc["frames"]))
                 pipeline.append(doc["seconds"])
             else:
-                bundle = make_bundle("fill", out_dir=work / f"bundle_{name}_r{rep}", input_pattern=keys,
-                                     output_pattern=str(out / "shot.####.exr"), frames=frame_range,
-                                     chunk_size=chunk, model=args.model, params={"Device": args.device})
+                bundle = make_bundle(BundleRequest(
+                    "fill", work / f"bundle_{name}_r{rep}", input_pattern=keys, output_pattern=str(out / "shot.####.exr"),
+                    frames=frame_range, chunk_size=chunk, model=args.model, params={"Device": args.device})).folder
                 s, _ = run_cli([*ff, "farm", "run-local", str(bundle), "--workers", str(workers), "--quiet"], env)
             seconds[name].append(s)
 
@@ -249,7 +249,6 @@ def measure_rife(args: argparse.Namespace, work: Path, env: dict[str, str]) -> d
 
 def _resized(image: Any, width: int, height: int, compression: str) -> Any:
     import cv2
-
     from framefill.frames.exr import image_from_arrays
 
     part = image.parts[0]
@@ -283,7 +282,8 @@ def measure_io(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     from framefill.frames.exr import pixel_sha256, read_exr, write_exr
     from framefill.models.interp import BlendInterpolator
     from framefill.ops.cuts import cut_score
-    from framefill.pipeline.fill import FillOptions, _canvas, _proxy, _to_tensor, apply_motion
+    from framefill.ops.pixels import union_box
+    from framefill.pipeline.fill import FillOptions, _proxy, _to_tensor, apply_motion
     from framefill.pipeline.qc_features import feature_maps
 
     src0 = read_exr(SAMPLE / f"shot.{SAMPLE_FIRST}.exr")
@@ -304,7 +304,7 @@ def measure_io(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         t_src_sha, _ = _time(lambda k=k0: _file_sha(k), n)
         # The steps of pipeline.fill.interpolate_exr, timed one by one; the network is the
         # zero-motion `blend` model, so only the work around a network is measured.
-        canvas = _canvas([img0, img1])
+        canvas = union_box(p.data_window for im in (img0, img1) for p in im.parts)
         t_proxy, (p0, p1) = _time(lambda: (_proxy(img0, canvas, options.color), _proxy(img1, canvas, options.color)), n)
         t_cut, _ = _time(lambda: cut_score(p0, p1), n)
         motion = BlendInterpolator().motion(_to_tensor(p0, "cpu"), _to_tensor(p1, "cpu"), 0.5)
@@ -337,10 +337,11 @@ def measure_io(args: argparse.Namespace, work: Path) -> dict[str, Any]:
 
 
 def measure_publish(work: Path) -> dict[str, Any]:
-    from framefill.pipeline.manifest import Manifest
+    from framefill.pipeline.manifest import Manifest, ManifestEntry
 
-    entry = {"status": "filled", "file_sha256": "0" * 64, "pixel_sha256": "0" * 64, "needs_render": False,
-             "recipe": {"kind": "fill", "sources": {"1": "0" * 64, "3": "0" * 64}, "t": 0.5, "model": "rife-4"}}
+    entry = ManifestEntry(status="filled", file_sha256="0" * 64, pixel_sha256="0" * 64, needs_render=False,
+                          recipe={"kind": "fill", "sources": {"1": "0" * 64, "3": "0" * 64}, "t": 0.5,
+                                  "model": "rife-4"})
     times = {}
     for count in (100, 1000):
         manifest = Manifest(str(work / f"manifest_{count}" / "shot.####.exr"))

@@ -20,7 +20,11 @@ from pathlib import Path
 
 from framefill import api
 from framefill.frames import FramePattern
-from framefill.pipeline.demo import sample_shot_pattern, score_against_truth, sparse_copy
+from framefill.pipeline.demo import (
+    sample_shot_pattern,
+    score_against_truth,
+    sparse_copy,
+)
 from framefill.pipeline.plan import keyframes
 
 

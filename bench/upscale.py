@@ -98,7 +98,6 @@ NCNN_OPTS = ("use_fp16_storage", "use_fp16_packed", "use_fp16_arithmetic", "use_
 def ncnn_fn(model_name: str, threads: int):  # noqa: ANN201 - bench helper
     """The reference runtime as a tile operator: ncnn's default CPU options, Vulkan off."""
     import ncnn
-
     from framefill.models.cache import require_files
     from framefill.models.registry import MODELS
 
@@ -183,7 +182,6 @@ def worker(args: argparse.Namespace) -> dict:
     buffers, tiles, allocator slack).
     """
     import torch
-
     from framefill.models.upscale import array_fn
     from framefill.ops.tiling import run_tiled
     from framefill.pipeline.upscale import Runner, upscale_rgb

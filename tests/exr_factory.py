@@ -11,7 +11,6 @@ from pathlib import Path
 
 import numpy as np
 import OpenEXR
-
 from framefill.frames.exr import ExrImage, ExrPart, part_from_arrays
 
 __all__ = [

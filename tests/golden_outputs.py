@@ -76,10 +76,9 @@ def cases(*, small_upscale: bool) -> list[Case]:
 
 def make_small_input(work: Path) -> None:
     """A 96x64 crop of sample frames 1001-1003 (every part and channel), for a quick upscale case."""
+    import numpy as np
     from framefill.frames import read_exr, write_exr
     from framefill.frames.exr import ExrImage, ExrPart
-
-    import numpy as np
 
     for frame in (1001, 1002, 1003):
         image = read_exr(SAMPLE / f"shot.{frame}.exr")

@@ -13,7 +13,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-
 from framefill.frames import ExrImage, part_from_arrays, write_exr
 
 HIGHLIGHT = 50.0

@@ -23,7 +23,6 @@ from pathlib import Path
 
 import numpy as np
 import OpenEXR
-
 from catalog import SceneScriptError
 
 # Largest finite half. Blender writes 1e10 for "no hit" depth, which overflows HALF to inf, and an

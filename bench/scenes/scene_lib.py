@@ -30,8 +30,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import bpy  # first: bmesh and mathutils only exist once bpy is imported
-import bmesh  # noqa: I001
+import bpy  # first: bmesh and mathutils only exist once bpy is imported  # noqa: I001
+import bmesh
 import numpy as np
 from mathutils import Euler, Quaternion, Vector
 

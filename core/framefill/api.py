@@ -1,188 +1,108 @@
 """The small façade used by the CLI, the hosts and the farm.
 
-Every function takes keyword arguments, reports progress through ``report``
-(a callable taking :class:`framefill.events.Event`), checks ``cancelled`` between
-frames, and raises :class:`framefill.errors.FramefillError` subclasses with a
-one-line message. Nothing here imports torch until a function runs.
+Every job takes a typed request (:mod:`framefill.requests`: ``FillRequest``,
+``UpscaleRequest``, ``QcRequest``, ``BundleRequest``, validated when built),
+reports progress through ``report`` (a callable taking
+:class:`framefill.events.Event`), checks ``cancelled`` between frames, returns
+a typed result whose ``to_json()`` is the CLI's ``--json`` document, and raises
+:class:`framefill.errors.FramefillError` subclasses with a one-line message.
+Nothing here imports torch until a function runs.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
-from framefill.color import ColorSetup
+from framefill.errors import FramefillError
 from framefill.events import Reporter, never_cancelled, null_reporter
+from framefill.requests import (
+    DEFAULT_FILL_MODE,
+    BundleRequest,
+    FillRequest,
+    QcRequest,
+    UpscaleRequest,
+)
 
 if TYPE_CHECKING:
+    from framefill.farm.bundle import BundleResult
+    from framefill.farm.local import LocalRun
+    from framefill.pipeline.calibration import Calibration
+    from framefill.pipeline.demo import DemoResult
     from framefill.pipeline.fill import FillResult
-    from framefill.pipeline.upscale import UpscaleResult
+    from framefill.pipeline.plan import PlanResult
     from framefill.pipeline.qc import QcResult
+    from framefill.pipeline.upscale import UpscaleResult
+    from framefill.runtime.export import ExportResult
 
-__all__ = ["fill_shot", "upscale", "qc_shot", "plan_shot", "make_bundle", "DEFAULT_FILL_MODE"]
+__all__ = [
+    "FillRequest",
+    "UpscaleRequest",
+    "QcRequest",
+    "BundleRequest",
+    "DEFAULT_FILL_MODE",
+    "fill_shot",
+    "upscale",
+    "qc_shot",
+    "plan_shot",
+    "plan_render",
+    "describe_shot",
+    "run_demo",
+    "calibrate_qc",
+    "list_models",
+    "fetch_models",
+    "verify_models",
+    "export_model",
+    "make_bundle",
+    "submit_bundle",
+    "run_bundle_locally",
+    "list_templates",
+    "run_farm_task",
+    "prepare_farm_worker",
+]
 
-# Gaps longer than one frame: recursive halving measured better than direct
-# filling in 9 of 10 cases (rife-4, keeping 1 frame in 3 or 4 of the sample shot
-# and four test scenes; mean +0.15 dB, range -0.21..+0.54 dB): bench/fill_modes.py.
-DEFAULT_FILL_MODE = "recursive"
+Cancelled = Callable[[], bool]
 
 
-def fill_shot(
-    input_pattern: str,
-    output_pattern: str,
-    *,
-    frames: Sequence[int] | None = None,
-    model: str = "rife-4",
-    weights: str | Path | None = None,
-    device: str = "auto",
-    mode: str = DEFAULT_FILL_MODE,
-    scale: float | None = None,
-    memory_budget_bytes: int | None = None,
-    color: ColorSetup = ColorSetup(),
-    detect_cuts: bool = True,
-    report: Reporter = null_reporter,
-    cancelled: Callable[[], bool] = never_cancelled,
-) -> FillResult:
-    """Fill every missing frame of ``frames`` (default: first to last rendered frame).
+def fill_shot(request: FillRequest, *, report: Reporter = null_reporter,
+              cancelled: Cancelled = never_cancelled) -> FillResult:
+    """Fill every missing frame of ``request.frames`` (default: first to last rendered frame).
 
     Rendered frames are copied byte for byte; missing ones are interpolated from
-    their nearest rendered neighbours and recorded in the manifest.
-    ``scale`` is RIFE's resolution scale (None: 1.0 to 2K, 0.5 to 4K, 0.25 above).
-    ``memory_budget_bytes`` bounds the fill: a smaller scale unless one is given,
-    fewer channels warped at once, fewer frames kept decoded (see
-    :mod:`framefill.pipeline.fill_memory`); the plan is in ``result.memory_plan``.
+    their nearest rendered neighbours and recorded in the manifest. A memory
+    budget bounds the fill; the plan is in ``result.memory_plan``.
     """
-    from framefill.frames import FramePattern, probe_exr
-    from framefill.models.interp import LazyInterpolator
-    from framefill.models.loading import auto_rife_scale, load_interpolator, model_identity
-    from framefill.pipeline.fill import FillOptions, fill_sequence
-    from framefill.pipeline.fill_memory import decoded_frame_bytes, plan_fill_memory
-    from framefill.runtime.device import configure_determinism, resolve_devices
+    from framefill.pipeline.fill import run_fill
 
-    if mode not in ("direct", "recursive"):
-        from framefill.errors import InputError
-
-        raise InputError(f"unknown fill mode {mode!r}; use direct or recursive")
-    spec = resolve_devices(device)[0]
-    determinism = configure_determinism()
-    rendered = FramePattern.parse(input_pattern).scan()
-    first = probe_exr(rendered[min(rendered)]) if rendered else None
-    x0, y0, x1, y1 = first.parts[0].display_window if first else (0, 0, -1, -1)
-    width, height = x1 - x0 + 1, y1 - y0 + 1
-    plan = plan_fill_memory(width, height, decoded_frame_bytes(first) if first else 0,
-                            scale=auto_rife_scale(width) if scale is None else scale,
-                            budget_bytes=memory_budget_bytes, scale_given=scale is not None)
-    scale = plan.scale
-    name, sha = model_identity(model, Path(weights) if weights else None)
-    # The network loads on the first frame that needs it: a rerun that only copies
-    # or skips frames never pays for torch and the weights.
-    interpolator = LazyInterpolator(name, lambda: load_interpolator(
-        model, weights=Path(weights) if weights else None, device=spec.device, precision=spec.precision, scale=scale
-    ).model)
-    options = FillOptions(
-        model_id=name,
-        model_sha256=sha,
-        mode=mode,  # type: ignore[arg-type]
-        color=color,
-        device=spec.device,
-        detect_cuts=detect_cuts,
-        channels_per_batch=plan.channels_per_batch,
-        cached_frames=plan.cached_frames,
-        frame_budget_bytes=memory_budget_bytes,
-        extra_job={"precision": spec.precision, "rife_scale": scale, "determinism": determinism,
-                   "bit_identical": not spec.is_cuda},
-    )
-    result = fill_sequence(
-        input_pattern, output_pattern, frames=frames, interpolator=interpolator, options=options,
-        report=report, cancelled=cancelled,
-    )
-    return replace(result, memory_plan=asdict(plan))
+    return run_fill(request, report=report, cancelled=cancelled)
 
 
-def upscale(
-    input_path: str,
-    output_path: str,
-    *,
-    frames: Sequence[int] | None = None,
-    model: str | None = None,
-    weights: str | Path | None = None,
-    scale: float | None = None,
-    size: tuple[int, int] | None = None,
-    aspect: str = "error",
-    tile_px: int | None = None,
-    memory_budget_bytes: int | None = None,
-    device: str = "auto",
-    alpha: str | None = None,
-    layers: str = "all",
-    color: ColorSetup = ColorSetup(),
-    codec: str = "auto",
-    crf: int | None = None,
-    cache_dir: str | Path | None = None,
-    keep_cache: bool = False,
-    report: Reporter = null_reporter,
-    cancelled: Callable[[], bool] = never_cancelled,
-) -> UpscaleResult:
-    """Upscale a frame sequence (EXR, PNG, TIFF, JPEG pattern) or a video file into ``output_path``.
-
-    ``model``: a registry name (default ``realesrgan-x4plus``); a family name with
-    a whole ``scale`` picks that family's card (``realesr-animevideov3`` + 2 ->
-    ``-x2``); ``lanczos`` needs no weights. ``weights``: an official ``.pth`` or an
-    ncnn ``.param`` to use instead of the cached file. ``scale`` or ``size`` (W, H;
-    not both) set the output; ``aspect`` (error, stretch, fit, fill) says what to
-    do when ``size`` changes the aspect ratio. ``tile_px`` fixes the tile size (0:
-    untiled), else it follows ``memory_budget_bytes``. ``alpha`` (network or
-    lanczos; None: the pipeline's measured default) and ``layers`` (all or
-    beauty) are for EXR/RGBA frames; ``frames`` selects frames of a sequence;
-    ``codec``, ``crf``, ``cache_dir`` and ``keep_cache`` are for video.
+def upscale(request: UpscaleRequest, *, report: Reporter = null_reporter,
+            cancelled: Cancelled = never_cancelled) -> UpscaleResult:
+    """Upscale a frame sequence (EXR, PNG, TIFF, JPEG pattern) or a video file.
 
     Raises:
-        InputError: bad arguments, unreadable inputs, or input and output of different kinds.
+        InputError: unreadable inputs, or input and output of different kinds.
         SequenceError, ExrError, ModelNotFoundError, WeightsMismatchError,
         UnsupportedModelError, DeviceError: as their names say.
         CancelledError: ``cancelled()`` became true; finished frames (or the video's frame cache) are kept.
     """
-    from framefill.pipeline.upscale import DEFAULT_ALPHA, upscale_job
+    from framefill.pipeline.upscale_job import run_upscale
 
-    return upscale_job(
-        input_path, output_path, frames=frames, model=model, weights=weights, scale=scale, size=size,
-        aspect=aspect,  # type: ignore[arg-type]  # validated by the pipeline
-        tile_px=tile_px, memory_budget_bytes=memory_budget_bytes, device=device,
-        alpha=alpha or DEFAULT_ALPHA,  # type: ignore[arg-type]
-        layers=layers,  # type: ignore[arg-type]
-        color=color, codec=codec, crf=crf, cache_dir=cache_dir, keep_cache=keep_cache, report=report,
-        cancelled=cancelled,
-    )
+    return run_upscale(request, report=report, cancelled=cancelled)
 
 
-def qc_shot(
-    pattern: str,
-    *,
-    filled: Sequence[int] | None = None,
-    frames: Sequence[int] | None = None,
-    truth: str | None = None,
-    report_dir: str | Path | None = None,
-    threshold_db: float | None = None,
-    calibration: str | Path | None = None,
-    cost_per_frame_min: float | None = None,
-    device: str = "cpu",
-    report: Reporter = null_reporter,
-    cancelled: Callable[[], bool] = never_cancelled,
-) -> QcResult:
-    """Score the filled frames of ``pattern`` and list the ones that still need a real render.
+def qc_shot(request: QcRequest, *, report: Reporter = null_reporter,
+            cancelled: Cancelled = never_cancelled) -> QcResult:
+    """Score the filled frames of ``request.pattern`` and list the ones that still need a real render.
 
     ``truth`` (a pattern of real renders) adds the true error; ``report_dir`` receives
     heatmaps, ``report.html`` and ``qc.json``. See :func:`framefill.pipeline.qc.qc_sequence`.
     """
-    from framefill.pipeline.qc import DEFAULT_COST_PER_FRAME_MIN, qc_sequence
+    from framefill.pipeline.qc import qc_sequence
 
-    return qc_sequence(
-        pattern, filled=filled, frames=frames, truth=truth, report_dir=report_dir, threshold_db=threshold_db,
-        calibration=calibration,
-        cost_per_frame_min=DEFAULT_COST_PER_FRAME_MIN if cost_per_frame_min is None else cost_per_frame_min,
-        device=device, report=report, cancelled=cancelled,
-    )
+    return qc_sequence(request, report=report, cancelled=cancelled)
 
 
 def plan_shot(frames: Sequence[int], *, every: int) -> tuple[int, ...]:
@@ -192,33 +112,186 @@ def plan_shot(frames: Sequence[int], *, every: int) -> tuple[int, ...]:
     return keyframes(frames, every)
 
 
-def make_bundle(
-    kind: str,
-    *,
-    out_dir: str | Path,
-    params: Mapping[str, Any] | None = None,
-    input_pattern: str | Path | None = None,
-    output_pattern: str | Path | None = None,
-    frames: str | None = None,
-    keyframes: str | None = None,
-    filled: str | None = None,
-    chunk_size: int | None = None,
-    model: str | None = None,
-    report_dir: str | Path | None = None,
-    render_step: Mapping[str, Any] | None = None,
-    render_parameters: Sequence[Mapping[str, Any]] = (),
-    name: str | None = None,
-    gpu_memory_mib: int | None = None,
-) -> Path:
-    """Write a Deadline Cloud job bundle (``fill``, ``upscale``, ``qc`` or ``sparse_pipeline``) into ``out_dir``.
+def plan_render(pattern: str, *, every: int, frames: str | Sequence[int] | None = None) -> PlanResult:
+    """Which frames of ``pattern``'s shot to render first (``framefill plan``).
 
-    See :func:`framefill.farm.bundle.make_bundle` for how the shortcuts fill template parameters.
+    ``frames``: the shot's range (default: first to last frame on disk).
     """
-    from framefill.farm.bundle import make_bundle as write_bundle
+    from framefill.pipeline.plan import plan_render as plan
 
-    return write_bundle(
-        kind, out_dir=out_dir, params=params, input_pattern=input_pattern, output_pattern=output_pattern,
-        frames=frames, keyframes=keyframes, filled=filled, chunk_size=chunk_size, model=model,
-        report_dir=report_dir, render_step=render_step, render_parameters=render_parameters, name=name,
-        gpu_memory_mib=gpu_memory_mib,
-    )
+    return plan(pattern, every=every, frames=frames)
+
+
+def describe_shot(pattern: str, *, frames: str | None = None) -> tuple[dict[str, Any], FramefillError | None]:
+    """What a sequence or a single still holds (``framefill info --json``), and the error its damage
+    calls for (None when every frame checked reads: see :func:`framefill.pipeline.info.exit_status`)."""
+    from framefill.pipeline.info import describe_sequence, exit_status
+
+    info = describe_sequence(pattern, frames)
+    return info, exit_status(info)
+
+
+def run_demo(out_dir: str | Path, *, device: str = "auto", report: Reporter = null_reporter) -> DemoResult:
+    """The main job on the bundled sample shot (``framefill demo``): fetches missing weights first."""
+    from framefill.pipeline.demo import run_demo as demo
+
+    return demo(Path(out_dir), device=device, report=report)
+
+
+def calibrate_qc(patterns: Sequence[str], *, out: str | Path, **options: Any) -> Calibration:
+    """Fit a QC calibration on fully rendered shots and write it to ``out`` (``framefill qc calibrate``).
+
+    ``options``: ``every``, ``model``, ``device``, ``work_dir``, ``threshold_db``, ``report``;
+    see :func:`framefill.pipeline.qc_calibrate.calibrate_shots`.
+    """
+    from framefill.pipeline.qc_calibrate import calibrate_shots
+
+    return calibrate_shots(patterns, out=Path(out), **options)
+
+
+def list_models() -> dict[str, Any]:
+    """The registry and the cache (``framefill models list --json``)."""
+    from framefill.models.catalog import describe_models
+
+    return describe_models()
+
+
+def fetch_models(names: Sequence[str] = (), *, every: bool = False, report: Reporter = null_reporter,
+                 ) -> list[dict[str, str]]:
+    """Put verified weights of the named models (or ``every`` model with weights) in the cache."""
+    from framefill.models.catalog import fetch_named
+
+    return fetch_named(names, every=every, report=report)
+
+
+def verify_models(names: Sequence[str] = ()) -> list[dict[str, str]]:
+    """Re-hash cached weights against their cards (all models by default): a row per file with its status."""
+    from framefill.models.catalog import verify_named
+
+    return verify_named(names)
+
+
+def export_model(target: Literal["nuke", "onnx"], model: str, out_dir: str | Path, **options: Any) -> ExportResult:
+    """Host-ready files of a model: TorchScript for Nuke (``target="nuke"``) or ONNX.
+
+    ``options`` are those of :func:`framefill.runtime.export.export_nuke` or
+    :func:`framefill.runtime.export.export_onnx` (weights, sizes, flips...).
+    """
+    from framefill.runtime import export
+
+    run = export.export_nuke if target == "nuke" else export.export_onnx
+    return run(model, out_dir, **options)
+
+
+def make_bundle(request: BundleRequest) -> BundleResult:
+    """Write the Deadline Cloud job bundle ``request`` describes into ``request.out_dir``.
+
+    The kinds are ``fill``, ``upscale``, ``qc`` and ``sparse_pipeline``, optionally
+    with a host's render step first. Every value is checked before anything is written; see
+    :func:`framefill.farm.bundle.write_bundle` for how the request's fields fill
+    template parameters. ``result.to_json()`` is ``framefill farm bundle --json``.
+
+    Raises:
+        RequestError: a value that cannot be used, naming its request field.
+        TemplateError: the template or the values do not validate with openjd.
+    """
+    from framefill.farm.bundle import write_bundle
+
+    return write_bundle(request)
+
+
+# ---------------------------------------------------------------------------------------
+# The farm beyond bundles: submission, local runs, templates and what a farm task runs
+# ---------------------------------------------------------------------------------------
+
+
+def submit_bundle(
+    bundle_dir: str | Path,
+    *,
+    farm_id: str | None = None,
+    queue_id: str | None = None,
+    profile: str | None = None,
+    assume_yes: bool = False,
+    report: Reporter = null_reporter,
+) -> str:
+    """Submit the job bundle in ``bundle_dir`` to AWS Deadline Cloud and return the job id.
+
+    Farm, queue and profile default to the Deadline configuration. The deadline
+    client's own messages (queue, attachments, job id) arrive as ``progress``
+    events of stage ``submit``. Confirmations the client asks for are declined
+    unless ``assume_yes``.
+
+    Raises:
+        InputError: no bundle there. TemplateError: its template does not validate.
+        FarmError: no farm/queue, region or credentials, or the service refused (one line).
+    """
+    from framefill.events import Event
+    from framefill.farm.submit import submit_bundle as submit
+
+    def say(message: str) -> None:
+        text = " ".join(str(message).split())
+        if text:
+            report(Event("progress", stage="submit", message=text))
+
+    return submit(bundle_dir, farm_id=farm_id, queue_id=queue_id, profile=profile, assume_yes=assume_yes,
+                  print_fn=say)
+
+
+def run_bundle_locally(
+    source: str | Path,
+    *,
+    params: Mapping[str, Any] | None = None,
+    workers: int = 1,
+    devices: Sequence[str] | None = None,
+    report: Reporter = null_reporter,
+) -> LocalRun:
+    """Run a job bundle folder or a template file on this machine with ``openjd run``, as a farm would.
+
+    ``params`` override the bundle's values; with ``workers`` > 1 each step's
+    chunk tasks are split among that many sessions, worker i on ``devices[i]``.
+    See :func:`framefill.farm.local.run_local`. A failed task is in the result
+    (``result.ok`` False), not raised.
+
+    Raises:
+        InputError: no such bundle or template, a bad worker count or device list.
+        TemplateError: the template or the values do not validate. FarmError: openjd cannot start.
+    """
+    from framefill.farm.local import run_local
+
+    return run_local(source, params=params, workers=workers, devices=devices, reporter=report)
+
+
+def list_templates() -> dict[str, Path]:
+    """The OpenJD job templates framefill ships, by kind (``fill``, ``upscale``, ``qc``, ``sparse_pipeline``).
+
+    Raises:
+        TemplateError: the templates are missing from the installation.
+    """
+    from framefill.farm.templates import TEMPLATE_KINDS, template_path
+
+    return {kind: template_path(kind) for kind in TEMPLATE_KINDS}
+
+
+def run_farm_task(args: Sequence[str]) -> int:
+    """A job template's task: ``framefill ARGS --events`` in a child process, its events as OpenJD lines.
+
+    Progress, status and failure go to stdout as ``openjd_progress``,
+    ``openjd_status`` and ``openjd_fail`` lines.
+
+    Returns:
+        The task's exit code (the child's, or 1 when it was killed).
+    """
+    from framefill.farm.task import run_task
+
+    return run_task(args)
+
+
+def prepare_farm_worker(model: str) -> int:
+    """A job template's step environment: fetch and verify ``model`` once, then export the model cache.
+
+    Returns:
+        The exit code (0 when the model is ready).
+    """
+    from framefill.farm.task import prepare_session
+
+    return prepare_session(model)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,10 +21,10 @@ from typing import Any
 import click
 
 from framefill._version import __version__
-from framefill.errors import FramefillError
+from framefill.errors import FramefillError, RequestError
 from framefill.events import Event
 
-__all__ = ["main", "cli", "Output", "output_options", "run_command"]
+__all__ = ["main", "cli", "Output", "output_options", "run_command", "named_flags"]
 
 
 @dataclass
@@ -67,7 +67,13 @@ class Output:
         return Console(stderr=True)
 
     def _bar(self, stage: str, total: int) -> Any:
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeRemainingColumn,
+        )
 
         if self._progress is None:
             self._progress = Progress(
@@ -138,17 +144,18 @@ def make_output(json_mode: bool, events_mode: bool, quiet: bool) -> Output:
     return Output(mode="events" if events_mode else "json" if json_mode else "human", quiet=quiet)
 
 
-def parse_memory_budget(text: str | None) -> int | None:
-    """The bytes of a ``--memory-budget SIZE`` option (None when not given); a bad size names the option."""
-    if not text:
-        return None
-    from framefill.errors import InputError
-    from framefill.frames.exr import parse_byte_size
+@contextmanager
+def named_flags(flags: Mapping[str, str]) -> Iterator[None]:
+    """Re-raise a request's field error under the command's own flag.
 
+    ``flags`` maps request fields to what the user typed (``output_pattern`` ->
+    ``--out``, ``input_pattern`` -> ``PATTERN``); any other field becomes
+    ``--field-name``.
+    """
     try:
-        return parse_byte_size(text)
-    except InputError:
-        raise InputError(f"bad --memory-budget {text!r}; use bytes or a number with K, M, G or T (e.g. 4G)") from None
+        yield
+    except RequestError as err:
+        raise err.renamed(flags.get(err.field, "--" + err.field.replace("_", "-"))) from None
 
 
 @contextmanager

@@ -10,6 +10,7 @@ from __future__ import annotations
 __all__ = [
     "FramefillError",
     "InputError",
+    "RequestError",
     "SequenceError",
     "ExrError",
     "ColorError",
@@ -36,6 +37,24 @@ class FramefillError(Exception):
 
 class InputError(FramefillError):
     """Bad input: a path, a value or an option that cannot be used."""
+
+
+class RequestError(InputError):
+    """A request field with a bad value. ``field`` names it; the CLI shows its flag instead.
+
+    The message reads ``<field> <detail>``, e.g. ``scale must be a number above 0, got nan``.
+    """
+
+    def __init__(self, field: str, detail: str) -> None:
+        super().__init__(f"{field} {detail}")
+        self.field = field
+        self.detail = detail
+
+    def renamed(self, name: str) -> RequestError:
+        """The same error under another name for the field (a CLI flag, a host's knob)."""
+        err = RequestError(name, self.detail)
+        err.field = self.field
+        return err
 
 
 class SequenceError(InputError):

@@ -21,7 +21,13 @@ from .framefill_host import HostError
 from .framefill_host.commands import interpolate_argv, upscale_argv
 from .jobs import CliJob, Job, SparseFillJob
 from .naming import pattern_from_file
-from .submit import bundle_request, gui_submitter_available, open_gui_submitter, python_of, write_bundle
+from .submit import (
+    bundle_request,
+    gui_submitter_available,
+    open_gui_submitter,
+    python_of,
+    write_bundle,
+)
 
 __all__ = ["CLASSES"]
 

@@ -1,7 +1,14 @@
 """The extension's settings: per scene (saved in the .blend) and per session (progress)."""
 
 import bpy
-from bpy.props import BoolProperty, EnumProperty, FloatProperty, IntProperty, PointerProperty, StringProperty
+from bpy.props import (
+    BoolProperty,
+    EnumProperty,
+    FloatProperty,
+    IntProperty,
+    PointerProperty,
+    StringProperty,
+)
 
 __all__ = ["FramefillSceneSettings", "FramefillRuntime", "CLASSES", "register", "unregister"]
 

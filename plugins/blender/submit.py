@@ -1,23 +1,25 @@
 """Submit to Deadline Cloud: a job bundle whose first step renders the keyframes with Blender.
 
 The bundle is framefill's ``sparse_pipeline`` (Fill -> QC -> Report) with a
-Blender render step prepended by ``framefill.api.make_bundle(render_step=...)``;
-Fill then waits for the render. No bpy here.
-
-``make_bundle`` needs the core (openjd, yaml), which Blender's Python usually
-lacks: it is called in-process when ``framefill`` imports, otherwise in the
-configured framefill Python. With ``deadline[gui]`` in that Python the
-Deadline Cloud submitter dialog opens on the bundle; otherwise the bundle stays
-in the chosen folder for ``deadline bundle submit``.
+Blender render step put first; Fill then waits for the render. It is written
+the way every host writes bundles: by the framefill CLI, ``framefill farm
+bundle sparse_pipeline ... --render-step FILE --events`` (the shared client's
+``bundle_argv``), with the step and its BlendFile parameter in a temporary
+JSON file; the CLI checks every value (``framefill.api.make_bundle``). With
+``deadline[gui]`` in framefill's Python the Deadline Cloud submitter dialog
+opens on the bundle; otherwise the bundle stays in the chosen folder for
+``deadline bundle submit``. No bpy here.
 """
 
-import importlib.util
 import json
 import os
+import shutil
 import subprocess
+import tempfile
 from typing import Any, Dict, List, Mapping, Optional, Sequence
 
 from .framefill_host import HostError
+from .framefill_host.commands import bundle_argv
 from .framefill_host.patterns import format_range
 from .framefill_host.runner import run_cli
 from .naming import keyframes, rendered_pattern
@@ -27,6 +29,8 @@ __all__ = [
     "BLEND_FILE_PARAMETER",
     "render_step",
     "bundle_request",
+    "render_step_document",
+    "write_bundle_argv",
     "write_bundle",
     "python_of",
     "gui_submitter_available",
@@ -47,23 +51,8 @@ BLEND_FILE_PARAMETER: Dict[str, Any] = {
         "fileFilters": [{"label": "Blender files", "patterns": ["*.blend"]}],
     },
 }
-# How long a bundle may take to write out of process (imports openjd, validates the template).
-BUNDLE_TIMEOUT_S = 120.0
-
-# Run by the framefill Python when Blender's own cannot import framefill. It prints
-# the CLI's --events lines so the shared runner reads its result and its error.
-_BUNDLE_SCRIPT = """\
-import json, sys
-from framefill.errors import FramefillError
-try:
-    from framefill.api import make_bundle
-    request = json.loads(sys.argv[1])
-    folder = make_bundle(request.pop("kind"), **request)
-except FramefillError as err:
-    print(json.dumps({"kind": "error", "message": err.msg, "data": {"exit_code": err.exit_code}}))
-    sys.exit(err.exit_code)
-print(json.dumps({"kind": "done", "data": {"bundle": str(folder)}}))
-"""
+# The file ``--render-step`` reads, in the temporary folder of one write_bundle call.
+RENDER_STEP_FILE = "render_step.json"
 
 
 def render_step(file_name: str) -> Dict[str, Any]:
@@ -109,7 +98,7 @@ def bundle_request(
     blender_version: str,
     name: Optional[str] = None,
 ) -> Dict[str, Any]:
-    """The keyword arguments of ``make_bundle("sparse_pipeline", ...)`` (plus ``kind``), JSON-ready.
+    """The job as ``framefill.requests.BundleRequest`` fields, JSON-ready: a sparse_pipeline, Blender's render first.
 
     Raises:
         HostError: no frames, or nothing left to fill.
@@ -143,46 +132,61 @@ def bundle_request(
     }
 
 
+def render_step_document(request: Mapping[str, Any]) -> Dict[str, Any]:
+    """What the ``--render-step`` file holds: the request's ``step`` and its ``parameterDefinitions``."""
+    return {"step": request["render_step"], "parameterDefinitions": list(request.get("render_parameters") or [])}
+
+
+def write_bundle_argv(request: Mapping[str, Any], *, cli: Sequence[str], render_step_file: str) -> List[str]:
+    """The ``framefill farm bundle`` command line of a :func:`bundle_request`, its step in ``render_step_file``.
+
+    Raises:
+        HostError: a request without a kind or folder.
+    """
+    if not request.get("kind") or not request.get("out_dir"):
+        raise HostError("the job bundle request needs a kind and a folder")
+    return bundle_argv(
+        cli, kind=request["kind"], out_dir=str(request["out_dir"]), input_pattern=request.get("input_pattern"),
+        output_pattern=request.get("output_pattern"), frames=request.get("frames"),
+        keyframes=request.get("keyframes"), model=request.get("model"), chunk_size=request.get("chunk_size"),
+        name=request.get("name"), params=request.get("params"),
+        render_step=render_step_file if request.get("render_step") is not None else None,
+    )
+
+
+def write_bundle(request: Mapping[str, Any], *, cli: Sequence[str], env: Optional[Mapping[str, str]] = None) -> str:
+    """Write the bundle of a :func:`bundle_request` with the framefill CLI; returns its folder.
+
+    The render step goes to the CLI as a temporary JSON file (``--render-step``),
+    removed again when the CLI is done.
+
+    Raises:
+        HostError: the CLI refused the request (its one-line error), or could not be started.
+    """
+    folder = tempfile.mkdtemp(prefix="framefill-render-step-")
+    try:
+        step_file = os.path.join(folder, RENDER_STEP_FILE)
+        if request.get("render_step") is not None:
+            with open(step_file, "w", encoding="utf-8") as fh:
+                json.dump(render_step_document(request), fh, indent=1)
+        outcome = run_cli(write_bundle_argv(request, cli=cli, render_step_file=step_file), env=env)
+    except OSError as err:
+        raise HostError("cannot write the render step for the job bundle: {}".format(err.strerror or err)) from None
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    if not outcome.ok:
+        raise HostError("cannot write the job bundle: {}".format(outcome.message))
+    bundle = (outcome.result or {}).get("bundle")
+    if not isinstance(bundle, str):
+        raise HostError("framefill wrote no job bundle (no folder in its answer)")
+    return bundle
+
+
 def python_of(cli: Sequence[str]) -> Optional[str]:
     """The interpreter of a ``[python, "-m", "framefill"]`` command, else None."""
     if len(cli) >= 3 and cli[1] == "-m" and cli[2] == "framefill":
         return cli[0]
     return None
-
-
-def write_bundle(request: Mapping[str, Any], *, cli: Sequence[str], env: Optional[Mapping[str, str]] = None,
-                 in_process: Optional[bool] = None) -> str:
-    """Write the bundle with ``framefill.api.make_bundle``; returns its folder.
-
-    In-process when this Python can import framefill (``in_process`` None
-    decides by looking), else in the configured framefill Python.
-
-    Raises:
-        HostError: make_bundle refused the request, or no framefill Python is configured.
-    """
-    kwargs = dict(request)
-    if in_process is None:
-        in_process = importlib.util.find_spec("framefill") is not None and \
-            importlib.util.find_spec("framefill.api") is not None
-    if in_process:
-        from framefill.api import make_bundle  # the core, when Blender's Python has it
-        from framefill.errors import FramefillError
-
-        try:
-            return str(make_bundle(kwargs.pop("kind"), **kwargs))
-        except FramefillError as err:
-            raise HostError("cannot write the job bundle: {}".format(err.msg)) from None
-    python = python_of(cli)
-    if python is None:
-        raise HostError("writing a job bundle needs framefill's Python: set Preferences > Add-ons > framefill > "
-                        "framefill Python to the python of the environment where framefill is installed")
-    outcome = run_cli([python, "-c", _BUNDLE_SCRIPT, json.dumps(kwargs)], env=env)
-    if not outcome.ok:
-        raise HostError("cannot write the job bundle: {}".format(outcome.message))
-    folder = (outcome.result or {}).get("bundle")
-    if not isinstance(folder, str):
-        raise HostError("framefill wrote no job bundle (no folder in its answer)")
-    return folder
 
 
 def gui_submitter_available(python: Optional[str], *, env: Optional[Mapping[str, str]] = None) -> bool:

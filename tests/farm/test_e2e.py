@@ -23,7 +23,6 @@ import numpy as np
 import pytest
 import yaml
 from farm_helpers import CORE, framefill_argv, openjd_argv
-
 from framefill.farm.local import write_framefill_launcher
 from framefill.farm.task import KILL_AFTER_FRAMES_ENV
 

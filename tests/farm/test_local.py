@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 import yaml
 from farm_helpers import framefill_argv
-
 from framefill.errors import InputError
 from framefill.farm.local import split_blocks, worker_devices
 

@@ -13,9 +13,14 @@ from pathlib import Path
 
 import pytest
 from farm_helpers import framefill_argv
-
 from framefill.events import Event
-from framefill.farm.task import KILL_AFTER_FRAMES_ENV, prepare_session, run_task, task_argv, translate_event
+from framefill.farm.task import (
+    KILL_AFTER_FRAMES_ENV,
+    prepare_session,
+    run_task,
+    task_argv,
+    translate_event,
+)
 
 # A stand-in for `python -m framefill ...`: records its argv, then plays the script in FAKE_SCRIPT.
 FAKE_PYTHON = """#!{python}

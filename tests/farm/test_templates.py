@@ -10,8 +10,6 @@ from pathlib import Path
 import pytest
 import yaml
 from farm_helpers import GPU_STEPS, KINDS, TEMPLATES, openjd_argv
-from openjd.model import DecodeValidationError, decode_job_template
-
 from framefill.errors import TemplateError
 from framefill.farm.templates import (
     flatten_openjd_error,
@@ -22,6 +20,7 @@ from framefill.farm.templates import (
     template_path,
     validate_template,
 )
+from openjd.model import DecodeValidationError, decode_job_template
 
 # Values that instantiate every template: 20 frames, 7 of them rendered.
 VALUES = {

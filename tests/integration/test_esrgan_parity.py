@@ -19,7 +19,6 @@ import ncnn  # the reference runtime, a test dependency (pyproject): missing mea
 import numpy as np
 import pytest
 import torch
-
 from framefill.models.arch.srvgg import ncnn_bicubic_resize
 from framefill.models.ncnn_convert import convert_ncnn
 from framefill.models.upscale import upscale_model

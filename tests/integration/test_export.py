@@ -35,11 +35,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from torch import nn
-
 from framefill.color import from_network, to_network
 from framefill.ops.warp import backward_warp
 from framefill.runtime import export
+from torch import nn
 
 pytestmark = [pytest.mark.weights, pytest.mark.filterwarnings("ignore::DeprecationWarning")]
 torch.set_num_threads(2)
@@ -394,7 +393,6 @@ def test_onnx_upscaler_matches_torch(tmp_path, model_files):
 
 def test_cli_exports_and_refuses_models_it_cannot_export(tmp_path, model_files):
     from click.testing import CliRunner
-
     from framefill.cli import _attach_subcommands, cli
 
     model_files("realesr-animevideov3-x2")
@@ -411,4 +409,4 @@ def test_cli_exports_and_refuses_models_it_cannot_export(tmp_path, model_files):
         refused = runner.invoke(cli, ["export", "nuke", "--model", model, "--out", str(tmp_path)])
         assert refused.exit_code == 2 and words in refused.output
     bad_size = runner.invoke(cli, ["export", "onnx", "--model", "rife-4", "--size", "wide", "--out", str(tmp_path)])
-    assert bad_size.exit_code == 2 and "--size takes WIDTHxHEIGHT" in bad_size.output
+    assert bad_size.exit_code == 2 and "--size 'wide' is not WIDTHxHEIGHT" in bad_size.output

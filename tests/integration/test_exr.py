@@ -20,7 +20,6 @@ from exr_factory import (
     write_deep_scanline,
     write_deep_tiled,
 )
-
 from framefill.errors import ExrError, InputError
 from framefill.frames import (
     COMPRESSIONS,
@@ -34,7 +33,8 @@ from framefill.frames import (
     with_attributes,
     write_exr,
 )
-from framefill.frames.exr import MEMORY_BUDGET_ENV, memory_budget, parse_byte_size
+from framefill.runtime.memory import MEMORY_BUDGET_ENV, parse_byte_size
+from framefill.runtime.memory import frame_budget as memory_budget
 
 # Lossless codecs (pxr24, b44, b44a, dwaa and dwab are lossy); newer ones where the bindings have them.
 LOSSLESS = tuple(c for c in ("none", "rle", "zips", "zip", "piz", "zstd", "htj2k256", "htj2k32", "lj2k")
@@ -399,17 +399,20 @@ def test_folder_instead_of_file(tmp_path, capfd):
 
 
 @pytest.mark.parametrize(
-    "content",
+    ("content", "match"),
     [
-        pytest.param(b"", id="empty"),
-        pytest.param(b"\x89PNG\r\n\x1a\n" + bytes(100), id="png"),
-        pytest.param(b"hello, not an image at all\n" * 10, id="text"),
+        pytest.param(b"", "the file is empty (0 bytes)", id="empty"),
+        pytest.param(b"\x89PNG\r\n\x1a\n" + bytes(100), "it is a PNG file, not OpenEXR, despite its name; rename it to fake.png",
+                     id="png"),
+        pytest.param(b"\xff\xd8\xff\xe0" + bytes(100), "it is a JPEG file, not OpenEXR, despite its name; rename it to fake.jpg",
+                     id="jpeg"),
+        pytest.param(b"hello, not an image at all\n" * 10, "not an OpenEXR file", id="text"),
     ],
 )
-def test_not_an_exr(tmp_path, capfd, content):
+def test_not_an_exr(tmp_path, capfd, content, match):
     path = tmp_path / "fake.exr"
     path.write_bytes(content)
-    _expect_exr_error(path, capfd, match="not an OpenEXR file")
+    _expect_exr_error(path, capfd, match=match)
 
 
 @pytest.mark.parametrize(
@@ -526,12 +529,13 @@ def test_memory_budget(tmp_path, capfd, good_file, monkeypatch):
     assert str(good_file) in msg and MEMORY_BUDGET_ENV in msg and "memory budget" in msg
     monkeypatch.setenv(MEMORY_BUDGET_ENV, "1K")
     with pytest.raises(ExrError, match=MEMORY_BUDGET_ENV):
-        read_exr(good_file)
-    assert read_exr(good_file, memory_budget_bytes=0).parts  # 0: no cap
+        read_exr(good_file, memory_budget_bytes=memory_budget())
+    assert read_exr(good_file).parts  # no budget given: no cap (the pipelines always give one)
     probe_exr(good_file)  # probing decodes nothing, so no budget applies
-    monkeypatch.setenv(MEMORY_BUDGET_ENV, "lots")
-    with pytest.raises(InputError, match=MEMORY_BUDGET_ENV):
-        read_exr(good_file)
+    for bad in ("lots", "0", "-1G"):
+        monkeypatch.setenv(MEMORY_BUDGET_ENV, bad)
+        with pytest.raises(InputError, match=MEMORY_BUDGET_ENV):
+            memory_budget()
     out, err = capfd.readouterr()
     assert out == "" and err == ""
 

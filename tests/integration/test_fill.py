@@ -13,10 +13,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from framefill import api
 from framefill.frames import FramePattern, read_exr
 from framefill.pipeline.manifest import Manifest
+from framefill.requests import FillRequest
 from synthetic_shot import HIGHLIGHT, frame_layers, write_shot
 
 RENDERED = (1, 3, 5, 9)
@@ -38,7 +38,7 @@ def filled(shot, tmp_path_factory, model_files):
     model_files("rife-4")
     out = tmp_path_factory.mktemp("filled") / "shot.####.exr"
     before = _hash_tree(Path(shot).parent)
-    result = api.fill_shot(shot, str(out), frames=ALL, model="rife-4", device="cpu")
+    result = api.fill_shot(FillRequest(shot, str(out), frames=ALL, model="rife-4", device="cpu"))
     assert _hash_tree(Path(shot).parent) == before, "inputs must never be modified"
     return result, str(out)
 
@@ -55,7 +55,7 @@ def test_every_frame_written_and_rendered_ones_copied_byte_for_byte(shot, filled
 @pytest.mark.weights
 def test_unequal_gaps_use_the_right_timesteps(filled):
     _, out = filled
-    recipes = {f: e["recipe"] for f, e in Manifest(out).entries().items() if e["status"] == "filled"}
+    recipes = {f: e.recipe for f, e in Manifest(out).entries().items() if e.status == "filled"}
     assert {f: (sorted(map(int, r["sources"])), r["t"]) for f, r in recipes.items()} == {
         2: ([1, 3], 0.5), 4: ([3, 5], 0.5), 6: ([5, 9], 0.25), 7: ([5, 9], 0.5), 8: ([5, 9], 0.75),
     }
@@ -122,7 +122,7 @@ def test_rerun_skips_everything_and_changes_nothing(shot, filled):
     _, out = filled
     folder = Path(out).parent
     before = _hash_tree(folder)
-    again = api.fill_shot(shot, out, frames=ALL, model="rife-4", device="cpu")
+    again = api.fill_shot(FillRequest(shot, out, frames=ALL, model="rife-4", device="cpu"))
     assert [o.status for o in again.frames] == ["skipped"] * len(ALL)
     assert _hash_tree(folder) == before
 
@@ -131,13 +131,13 @@ def test_rerun_skips_everything_and_changes_nothing(shot, filled):
 def test_deleted_frames_regenerate_bit_identical(shot, filled, tmp_path):
     _, out = filled
     copy = tmp_path / "shot.####.exr"
-    api.fill_shot(shot, str(copy), frames=ALL, model="rife-4", device="cpu")
+    api.fill_shot(FillRequest(shot, str(copy), frames=ALL, model="rife-4", device="cpu"))
     for f in ALL:
         assert filecmp.cmp(FramePattern.parse(out).path(f), FramePattern.parse(str(copy)).path(f), shallow=False)
     # "Regenerate instead of store": delete filled frames, rerun, get the same bytes back.
     for f in (6, 7):
         Path(FramePattern.parse(str(copy)).path(f)).unlink()
-    again = api.fill_shot(shot, str(copy), frames=ALL, model="rife-4", device="cpu")
+    again = api.fill_shot(FillRequest(shot, str(copy), frames=ALL, model="rife-4", device="cpu"))
     assert {o.frame for o in again.frames if o.status == "filled"} == {6, 7}
     for f in (6, 7):
         assert filecmp.cmp(FramePattern.parse(out).path(f), FramePattern.parse(str(copy)).path(f), shallow=False)
@@ -165,10 +165,10 @@ def test_killed_run_resumes_and_matches_a_clean_run(shot, filled, tmp_path):
     assert 0 < len(done_before) < len(ALL)
     # A write cut by the kill leaves at most a hidden temporary, never a partial frame under its
     # final name (the frames done before the kill are compared with the clean run below).
-    from framefill.frames import is_temp_name
+    from framefill.atomic import is_temp_name
 
     assert all(is_temp_name(p.name) for p in tmp_path.iterdir() if ".ff-tmp-" in p.name)
-    resumed = api.fill_shot(shot, str(out), frames=ALL, model="rife-4", device="cpu")
+    resumed = api.fill_shot(FillRequest(shot, str(out), frames=ALL, model="rife-4", device="cpu"))
     skipped = {o.frame for o in resumed.frames if o.status == "skipped"}
     assert skipped == done_before
     for f in ALL:
@@ -179,8 +179,9 @@ def test_killed_run_resumes_and_matches_a_clean_run(shot, filled, tmp_path):
 def test_a_memory_budget_changes_how_not_what(shot, filled, tmp_path):
     """GIVEN a budget that leaves room for one channel at a time and no cached frames WHEN the
     same shot is filled THEN every frame is byte-identical to the unbudgeted fill, and the plan says so."""
-    from framefill.pipeline.fill_memory import WARP_BYTES_PER_CHANNEL_PX, decoded_frame_bytes, network_bytes
+    from framefill.frames import decoded_bytes as decoded_frame_bytes
     from framefill.frames import probe_exr
+    from framefill.runtime.memory import WARP_BYTES_PER_CHANNEL_PX, network_bytes
 
     result, clean = filled
     header = probe_exr(FramePattern.parse(shot).path(1))
@@ -188,8 +189,8 @@ def test_a_memory_budget_changes_how_not_what(shot, filled, tmp_path):
     px = (x1 - x0 + 1) * (y1 - y0 + 1)
     tight = 3 * decoded_frame_bytes(header) + network_bytes(px, 1.0) + WARP_BYTES_PER_CHANNEL_PX * px + 1000
     out = tmp_path / "shot.####.exr"
-    budgeted = api.fill_shot(shot, str(out), frames=ALL, model="rife-4", device="cpu", scale=1.0,
-                             memory_budget_bytes=tight)
+    budgeted = api.fill_shot(FillRequest(shot, str(out), frames=ALL, model="rife-4", device="cpu", scale=1.0,
+                             memory_budget_bytes=tight))
     assert (budgeted.memory_plan["channels_per_batch"], budgeted.memory_plan["cached_frames"]) == (1, 0)
     assert result.memory_plan["channels_per_batch"] > 1
     for f in ALL:
@@ -201,8 +202,8 @@ def test_recursive_mode_bisects_through_midpoints(shot, tmp_path):
 
     rec = tmp_path / "r.####.exr"
     direct = tmp_path / "d.####.exr"
-    result = api.fill_shot(shot, str(rec), frames=range(5, 10), model="flow", device="cpu", mode="recursive")
-    api.fill_shot(shot, str(direct), frames=range(5, 10), model="flow", device="cpu", mode="direct")
+    result = api.fill_shot(FillRequest(shot, str(rec), frames=range(5, 10), model="flow", device="cpu", mode="recursive"))
+    api.fill_shot(FillRequest(shot, str(direct), frames=range(5, 10), model="flow", device="cpu", mode="direct"))
     assert [o.status for o in result.frames] == ["copied", "filled", "filled", "filled", "copied"]
 
     def pixels(pattern: Path, frame: int) -> str:
@@ -212,7 +213,7 @@ def test_recursive_mode_bisects_through_midpoints(shot, tmp_path):
     # made from 7 in recursive mode, straight from 5 and 9 in direct mode.
     assert pixels(rec, 7) == pixels(direct, 7)
     assert pixels(rec, 6) != pixels(direct, 6) and pixels(rec, 8) != pixels(direct, 8)
-    assert Manifest(str(rec)).get(6)["recipe"]["mode"] == "recursive"
+    assert Manifest(str(rec)).get(6).recipe["mode"] == "recursive"
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:

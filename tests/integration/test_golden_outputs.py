@@ -15,7 +15,6 @@ and skips instead of failing on a difference framefill did not make.
 import json
 
 import pytest
-
 from golden_outputs import REPO, cases, environment, run_cases
 
 GOLDEN = REPO / "tests" / "golden" / "outputs.json"

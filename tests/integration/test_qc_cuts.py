@@ -13,13 +13,13 @@ import sys
 
 import numpy as np
 import pytest
-
 from ffpaths import REPO
 from framefill import api
 from framefill.color import to_network
 from framefill.frames import read_exr
 from framefill.ops.cuts import CUT_THRESHOLD, cut_score
 from framefill.pipeline.qc import beauty_rgb
+from framefill.requests import FillRequest, QcRequest
 
 FIRST, LAST = 1013, 1021
 CUT_AFTER = 1016  # last frame of the first setup; catalog.cut_frame(1001, 1032) == 1017
@@ -61,11 +61,11 @@ def test_fill_holds_the_frame_across_the_cut_and_qc_lists_it(cut_scene, tmp_path
     for f in range(FIRST, LAST + 1, 2):  # 1013, 1015, 1017, 1019, 1021
         shutil.copyfile(cut_scene / f"cut.{f:04d}.exr", keys / f"cut.{f:04d}.exr")
     out = str(tmp_path / "out" / "cut.####.exr")
-    result = api.fill_shot(str(keys / "cut.####.exr"), out, model="flow", device="cpu")
+    result = api.fill_shot(FillRequest(str(keys / "cut.####.exr"), out, model="flow", device="cpu"))
     statuses = {o.frame: o.status for o in result.frames}
     assert statuses == {1013: "copied", 1014: "filled", 1015: "copied", 1016: "held", 1017: "copied",
                         1018: "filled", 1019: "copied", 1020: "filled", 1021: "copied"}
-    qc = api.qc_shot(out)
+    qc = api.qc_shot(QcRequest(out))
     assert 1016 in qc.rerender
     held = next(f for f in qc.frames if f.frame == 1016)
     assert held.status == "held" and held.risk is None

@@ -21,7 +21,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from ffpaths import SAMPLE_PATTERN
 from framefill.frames import FramePattern, read_exr
 from framefill.ops.metrics import display_proxy, psnr

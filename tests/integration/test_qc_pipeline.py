@@ -8,11 +8,11 @@ import json
 import shutil
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
-
 from framefill import api
 from framefill.frames import FramePattern, pixel_sha256, read_exr
 from framefill.models.interp import DisFlowInterpolator
@@ -21,6 +21,7 @@ from framefill.pipeline.fill import FillOptions, fill_sequence
 from framefill.pipeline.manifest import Manifest
 from framefill.pipeline.qc import qc_sequence
 from framefill.pipeline.qc_features import FEATURES_VERSION, feature_sidecar_path
+from framefill.requests import FillRequest, QcRequest
 from synthetic_shot import write_shot
 
 ALL = tuple(range(1, 10))
@@ -55,8 +56,7 @@ def _copy_without_scores(src: Path, dest: Path) -> str:
     pattern = str(dest / "shot.####.exr")
     manifest = Manifest(pattern)
     for f, entry in manifest.entries().items():
-        entry.pop("qc", None)
-        manifest.put(f, entry)
+        manifest.put(f, replace(entry, qc=None))
     manifest.publish()
     return pattern
 
@@ -73,16 +73,16 @@ def test_features_at_fill_time_do_not_change_the_frames(shot, filled):
         assert _sha(out.path(f)) == _sha(ref.path(f)), f"frame {f} differs when QC features are computed"
     entries = Manifest(filled).entries()
     for f in FILLED:
-        record = entries[f]["qc_features"]
+        record = entries[f].qc_features
         assert record["path"] == f".framefill/shot._.exr/features/{f}.exr" and record["version"] == FEATURES_VERSION
         assert (Path(filled).parent / record["path"]).is_file()
-    assert all("qc_features" not in entries[f] for f in KEYS)
-    assert all("qc_features" not in e for e in Manifest(plain).entries().values())
+    assert all(entries[f].qc_features is None for f in KEYS)
+    assert all(e.qc_features is None for e in Manifest(plain).entries().values())
 
 
 def test_scores_truth_heatmaps_and_report(shot, filled, tmp_path):
     _, _, truth = shot
-    result = qc_sequence(filled, truth=truth, report_dir=tmp_path / "qc")
+    result = qc_sequence(QcRequest(filled, truth=truth, report_dir=tmp_path / "qc"))
     assert [f.frame for f in result.frames] == list(FILLED)
     assert {f.source for f in result.frames} == {"sidecar"}
     tp, fp = FramePattern.parse(truth), FramePattern.parse(filled)
@@ -106,20 +106,20 @@ def test_scores_truth_heatmaps_and_report(shot, filled, tmp_path):
     # Scores were cached in the manifest entries.
     entries = Manifest(filled).entries()
     for fq in result.frames:
-        assert entries[fq.frame]["qc"]["predicted_psnr_db"] == pytest.approx(fq.predicted_psnr_db, abs=1e-4)
+        assert entries[fq.frame].qc["predicted_psnr_db"] == pytest.approx(fq.predicted_psnr_db, abs=1e-4)
 
 
 def test_rerun_and_other_thresholds_use_the_cache(shot, filled, tmp_path):
     _, _, truth = shot
-    first = qc_sequence(filled, truth=truth)
-    again = qc_sequence(filled, truth=truth, threshold_db=45.0)
+    first = qc_sequence(QcRequest(filled, truth=truth))
+    again = qc_sequence(QcRequest(filled, truth=truth, threshold_db=45.0))
     assert {f.source for f in again.frames} == {"cached"}
     assert [f.predicted_psnr_db for f in again.frames] == [f.predicted_psnr_db for f in first.frames]
     # A stricter threshold flags at least as much.
     assert set(again.rerender) >= set(first.rerender)
     assert [f.flagged for f in again.frames] == [f.predicted_psnr_db < 45.0 + again.margin_db for f in again.frames]
     # Without the truth the key differs: rescored, same prediction, no true PSNR.
-    blind = qc_sequence(filled)
+    blind = qc_sequence(QcRequest(filled))
     assert {f.source for f in blind.frames} == {"sidecar"} and all(f.psnr_db is None for f in blind.frames)
     assert [f.predicted_psnr_db for f in blind.frames] == [f.predicted_psnr_db for f in first.frames]
 
@@ -127,9 +127,9 @@ def test_rerun_and_other_thresholds_use_the_cache(shot, filled, tmp_path):
 def test_farm_chunks_then_a_cheap_report_run(filled, tmp_path):
     out = _copy_without_scores(Path(filled).parent, tmp_path / "farm")
     for chunk in ((2, 4), (6, 8)):
-        res = qc_sequence(out, filled=FILLED, frames=chunk)
+        res = qc_sequence(QcRequest(out, filled=FILLED, frames=chunk))
         assert [f.frame for f in res.frames] == list(chunk) and {f.source for f in res.frames} == {"sidecar"}
-    report = qc_sequence(out, filled=FILLED, report_dir=tmp_path / "rep")
+    report = qc_sequence(QcRequest(out, filled=FILLED, report_dir=tmp_path / "rep"))
     assert {f.source for f in report.frames} == {"cached"}  # scores from the chunks; only heatmaps were made
     assert all(Path(f.heatmap).is_file() for f in report.frames)
     assert json.loads(Path(report.qc_json).read_text())["frames"][0]["frame"] == 2
@@ -139,11 +139,11 @@ def test_farm_chunks_then_a_cheap_report_run(filled, tmp_path):
 
 def test_missing_sidecar_is_recomputed_with_the_manifest_model(filled, tmp_path):
     out = _copy_without_scores(Path(filled).parent, tmp_path / "f")
-    with_sidecar = {f.frame: f.predicted_psnr_db for f in qc_sequence(out).frames}
+    with_sidecar = {f.frame: f.predicted_psnr_db for f in qc_sequence(QcRequest(out)).frames}
     feature_sidecar_path(out, 4).unlink()
     _copy_without_scores(tmp_path / "f", tmp_path / "g")
     out = str(tmp_path / "g" / "shot.####.exr")
-    res = {f.frame: f for f in qc_sequence(out).frames}
+    res = {f.frame: f for f in qc_sequence(QcRequest(out)).frames}
     assert res[4].source == "recomputed" and res[2].source == "sidecar"
     # The sidecar stores half floats; recomputed maps are float32.
     assert res[4].predicted_psnr_db == pytest.approx(with_sidecar[4], abs=0.05)
@@ -158,8 +158,8 @@ def test_held_frames_are_on_the_list_without_a_score(tmp_path):
         write_exr(tmp_path / "in" / f"cut.{f:04d}.exr",
                   image_from_arrays({c: (base + v).astype(np.float16) for c, v in zip("RGB", colour)}))
     out = str(tmp_path / "out" / "cut.####.exr")
-    api.fill_shot(str(tmp_path / "in" / "cut.####.exr"), out, model="flow", device="cpu")
-    res = qc_sequence(out)
+    api.fill_shot(FillRequest(str(tmp_path / "in" / "cut.####.exr"), out, model="flow", device="cpu"))
+    res = qc_sequence(QcRequest(out))
     assert [(f.frame, f.status, f.flagged, f.risk) for f in res.frames] == [(2, "held", True, None)]
     assert res.rerender == (2,)
 
@@ -185,5 +185,5 @@ def test_cli_json_and_events(shot, filled, tmp_path):
 
 def test_pixels_of_the_filled_frames_are_untouched_by_qc(shot, filled, tmp_path):
     before = {f: pixel_sha256(read_exr(FramePattern.parse(filled).path(f))) for f in ALL}
-    qc_sequence(filled, report_dir=tmp_path / "r")
+    qc_sequence(QcRequest(filled, report_dir=tmp_path / "r"))
     assert {f: pixel_sha256(read_exr(FramePattern.parse(filled).path(f))) for f in ALL} == before

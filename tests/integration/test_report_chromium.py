@@ -16,10 +16,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from framefill.pipeline.fill import FillOptions, fill_sequence
 from framefill.pipeline.qc import qc_sequence
 from framefill.pipeline.report import PLOT_HEIGHT_PX, PLOT_WIDTH_PX, layout_of
+from framefill.requests import QcRequest
 from synthetic_shot import write_shot
 
 WINDOW_WIDTH_PX = 1100
@@ -52,7 +52,7 @@ def report(tmp_path_factory) -> Path:
     out = str(root / "out" / "shot.####.exr")
     fill_sequence(keys, out, frames=range(1, 10), interpolator=DisFlowInterpolator(),
                   options=FillOptions(model_id="flow"))
-    result = qc_sequence(out, truth=truth, report_dir=root / "qc", threshold_db=60.0)
+    result = qc_sequence(QcRequest(out, truth=truth, report_dir=root / "qc", threshold_db=60.0))
     assert result.rerender == (2, 4, 6, 8)
     return Path(result.report_html)
 

@@ -30,8 +30,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-
-from framefill.models.arch import rife
+from framefill.models.arch import rife, rife_hdv3
 from framefill.ops.warp import backward_warp, rife_warp
 
 pytestmark = pytest.mark.weights
@@ -139,7 +138,7 @@ def ours_v4(v4_sd):
 
 @pytest.fixture(scope="module")
 def ours_hd(hd_sd):
-    return rife.build_hdv3(hd_sd)
+    return rife_hdv3.build(hd_sd)
 
 
 @pytest.fixture(scope="module")

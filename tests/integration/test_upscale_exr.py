@@ -12,14 +12,15 @@ from pathlib import Path
 import numpy as np
 import OpenEXR
 import pytest
-
+from framefill import api
 from framefill.color import from_network, to_network
 from framefill.errors import InputError
 from framefill.events import parse_event_line
 from framefill.frames import read_exr, write_exr
 from framefill.frames.exr import ExrImage, part_from_arrays
-from framefill.pipeline.upscale import UpscaleOptions, make_runner, upscale_job
+from framefill.pipeline.upscale import UpscaleOptions, make_runner
 from framefill.pipeline.upscale_exr import upscale_exr
+from framefill.requests import UpscaleRequest
 
 # The repository root (not imported from conftest: tests/unit has a conftest of the same name).
 REPO = Path(__file__).resolve().parents[2]
@@ -39,7 +40,6 @@ def hdr_image(h: int = 32, w: int = 40) -> ExrImage:
 @pytest.fixture(scope="module")
 def animevideo():
     import torch
-
     from framefill.models.loading import load_upscaler
 
     torch.set_num_threads(os.cpu_count() or 1)
@@ -111,8 +111,8 @@ def test_every_channel_by_its_kind_and_the_file_follows_the_input(tmp_path):
     write_exr(src, layered_image())
     events = []
     # WHEN upscaled x2 through the animevideov3 family (picks its x2 card)
-    result = upscale_job(str(tmp_path / "in" / "shot.####.exr"), str(tmp_path / "out" / "shot.####.exr"),
-                         model="realesr-animevideov3", scale=2, device="cpu", report=events.append)
+    result = api.upscale(UpscaleRequest(str(tmp_path / "in" / "shot.####.exr"), str(tmp_path / "out" / "shot.####.exr"),
+                         model="realesr-animevideov3", scale=2, device="cpu"), report=events.append)
     assert result.model == "realesr-animevideov3-x2"
     before, after = read_exr(src), read_exr(tmp_path / "out" / "shot.0001.exr")
     # THEN parts, channel names and pixel types are kept
@@ -161,18 +161,18 @@ def test_rerun_skips_finished_frames_and_chunks_write_only_their_frames(tmp_path
     src = _sequence(tmp_path / "in")
     out = str(tmp_path / "out" / "up.####.exr")
     # GIVEN a farm chunk of frames 1-2
-    first = upscale_job(src, out, frames=[1, 2], model="lanczos", scale=2, device="cpu")
+    first = api.upscale(UpscaleRequest(src, out, frames=[1, 2], model="lanczos", scale=2, device="cpu"))
     assert [o.status for o in first.frames] == ["upscaled", "upscaled"]
     assert sorted(p.name for p in (tmp_path / "out").glob("up.*.exr")) == ["up.0001.exr", "up.0002.exr"]
     # WHEN the whole range runs (a retry, or the next chunk overlapping)
-    second = upscale_job(src, out, model="lanczos", scale=2, device="cpu")
+    second = api.upscale(UpscaleRequest(src, out, model="lanczos", scale=2, device="cpu"))
     # THEN finished frames are skipped and only frame 3 is computed
     assert [(o.frame, o.status) for o in second.frames] == [(1, "skipped"), (2, "skipped"), (3, "upscaled")]
     # a damaged output is redone; other settings redo everything
     (tmp_path / "out" / "up.0002.exr").write_bytes(b"broken")
-    third = upscale_job(src, out, model="lanczos", scale=2, device="cpu")
+    third = api.upscale(UpscaleRequest(src, out, model="lanczos", scale=2, device="cpu"))
     assert [o.status for o in third.frames] == ["skipped", "upscaled", "skipped"]
-    fourth = upscale_job(src, out, model="lanczos", scale=3, device="cpu")
+    fourth = api.upscale(UpscaleRequest(src, out, model="lanczos", scale=3, device="cpu"))
     assert fourth.count("upscaled") == 3 and read_exr(tmp_path / "out" / "up.0001.exr").parts[0].width == 30
     doc = json.loads((tmp_path / "out" / "framefill.manifest.json").read_text())
     entries = doc["sequences"]["up.####.exr"]["frames"]
@@ -182,30 +182,30 @@ def test_rerun_skips_finished_frames_and_chunks_write_only_their_frames(tmp_path
 def test_output_size_and_aspect(tmp_path):
     src = _sequence(tmp_path / "in", frames=(1,))
     # --size with the same aspect
-    upscale_job(src, str(tmp_path / "a" / "f.####.exr"), model="lanczos", size=(40, 32), device="cpu")
+    api.upscale(UpscaleRequest(src, str(tmp_path / "a" / "f.####.exr"), model="lanczos", size=(40, 32), device="cpu"))
     assert read_exr(tmp_path / "a" / "f.0001.exr").parts[0].data_window == (0, 0, 39, 31)
     # a different aspect is refused unless asked for
     with pytest.raises(InputError, match="--aspect"):
-        upscale_job(src, str(tmp_path / "b" / "f.####.exr"), model="lanczos", size=(40, 40), device="cpu")
+        api.upscale(UpscaleRequest(src, str(tmp_path / "b" / "f.####.exr"), model="lanczos", size=(40, 40), device="cpu"))
     # fit: uniform scale, centred data window inside the display window (no invented pixels)
-    upscale_job(src, str(tmp_path / "c" / "f.####.exr"), model="lanczos", size=(40, 40), aspect="fit",
-                device="cpu")
+    api.upscale(UpscaleRequest(src, str(tmp_path / "c" / "f.####.exr"), model="lanczos", size=(40, 40), aspect="fit",
+                device="cpu"))
     part = read_exr(tmp_path / "c" / "f.0001.exr").parts[0]
     assert part.display_window == (0, 0, 39, 39) and part.data_window == (0, 4, 39, 35)
     # stretch
-    upscale_job(src, str(tmp_path / "d" / "f.####.exr"), model="lanczos", size=(40, 40), aspect="stretch",
-                device="cpu")
+    api.upscale(UpscaleRequest(src, str(tmp_path / "d" / "f.####.exr"), model="lanczos", size=(40, 40), aspect="stretch",
+                device="cpu"))
     assert read_exr(tmp_path / "d" / "f.0001.exr").parts[0].data_window == (0, 0, 39, 39)
     # any scale
-    upscale_job(src, str(tmp_path / "e" / "f.####.exr"), model="lanczos", scale=1.5, device="cpu")
+    api.upscale(UpscaleRequest(src, str(tmp_path / "e" / "f.####.exr"), model="lanczos", scale=1.5, device="cpu"))
     assert read_exr(tmp_path / "e" / "f.0001.exr").parts[0].data_window == (0, 0, 14, 11)
 
 
 @pytest.mark.weights
 def test_scale_2_with_an_x4_model_resamples_its_output(tmp_path, animevideo):
     src = _sequence(tmp_path / "in", frames=(1,))
-    result = upscale_job(src, str(tmp_path / "o" / "f.####.exr"), model="realesr-animevideov3-x4", scale=2,
-                         device="cpu")
+    result = api.upscale(UpscaleRequest(src, str(tmp_path / "o" / "f.####.exr"), model="realesr-animevideov3-x4", scale=2,
+                         device="cpu"))
     # a full card name is taken as asked: x4, then an area shrink to x2
     assert result.model == "realesr-animevideov3-x4" and result.output_size == (20, 16)
 
@@ -213,10 +213,9 @@ def test_scale_2_with_an_x4_model_resamples_its_output(tmp_path, animevideo):
 @pytest.mark.weights
 def test_official_pth_checkpoint_loads_and_matches_the_converted_model(tmp_path, model_files):
     import torch
-
+    from framefill.models.cache import sha256_of
     from framefill.models.loading import load_upscaler
     from framefill.models.ncnn_convert import convert_ncnn
-    from framefill.models.cache import sha256_of
 
     # GIVEN the official checkpoint layout ({"params_ema": state_dict}) of the same weights
     files = model_files("realesr-animevideov3-x4")
@@ -253,17 +252,15 @@ def test_cli_events_and_one_line_errors(tmp_path):
     for option, value in (("--size", "3840"), ("--memory-budget", "lots")):
         bad = subprocess.run([*cmd[:-1], option, value], capture_output=True, text=True, env=env, timeout=300)
         assert bad.returncode == 2 and bad.stderr.strip().count("\n") == 0, bad.stderr
-        assert bad.stderr.startswith(f"framefill: error: bad {option} '{value}'"), bad.stderr
+        assert bad.stderr.startswith(f"framefill: error: {option} '{value}' is not"), bad.stderr
 
 
 def test_written_exr_is_a_valid_file_for_openexr(tmp_path):
-    from framefill import api
-
     src = _sequence(tmp_path / "in", frames=(1,))
-    # through the public façade, keywords only past the two paths
-    result = api.upscale(src, str(tmp_path / "o" / "f.####.exr"), model="lanczos", scale=2, device="cpu")
+    # through the public façade; a request takes keywords only past the two paths
+    result = api.upscale(UpscaleRequest(src, str(tmp_path / "o" / "f.####.exr"), model="lanczos", scale=2, device="cpu"))
     assert (result.model, result.output_size, result.count("upscaled")) == ("lanczos", (20, 16), 1)
     with pytest.raises(TypeError):
-        api.upscale(src, str(tmp_path / "o" / "f.####.exr"), None, "lanczos")  # type: ignore[misc]
+        UpscaleRequest(src, str(tmp_path / "o" / "f.####.exr"), None, "lanczos")  # type: ignore[misc]
     f = OpenEXR.File(str(tmp_path / "o" / "f.0001.exr"))
     assert f.header()["dataWindow"][1].tolist() == [19, 15]

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
+from framefill import api
 from framefill.errors import InputError
 from framefill.frames import read_image, write_image
-from framefill.pipeline.upscale import upscale_job
+from framefill.requests import UpscaleRequest
 
 
 def _rgba_sequence(folder, frames=(1, 2)) -> str:
@@ -22,8 +22,8 @@ def _rgba_sequence(folder, frames=(1, 2)) -> str:
 @pytest.mark.weights
 def test_png_rgba_sequence_through_the_network(tmp_path):
     src = _rgba_sequence(tmp_path / "in")
-    result = upscale_job(src, str(tmp_path / "out" / "img.####.png"), model="realesr-animevideov3", scale=2,
-                         device="cpu")
+    result = api.upscale(UpscaleRequest(src, str(tmp_path / "out" / "img.####.png"), model="realesr-animevideov3", scale=2,
+                         device="cpu"))
     assert result.model == "realesr-animevideov3-x2" and result.count("upscaled") == 2
     pixels, depth = read_image(tmp_path / "out" / "img.0001.png")
     # size x2, RGBA kept, 16-bit kept
@@ -41,11 +41,11 @@ def test_png_rgba_sequence_through_the_network(tmp_path):
 
 def test_png_fit_adds_bars_and_kinds_must_match(tmp_path):
     src = _rgba_sequence(tmp_path / "in", frames=(1,))
-    upscale_job(src, str(tmp_path / "out" / "img.####.png"), model="lanczos", size=(48, 48), aspect="fit",
-                device="cpu")
+    api.upscale(UpscaleRequest(src, str(tmp_path / "out" / "img.####.png"), model="lanczos", size=(48, 48), aspect="fit",
+                device="cpu"))
     pixels, _ = read_image(tmp_path / "out" / "img.0001.png")
     # 16x12 fits 48x48 at x3 -> 48x36, centred: 6 rows of bars above and below
     assert pixels.shape == (48, 48, 4)
     assert pixels[:6].max() == 0.0 and pixels[42:].max() == 0.0 and pixels[6:42, :, :3].min() > 0.05
     with pytest.raises(InputError, match="same kind"):
-        upscale_job(src, str(tmp_path / "out" / "img.####.exr"), model="lanczos", device="cpu")
+        api.upscale(UpscaleRequest(src, str(tmp_path / "out" / "img.####.exr"), model="lanczos", device="cpu"))

@@ -12,7 +12,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from framefill.color import to_network
 from framefill.frames import read_exr
 from framefill.ops.tiling import border_gradient_ratio, plan_tiles, run_tiled
@@ -37,7 +36,6 @@ def texture() -> np.ndarray:
 @pytest.fixture(scope="module")
 def upscaler():
     import torch
-
     from framefill.models.loading import load_upscaler
 
     # One thread: on a shared 2-core box, torch's OpenMP barriers between ~350 RRDB convs stall
@@ -136,7 +134,6 @@ def test_no_seams_at_tile_borders(texture, upscaler):
 @pytest.mark.skipif(not __import__("torch").cuda.is_available(), reason="fp16 tiling needs a CUDA device")
 def test_fp16_on_cuda_tiled_matches_untiled(texture):
     import torch
-
     from framefill.models.loading import load_upscaler
     from framefill.models.upscale import array_fn
 

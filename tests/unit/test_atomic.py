@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import signal
 import subprocess
@@ -11,16 +12,16 @@ import time
 from pathlib import Path
 
 import pytest
-
-from framefill.errors import InputError
-from framefill.frames import (
-    FramePattern,
+from framefill.atomic import (
+    TEMP_MARKER,
     atomic_output,
     atomic_write_bytes,
     atomic_write_text,
     is_temp_name,
     remove_stale_temps,
 )
+from framefill.errors import InputError
+from framefill.frames import FramePattern
 
 CORE = Path(__file__).resolve().parents[2] / "core"
 
@@ -144,7 +145,7 @@ KILLED_WRITER = textwrap.dedent(
     """
     import sys, time
     from pathlib import Path
-    from framefill.frames.atomic import atomic_output
+    from framefill.atomic import atomic_output
 
     dest = Path(sys.argv[1])
     chunk = b"\\xab" * (1 << 20)
@@ -194,3 +195,150 @@ def test_killed_writer_leaves_no_file_under_final_name(tmp_path):
     assert FramePattern.parse(str(dest.parent / "frame.####.exr")).scan() == {}
     assert remove_stale_temps(dest.parent, older_than_s=0) == [tmp]
     assert os.listdir(dest.parent) == []
+
+
+# ---------------------------------------------------------------------------
+# Failed writes: one line that names the output (never the hidden temporary) and the fix
+# ---------------------------------------------------------------------------
+
+
+def _no_temp_named(msg: str) -> None:
+    assert TEMP_MARKER not in msg and "\n" not in msg, msg
+
+
+@pytest.mark.parametrize(
+    ("code", "match"),
+    [
+        pytest.param(errno.EROFS, "on a read-only file system; choose another --out folder", id="read-only"),
+        pytest.param(errno.EACCES, "permission denied", id="permission"),
+        pytest.param(errno.EPERM, "permission denied", id="not-permitted"),
+        pytest.param(errno.ENOSPC, "the disk is full", id="disk-full"),
+        pytest.param(errno.EDQUOT, "quota", id="quota"),
+    ],
+)
+def test_folder_that_takes_no_new_file(tmp_path, monkeypatch, code, match):
+    # GIVEN a folder where creating a file fails (simulated: root ignores chmod)
+    real_open = os.open
+
+    def refuse(path, flags, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if flags & os.O_CREAT:
+            raise OSError(code, os.strerror(code), str(path))
+        return real_open(path, flags, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", refuse)
+    dest = tmp_path / "out" / "f.0001.exr"
+    ran = []
+    # WHEN writing THEN the block never runs and the error names dest and the fix, exit 2
+    with pytest.raises(InputError) as info:
+        with atomic_output(dest):
+            ran.append(True)
+    assert not ran
+    msg = info.value.msg
+    assert msg.startswith(f"cannot write {dest}: ") and match in msg, msg
+    assert info.value.exit_code == 2
+    _no_temp_named(msg)
+
+
+@pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0, reason="root ignores folder permissions")
+def test_real_read_only_folder(tmp_path):
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    folder.chmod(0o555)
+    try:
+        with pytest.raises(InputError) as info:
+            atomic_write_text(folder / "a.txt", "x")
+        assert "permission denied" in info.value.msg and str(folder / "a.txt") in info.value.msg
+    finally:
+        folder.chmod(0o755)
+
+
+@pytest.mark.parametrize(
+    ("exc", "match"),
+    [
+        pytest.param(OSError(errno.ENOSPC, "No space left on device"), "the disk is full", id="enospc-on-write"),
+        pytest.param(OSError(errno.EFBIG, "File too large"), "larger than the file system allows", id="efbig"),
+    ],
+)
+def test_write_errors_inside_the_block_name_the_output(tmp_path, exc, match):
+    dest = tmp_path / "f.png"
+    with pytest.raises(InputError) as info:
+        with atomic_output(dest) as tmp:
+            tmp.write_bytes(b"part")
+            raise exc
+    assert str(dest) in info.value.msg and match in info.value.msg
+    _no_temp_named(info.value.msg)
+    assert os.listdir(tmp_path) == []
+
+
+def test_permission_error_on_the_temporary_names_the_output(tmp_path):
+    dest = tmp_path / "f.png"
+    with pytest.raises(InputError) as info:
+        with atomic_output(dest) as tmp:
+            raise PermissionError(errno.EACCES, "Permission denied", str(tmp))
+    assert str(dest) in info.value.msg and "permission denied" in info.value.msg
+    _no_temp_named(info.value.msg)
+
+
+def test_other_os_errors_in_the_block_pass_through(tmp_path):
+    # Reading a missing source inside the block is not a write failure: keep it as it is.
+    source = tmp_path / "missing-source.exr"
+    with pytest.raises(FileNotFoundError):
+        with atomic_output(tmp_path / "out.exr"):
+            source.read_bytes()
+
+
+def test_rename_refused_names_the_output(tmp_path, monkeypatch):
+    def refuse(src, dst):  # type: ignore[no-untyped-def]
+        raise PermissionError(errno.EACCES, "Permission denied", str(src), str(dst))
+
+    monkeypatch.setattr(os, "replace", refuse)
+    dest = tmp_path / "f.txt"
+    with pytest.raises(InputError) as info:
+        atomic_write_text(dest, "x")
+    assert str(dest) in info.value.msg and "permission denied" in info.value.msg
+    _no_temp_named(info.value.msg)
+    assert os.listdir(tmp_path) == []
+
+
+def test_disk_full_on_fsync(tmp_path, monkeypatch):
+    import framefill.atomic as atomic
+
+    def full(path):  # type: ignore[no-untyped-def]
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(atomic, "_fsync_file", full)
+    with pytest.raises(InputError, match="the disk is full"):
+        atomic_write_bytes(tmp_path / "b.bin", b"data")
+    assert os.listdir(tmp_path) == []
+
+
+def test_folder_in_place_of_the_output(tmp_path):
+    dest = tmp_path / "f.0001.exr"
+    dest.mkdir()
+    (dest / "keep").write_text("x")
+    with pytest.raises(InputError) as info:
+        atomic_write_bytes(dest, b"x")
+    assert info.value.msg == (f"cannot write {dest}: a folder of that name is in the way; "
+                              "remove or rename it, or choose another output name")
+    assert (dest / "keep").read_text() == "x"
+
+
+@pytest.mark.parametrize(
+    ("text", "match"),
+    [
+        pytest.param('Failed to write pixel data to image file "/x/.a.exr.ff-tmp-1-deadbeef.exr". No space left on device.',
+                     "the disk is full", id="openexr-enospc"),
+        pytest.param("Cannot open image file \"/x/.a.ff-tmp-1-deadbeef.exr\". Read-only file system.",
+                     "read-only file system", id="openexr-erofs"),
+        pytest.param("[Errno 13] Permission denied: '/x/.a.mp4.ff-tmp-1-deadbeef.mp4'", "permission denied",
+                     id="ffmpeg-eacces"),
+    ],
+)
+def test_write_error_from_library_text(tmp_path, text, match):
+    from framefill.atomic import write_errno, write_error
+
+    assert write_errno(text) is not None
+    err = write_error(tmp_path / "a.exr", text)
+    assert err.msg.startswith(f"cannot write {tmp_path / 'a.exr'}: ") and match in err.msg
+    _no_temp_named(err.msg)
+    assert write_errno("some codec problem") is None

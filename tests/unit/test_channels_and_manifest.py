@@ -4,9 +4,8 @@ import json
 import multiprocessing
 
 import pytest
-
 from framefill.frames.channels import channel_kind, find_beauty
-from framefill.pipeline.manifest import MANIFEST_NAME, Manifest
+from framefill.pipeline.manifest import MANIFEST_NAME, Manifest, ManifestEntry
 
 
 @pytest.mark.parametrize(
@@ -36,11 +35,15 @@ def test_find_beauty(names, beauty):
     assert find_beauty(names) == beauty
 
 
+def _entry(status, **extra):
+    return ManifestEntry(status=status, recipe={"kind": "copy"}, file_sha256="0" * 64, extra=extra)
+
+
 def _writer(args):
     folder, frames = args
     manifest = Manifest(str(folder / "shot.####.exr"))
     for frame in frames:
-        manifest.put(frame, {"status": "filled", "frame": frame})
+        manifest.put(frame, _entry("filled", frame=frame))
         manifest.publish(model="test")
 
 
@@ -58,17 +61,17 @@ def test_concurrent_writers_lose_no_entry(tmp_path):
 
 def test_damaged_merged_file_is_rebuilt_from_entries(tmp_path):
     manifest = Manifest(str(tmp_path / "a.####.exr"))
-    manifest.put(7, {"status": "copied"})
+    manifest.put(7, _entry("copied"))
     (tmp_path / MANIFEST_NAME).write_text("{not json")
     manifest.publish()
     doc = json.loads((tmp_path / MANIFEST_NAME).read_text())
-    assert doc["sequences"]["a.####.exr"]["frames"] == {"7": {"status": "copied"}}
+    assert doc["sequences"]["a.####.exr"]["frames"] == {"7": _entry("copied").to_json()}
 
 
 def test_two_sequences_share_one_manifest(tmp_path):
-    Manifest(str(tmp_path / "a.####.exr")).put(1, {"status": "copied"})
+    Manifest(str(tmp_path / "a.####.exr")).put(1, _entry("copied"))
     Manifest(str(tmp_path / "a.####.exr")).publish()
-    Manifest(str(tmp_path / "b.####.exr")).put(1, {"status": "filled"})
+    Manifest(str(tmp_path / "b.####.exr")).put(1, _entry("filled"))
     Manifest(str(tmp_path / "b.####.exr")).publish()
     doc = json.loads((tmp_path / MANIFEST_NAME).read_text())
     assert set(doc["sequences"]) == {"a.####.exr", "b.####.exr"}

@@ -2,7 +2,6 @@
 
 import numpy as np
 import pytest
-
 from framefill.color import ColorSetup, color_spaces, from_network, to_network
 from framefill.errors import ColorError
 

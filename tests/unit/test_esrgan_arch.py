@@ -8,10 +8,10 @@ from dataclasses import asdict
 import pytest
 import torch
 import torch.nn.functional as F
-
 from framefill.errors import InputError, UnsupportedModelError
 from framefill.models.arch import rrdbnet, srvgg
 from framefill.models.arch.srvgg import NcnnBicubicResize, ncnn_bicubic_resize
+from framefill.models.checkpoint import load_state_dict, unwrap_checkpoint
 from framefill.models.upscale import upscale_model
 
 RRDB_CONFIGS = [
@@ -48,7 +48,7 @@ def test_rrdbnet_round_trip(cfg):
     sd = net.state_dict()
     # WHEN it goes through detect/build from its state dict alone
     assert rrdbnet.detect(sd) and not srvgg.detect(sd)
-    rebuilt = rrdbnet.build(sd)
+    rebuilt = rrdbnet.build_net(sd)
     # THEN the hyperparameters and the outputs are the same
     assert asdict(rebuilt.config) == asdict(rrdbnet.RRDBNetConfig(**cfg))
     x = _input(net.config.in_channels)
@@ -63,7 +63,7 @@ def test_srvgg_round_trip(cfg):
     net = _randomise(srvgg.SRVGGNetCompact(**cfg))
     sd = net.state_dict()
     assert srvgg.detect(sd) and not rrdbnet.detect(sd)
-    rebuilt = srvgg.build(sd)
+    rebuilt = srvgg.build_net(sd)
     expected = srvgg.SRVGGConfig(**{"in_channels": 3, "out_channels": 3, **cfg})
     assert rebuilt.config == expected
     x = _input(expected.in_channels)
@@ -130,20 +130,20 @@ def test_build_rejects_bad_shapes():
 def test_unwrap_checkpoint_prefers_ema():
     sd = {"conv_first.weight": torch.ones(1)}
     raw = {"conv_first.weight": torch.zeros(1)}
-    assert rrdbnet.unwrap_checkpoint({"params_ema": sd, "params": raw}) == sd
-    assert rrdbnet.unwrap_checkpoint({"params": raw}) == raw
-    assert rrdbnet.unwrap_checkpoint(sd) == sd
+    assert unwrap_checkpoint({"params_ema": sd, "params": raw}) == sd
+    assert unwrap_checkpoint({"params": raw}) == raw
+    assert unwrap_checkpoint(sd) == sd
     with pytest.raises(UnsupportedModelError, match="not a state dict"):
-        rrdbnet.unwrap_checkpoint([1, 2])
+        unwrap_checkpoint([1, 2])
     with pytest.raises(UnsupportedModelError, match="'iter' is not a named tensor"):
-        rrdbnet.unwrap_checkpoint({"params": {"iter": 5}})
+        unwrap_checkpoint({"params": {"iter": 5}})
 
 
 def test_load_checkpoint_round_trip(tmp_path):
     net = _randomise(srvgg.SRVGGNetCompact(num_feat=8, num_conv=1))
     path = tmp_path / "tiny.pth"
     torch.save({"params_ema": net.state_dict()}, path)
-    sd = rrdbnet.load_checkpoint(path)
+    sd = load_state_dict(path)
     assert srvgg.detect(sd)
     model = upscale_model(sd)
     x = _input(3)
@@ -158,10 +158,10 @@ def test_load_checkpoint_refuses_code_and_missing_files(tmp_path):
     path = tmp_path / "evil.pth"
     torch.save({"params": {"w": torch.zeros(1)}, "obj": _NotWeights()}, path)
     with pytest.raises(InputError, match="is not a weights-only file") as info:
-        rrdbnet.load_checkpoint(path)
+        load_state_dict(path)
     assert "\n" not in info.value.msg
     with pytest.raises(InputError, match="not found"):
-        rrdbnet.load_checkpoint(tmp_path / "absent.pth")
+        load_state_dict(tmp_path / "absent.pth")
 
 
 def test_upscale_model_pads_and_crops_for_unshuffle():

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import pytest
-
 from framefill.errors import InputError
-from framefill.pipeline.fill_memory import (
+from framefill.runtime.memory import (
     DEFAULT_CHANNELS_PER_BATCH,
     SOURCE_CACHE_FRAMES,
     network_bytes,

@@ -302,6 +302,13 @@ def test_qc_bundle_and_export_command_lines():
                        params={"Mode": "direct", "Device": "cuda"}) == [
         *CLI, "farm", "bundle", "fill", "--out", "/tmp/b", "--input", "r/sh.####.exr", "--output", "f/sh.####.exr",
         "--frames", "1001-1100", "--model", "rife-4", "-p", "Device=cuda", "-p", "Mode=direct", "--events"]
+    # A host's own render step travels as a file (--render-step), the same route for every host.
+    assert bundle_argv(CLI, kind="sparse_pipeline", out_dir="/tmp/b", input_pattern="r/sh.$F4.exr",
+                       output_pattern="f/sh.####.exr", frames="1001-1010", keyframes="1001-1009x2 1010",
+                       render_step="/tmp/step.json", params={"BlendFile": "/s/shot.blend"}) == [
+        *CLI, "farm", "bundle", "sparse_pipeline", "--out", "/tmp/b", "--input", "r/sh.####.exr", "--output",
+        "f/sh.####.exr", "--frames", "1001-1010", "--keyframes", "1001-1009:2,1010", "--render-step",
+        "/tmp/step.json", "-p", "BlendFile=/s/shot.blend", "--events"]
     with pytest.raises(HostError, match="unknown job kind 'render'"):
         bundle_argv(CLI, kind="render", out_dir="/tmp/b")
     assert export_nuke_argv(CLI, model="rife-4", out_dir="/m") == [

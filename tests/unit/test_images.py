@@ -7,7 +7,6 @@ import os
 import cv2
 import numpy as np
 import pytest
-
 from framefill.errors import InputError
 from framefill.frames import read_image, write_image
 

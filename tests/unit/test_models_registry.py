@@ -9,10 +9,16 @@ import sys
 import zipfile
 
 import pytest
-
 from framefill.errors import ModelNotFoundError, WeightsMismatchError
 from framefill.models import cache
-from framefill.models.registry import MODELS, ModelCard, ModelRegistry, UrlSource, WeightFile, WheelMember
+from framefill.models.registry import (
+    MODELS,
+    ModelCard,
+    ModelRegistry,
+    UrlSource,
+    WeightFile,
+    WheelMember,
+)
 
 PAYLOAD = b"pretend weights\x00\x01\x02"
 PAYLOAD_SHA = hashlib.sha256(PAYLOAD).hexdigest()
@@ -109,3 +115,120 @@ def test_models_cli_list_verify_and_missing_model(model_cache, tmp_path):
                 env_cache=model_cache)
     assert proc.returncode == 2
     assert proc.stderr.count("\n") == 1 and "run `framefill models fetch rife-4`" in proc.stderr
+
+
+# --------------------------------------------------------------------------- the checkpoint reader
+
+
+def _refused(path, kind=None):
+    """The one-line error reading ``path`` gives; it names the file and never advises unsafe loading."""
+    from framefill.errors import InputError
+    from framefill.models.checkpoint import load_state_dict
+
+    with pytest.raises(kind or InputError) as info:
+        load_state_dict(path)
+    msg = info.value.msg
+    assert str(path) in msg and "\n" not in msg
+    assert "weights_only" not in msg and "safe_globals" not in msg
+    return msg
+
+
+def test_checkpoint_reader_refuses_a_missing_file(tmp_path):
+    from framefill.errors import InputError
+
+    assert "not found" in _refused(tmp_path / "absent.pth", InputError)
+
+
+def test_checkpoint_reader_refuses_a_directory(tmp_path):
+    from framefill.errors import InputError
+
+    assert "is a directory" in _refused(tmp_path, InputError)
+
+
+def test_checkpoint_reader_refuses_an_empty_file(tmp_path):
+    from framefill.errors import UnsupportedModelError
+
+    path = tmp_path / "empty.pth"
+    path.write_bytes(b"")
+    assert "empty (0 bytes)" in _refused(path, UnsupportedModelError)
+
+
+def test_checkpoint_reader_refuses_a_text_file(tmp_path):
+    from framefill.errors import UnsupportedModelError
+
+    path = tmp_path / "notes.pth"
+    path.write_text("these are not weights\n")
+    assert "not a PyTorch checkpoint" in _refused(path, UnsupportedModelError)
+
+
+@pytest.mark.parametrize("writer", ["torch.save", "pickle.dump"])
+def test_checkpoint_reader_never_runs_pickled_code(tmp_path, writer):
+    import os
+    import pickle
+
+    import torch
+    from framefill.errors import UnsupportedModelError
+
+    marker = tmp_path / "code-ran"
+
+    class RunsCode:
+        def __reduce__(self):
+            return (os.mkdir, (str(marker),))
+
+    path = tmp_path / "evil.pth"
+    payload = {"params": {"w": torch.zeros(1)}, "obj": RunsCode()}
+    if writer == "torch.save":
+        torch.save(payload, path)
+    else:
+        with path.open("wb") as f:
+            pickle.dump(payload, f, protocol=2)
+    assert "is not a weights-only file" in _refused(path, UnsupportedModelError)
+    assert not marker.exists()
+
+
+def test_checkpoint_reader_refuses_a_truncated_file(tmp_path):
+    import torch
+    from framefill.errors import UnsupportedModelError
+
+    path = tmp_path / "cut.pth"
+    torch.save({"w": torch.zeros(64)}, path)
+    path.write_bytes(path.read_bytes()[:100])
+    _refused(path, UnsupportedModelError)
+
+
+def test_checkpoint_reader_unwraps_and_checks_the_state_dict(tmp_path):
+    import torch
+    from framefill.errors import UnsupportedModelError
+    from framefill.models.checkpoint import load_state_dict
+
+    ema, raw = {"a.weight": torch.ones(2)}, {"a.weight": torch.zeros(2)}
+    path = tmp_path / "wrapped.pth"
+    torch.save({"params": raw, "params_ema": ema, "iter": 7}, path)
+    assert torch.equal(load_state_dict(path)["a.weight"], ema["a.weight"])
+    torch.save({"state_dict": raw}, path)
+    assert torch.equal(load_state_dict(path)["a.weight"], raw["a.weight"])
+    torch.save([torch.zeros(1)], path)
+    assert "not a state dict" in _refused(path, UnsupportedModelError)
+    torch.save({"a.weight": torch.zeros(1), "step": 3}, path)
+    assert "'step' is not a named tensor" in _refused(path, UnsupportedModelError)
+
+
+def test_safetensors_without_the_package_says_so(tmp_path, monkeypatch):
+    from framefill.errors import UnsupportedModelError
+
+    path = tmp_path / "w.safetensors"
+    path.write_bytes(b"\x02\x00\x00\x00\x00\x00\x00\x00{}")
+    monkeypatch.setitem(sys.modules, "safetensors", None)  # as if not installed
+    assert "pip install safetensors" in _refused(path, UnsupportedModelError)
+
+
+def test_safetensors_round_trip_when_the_package_is_installed(tmp_path):
+    safetensors_torch = pytest.importorskip("safetensors.torch")
+    import torch
+    from framefill.models.checkpoint import load_state_dict
+
+    state = {"conv.weight": torch.arange(6, dtype=torch.float16).reshape(2, 3)}
+    path = tmp_path / "w.safetensors"
+    safetensors_torch.save_file(state, str(path))
+    got = load_state_dict(path)
+    assert got.keys() == state.keys() and torch.equal(got["conv.weight"], state["conv.weight"])

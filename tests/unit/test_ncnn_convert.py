@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-
 from framefill.errors import InputError, UnsupportedModelError
 from framefill.models.ncnn_convert import convert_ncnn, load_ncnn, parse_param
 

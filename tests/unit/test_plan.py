@@ -1,7 +1,6 @@
 """Planning: keyframes, where each output frame comes from, recursive chains."""
 
 import pytest
-
 from framefill.errors import InputError, SequenceError
 from framefill.pipeline.plan import FrameTask, keyframes, plan_frames, recursive_sources
 

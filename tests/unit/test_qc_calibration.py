@@ -7,20 +7,21 @@ import math
 
 import numpy as np
 import pytest
-
 from framefill.errors import InputError
 from framefill.ops.errormaps import FEATURE_NAMES
+from framefill.ops.regression import (
+    LinearModel,
+    choose_ridge_l2,
+    fit_logistic,
+    fit_ridge,
+)
 from framefill.pipeline.calibration import (
     CALIBRATION_FORMAT,
     FRAME_AGGREGATES,
     MARGIN_SAFETY_DB,
     PIXEL_TRANSFORMS,
     Calibration,
-    LinearModel,
-    choose_ridge_l2,
     default_calibration,
-    fit_logistic,
-    fit_ridge,
     load_calibration,
     normal_cdf,
 )

@@ -6,7 +6,6 @@ import json
 
 import pytest
 from click.testing import CliRunner
-
 from framefill.cli import _attach_subcommands, cli
 
 _attach_subcommands()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from framefill.errors import InputError
 from framefill.ops.errormaps import FEATURE_NAMES, prediction_features
 from framefill.pipeline.qc_features import (
@@ -86,7 +85,6 @@ def test_every_frame_size_reaches_the_same_grid_scale(shape, scale, grid):
 
 def test_feature_maps_reduce_the_grid_and_leave_the_motion_alone(pan):
     import torch
-
     from framefill.models.interp import Motion
 
     img0, img1 = pan
@@ -145,9 +143,11 @@ def test_crop_to_window():
         crop_to_window(maps, (0, 0, 15, 11), (-1, 0, 15, 11))
 
 
-def _entry(status: str, sources=(), t: float = 0.5) -> dict:
+def _entry(status: str, sources=(), t: float = 0.5):
+    from framefill.pipeline.manifest import ManifestEntry
+
     recipe = {"kind": "fill" if status == "filled" else "copy", "sources": {str(s): "x" for s in sources}, "t": t}
-    return {"status": status, "recipe": recipe}
+    return ManifestEntry(status=status, recipe=recipe, file_sha256="x")
 
 
 def test_neighbour_frames_follow_the_recipes():

@@ -6,9 +6,15 @@ import math
 
 import numpy as np
 import pytest
-
 from framefill.errors import InputError
-from framefill.ops.errormaps import error_to_unit, false_colour, overlay, rankdata, roc_auc, spearman
+from framefill.ops.errormaps import (
+    error_to_unit,
+    false_colour,
+    overlay,
+    rankdata,
+    roc_auc,
+    spearman,
+)
 
 
 def test_rankdata_averages_ties():

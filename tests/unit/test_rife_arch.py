@@ -10,10 +10,10 @@ from __future__ import annotations
 import pytest
 import torch
 import torch.nn.functional as F
-
 from framefill.errors import InputError, UnsupportedModelError
 from framefill.models.arch import rife, rife_hdv3
-from framefill.models.arch.rife import InterpModel, Rife4Config, Rife4Net, RifeOutput
+from framefill.models.arch.interp_model import InterpModel
+from framefill.models.arch.rife import Rife4Config, Rife4Net, RifeOutput
 from framefill.models.arch.rife_hdv3 import HDv3Config, HDv3Net
 from framefill.ops.warp import rife_warp
 
@@ -117,7 +117,7 @@ def test_v4_round_trip_reads_every_hyperparameter_from_shapes(cfg, schedule):
     assert not any(k.startswith("blocks.") for k in sd)
     # ... its config comes back from the shapes alone ...
     assert rife.config_from_state_dict_v4(sd) == cfg
-    assert rife.detect_v4(sd) and not rife.detect_hdv3(sd)
+    assert rife.detect_v4(sd) and not rife_hdv3.detect(sd)
     # ... and a fresh net loads it strictly and computes the same thing
     fresh = Rife4Net(cfg, schedule).eval()
     fresh.load_state_dict(sd, strict=True)
@@ -136,7 +136,7 @@ def test_hdv3_round_trip_reads_every_hyperparameter_from_shapes(cfg, schedule):
     assert "block1.convblock0.2.1.weight" in sd and "block0.conv2.2.weight" in sd
     assert not any(".res_groups." in k or k.startswith("blocks.") for k in sd)
     assert rife_hdv3.config_from_state_dict(sd) == cfg
-    assert rife.detect_hdv3(sd) and not rife.detect_v4(sd)
+    assert rife_hdv3.detect(sd) and not rife.detect_v4(sd)
     fresh = HDv3Net(cfg, schedule).eval()
     fresh.load_state_dict(sd, strict=True)
     img0, img1 = _frames()
@@ -147,7 +147,7 @@ def test_hdv3_round_trip_reads_every_hyperparameter_from_shapes(cfg, schedule):
 def test_published_v4_builds_with_its_weights():
     # GIVEN a random net in the published 4.25 layout plus training-only tensors
     sd = _published_v4_dict()
-    assert rife.detect_v4(sd) and not rife.detect_hdv3(sd)
+    assert rife.detect_v4(sd) and not rife_hdv3.detect(sd)
     # WHEN built
     model = rife.build_v4(sd)
     # THEN it is a float32 eval-mode InterpModel holding exactly those weights
@@ -164,8 +164,8 @@ def test_published_v4_builds_with_its_weights():
 
 def test_published_hdv3_builds_with_its_weights():
     sd = _published_hd_dict()
-    assert rife.detect_hdv3(sd) and not rife.detect_v4(sd)
-    model = rife.build_hdv3(sd)
+    assert rife_hdv3.detect(sd) and not rife.detect_v4(sd)
+    model = rife_hdv3.build(sd)
     assert isinstance(model.net, HDv3Net)
     assert (model.arch_id, model.multiple_of, model.takes_timestep) == ("rife-hdv3.6", 32, False)
     assert not model.training
@@ -175,10 +175,11 @@ def test_published_hdv3_builds_with_its_weights():
 
 
 def test_the_registry_tells_the_families_apart():
-    from framefill.models.archs import ARCHS
+    from framefill.models.archs import standard_archs
 
-    assert ARCHS.detect(_published_v4_dict(), task="interpolate").id == "rife-4"
-    assert ARCHS.detect(_published_hd_dict(), task="interpolate").id == "rife-hdv3"
+    archs = standard_archs()
+    assert archs.detect(_published_v4_dict(), task="interpolate").id == "rife-4"
+    assert archs.detect(_published_hd_dict(), task="interpolate").id == "rife-hdv3"
 
 
 @pytest.mark.parametrize(
@@ -190,11 +191,11 @@ def test_the_registry_tells_the_families_apart():
     ],
 )
 def test_foreign_dicts_are_not_claimed(state_dict):
-    assert not rife.detect_v4(state_dict) and not rife.detect_hdv3(state_dict)
+    assert not rife.detect_v4(state_dict) and not rife_hdv3.detect(state_dict)
     with pytest.raises(UnsupportedModelError):
         rife.build_v4(state_dict)
     with pytest.raises(UnsupportedModelError):
-        rife.build_hdv3(state_dict)
+        rife_hdv3.build(state_dict)
 
 
 def test_build_rejects_other_variants_and_damaged_dicts():
@@ -203,14 +204,14 @@ def test_build_rejects_other_variants_and_damaged_dicts():
         rife.build_v4(tiny)
     tiny_hd = _randomise(HDv3Net(*HD_TINY[0].values)).state_dict()
     with pytest.raises(UnsupportedModelError, match="not the published HD v3.6"):
-        rife.build_hdv3(tiny_hd)
+        rife_hdv3.build(tiny_hd)
     good = _published_v4_dict()
     with pytest.raises(UnsupportedModelError, match="unexpected"):
         rife.build_v4({**good, "refine.conv.weight": torch.zeros(1)})
     with pytest.raises(UnsupportedModelError):
         rife.build_v4({k: v for k, v in good.items() if k != "block3.convblock.7.beta"})
     with pytest.raises(UnsupportedModelError):
-        rife.build_hdv3(good)
+        rife_hdv3.build(good)
     with pytest.raises(UnsupportedModelError):
         rife.build_v4(_published_hd_dict())
 
@@ -220,7 +221,7 @@ def test_build_rejects_other_variants_and_damaged_dicts():
 
 def test_padding_multiple_follows_the_reference_scripts():
     v4 = rife.build_v4(_published_v4_dict())
-    hd = rife.build_hdv3(_published_hd_dict())
+    hd = rife_hdv3.build(_published_hd_dict())
     assert [v4.multiple_for(s) for s in (0.25, 0.5, 1.0, 2.0, 4.0)] == [512, 256, 128, 128, 128]
     assert [hd.multiple_for(s) for s in (0.25, 0.5, 1.0, 2.0, 4.0)] == [128, 64, 32, 32, 32]
     with pytest.raises(InputError, match="scale 0.3"):
@@ -320,7 +321,7 @@ def test_networks_compile_with_torchscript(make):
 
 
 def test_published_networks_compile_with_torchscript():
-    for model in (rife.build_v4(_published_v4_dict()), rife.build_hdv3(_published_hd_dict())):
+    for model in (rife.build_v4(_published_v4_dict()), rife_hdv3.build(_published_hd_dict())):
         assert isinstance(torch.jit.script(model.net), torch.jit.ScriptModule)
 
 

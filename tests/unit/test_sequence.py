@@ -7,7 +7,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from framefill.errors import SequenceError
 from framefill.frames import (
     FramePattern,

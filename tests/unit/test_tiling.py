@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from framefill.ops.tiling import (
     MIN_TILE_PX,
     border_gradient_ratio,

@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-
 from framefill.ops.warp import (
     backward_warp,
     backward_warp_nearest,

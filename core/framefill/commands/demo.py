@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import click
 
 from framefill.cli import cli, make_output, output_options, run_command
-from framefill.events import Event
 
 
 @cli.command("demo")
@@ -20,16 +17,9 @@ def demo_command(out_dir: str, device: str, json_mode: bool, events_mode: bool, 
     the classical flow model and a plain blend, and print each filled frame's PSNR
     against the real render. Fetches the rife-4 weights first if they are not cached.
     """
-    from framefill.models.cache import fetch, verify
-    from framefill.models.registry import MODELS
-    from framefill.pipeline.demo import DEMO_MODELS, run_demo, summary_markdown
+    from framefill import api
 
     out = make_output(json_mode, events_mode, quiet)
     with run_command(out):
-        for name in DEMO_MODELS:
-            card = MODELS.get(name)
-            if any(ok is not True for _, _, ok in verify(card)):
-                out.report(Event("start", stage="fetch", message=f"fetching {name} weights (pinned, verified)..."))
-                fetch(card)
-        result = run_demo(Path(out_dir), device=device, report=out.report)
-        out.result(result.to_json(), lambda: click.echo(summary_markdown(result)))
+        result = api.run_demo(out_dir, device=device, report=out.report)
+        out.result(result.to_json(), lambda: click.echo(result.summary_markdown()))

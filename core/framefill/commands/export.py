@@ -5,32 +5,15 @@ torch and the exporters are imported inside the command bodies only.
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any
 
 import click
 
-from framefill.cli import cli, make_output, output_options, run_command
-from framefill.errors import InputError
+from framefill.cli import cli, make_output, named_flags, output_options, run_command
 from framefill.events import Event
 
-__all__ = ["export_group", "parse_size"]
-
-_SIZE = re.compile(r"^\s*(\d+)\s*[xX]\s*(\d+)\s*$")
-
-
-def parse_size(text: str) -> tuple[int, int]:
-    """``1920x1080`` -> (1920, 1080).
-
-    Raises:
-        InputError: not WIDTHxHEIGHT with positive integers.
-    """
-    match = _SIZE.match(text or "")
-    if not match or int(match.group(1)) < 1 or int(match.group(2)) < 1:
-        raise InputError(f"--size takes WIDTHxHEIGHT in pixels, e.g. 1920x1080; got {text!r}")
-    return int(match.group(1)), int(match.group(2))
-
+__all__ = ["export_group"]
 
 @click.group("export")
 def export_group() -> None:
@@ -90,10 +73,10 @@ def export_nuke_command(
     """
     out = make_output(json_mode, events_mode, quiet)
     with run_command(out):
-        from framefill.runtime.export import export_nuke
+        from framefill import api
 
-        result = export_nuke(
-            model, out_dir, weights=Path(weights) if weights else None, timestep=timestep, scale=scale,
+        result = api.export_model(
+            "nuke", model, out_dir, weights=Path(weights) if weights else None, timestep=timestep, scale=scale,
             linear_input=linear_input, report=_say(out),
         )
         payload = result.to_json()
@@ -125,10 +108,13 @@ def export_onnx_command(
     """
     out = make_output(json_mode, events_mode, quiet)
     with run_command(out):
-        from framefill.runtime.export import export_onnx
+        from framefill import api
+        from framefill.requests import parse_size
 
-        result = export_onnx(
-            model, out_dir, size=parse_size(size_text), weights=Path(weights) if weights else None,
+        with named_flags({}):
+            size = parse_size(size_text)
+        result = api.export_model(
+            "onnx", model, out_dir, size=size, weights=Path(weights) if weights else None,
             variant=variant, rife_scale=rife_scale, linear_input=linear_input, flow_y_up=flow_y_up,
             report=_say(out),
         )

@@ -1,19 +1,24 @@
 """``framefill farm bundle | submit | run-local | templates`` and the task-side ``task | prepare``.
 
-The farm package imports openjd and deadline only inside the command bodies, so
-``framefill --help`` stays fast.
+Each command calls :mod:`framefill.api` (``make_bundle``, ``submit_bundle``,
+``run_bundle_locally``, ``list_templates``, ``run_farm_task``,
+``prepare_farm_worker``), never the farm package itself; openjd and deadline
+are imported only when a command runs, so ``framefill --help`` stays fast.
 """
 
 from __future__ import annotations
 
+import json
 import sys
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import click
 
 from framefill.cli import cli, make_output, output_options, run_command
-from framefill.errors import InputError, JobFailedError
+from framefill.errors import InputError, JobFailedError, RequestError
 
 __all__ = ["farm_group"]
 
@@ -47,6 +52,67 @@ _param_option = click.option(
 )
 
 
+# The flag that sets each BundleRequest field, so an error names what was typed.
+_BUNDLE_FLAGS = {
+    "kind": "KIND", "out_dir": "--out", "params": "-p", "input_pattern": "--input", "output_pattern": "--output",
+    "frames": "--frames", "keyframes": "--keyframes", "filled": "--filled", "chunk_size": "--chunk-size",
+    "model": "--model", "report_dir": "--report", "name": "--name", "gpu_memory_mib": "--gpu-memory-mib",
+}
+# The keys a --render-step file may hold.
+_RENDER_STEP_KEYS = ("step", "parameterDefinitions")
+
+
+@contextmanager
+def _flags(names: Mapping[str, str]) -> Iterator[None]:
+    """Re-raise a request's field error under the command's flag (``chunk_size`` -> ``--chunk-size``)."""
+    try:
+        yield
+    except RequestError as err:
+        raise err.renamed(names.get(err.field, err.field)) from None
+
+
+def _read_render_step(path_text: str) -> tuple[dict[str, Any], tuple[dict[str, Any], ...]]:
+    """The OpenJD step and extra parameter definitions of a ``--render-step`` file (YAML or JSON).
+
+    Raises:
+        InputError: one line starting ``--render-step FILE:``.
+    """
+    import yaml
+
+    flag = f"--render-step {path_text}:"
+    path = Path(path_text).expanduser()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InputError(f"{flag} no such file") from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise InputError(f"{flag} cannot be read ({getattr(err, 'strerror', None) or err})") from None
+    try:
+        doc = json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
+    except (ValueError, yaml.YAMLError) as err:
+        raise InputError(f"{flag} is not valid {'JSON' if path.suffix.lower() == '.json' else 'YAML'}: "
+                         f"{' '.join(str(err).split())}") from None
+    example = "step: {name: Render, script: ...} and, optionally, parameterDefinitions: [...]"
+    if not isinstance(doc, dict):
+        raise InputError(f"{flag} must be a mapping with {example}")
+    extra = sorted(str(k) for k in doc if k not in _RENDER_STEP_KEYS)
+    if extra:
+        raise InputError(f"{flag} has {', '.join(extra)}; a render-step file holds only step and parameterDefinitions")
+    step = doc.get("step")
+    if step is None:
+        raise InputError(f"{flag} has no step; give {example}")
+    if not isinstance(step, dict):
+        raise InputError(f"{flag} step must be an OpenJD step (a mapping with name and script), got {step!r}")
+    if not isinstance(step.get("name"), str) or not step["name"].strip():
+        raise InputError(f"{flag} the step has no name; give it one, e.g. name: Render")
+    params = doc.get("parameterDefinitions") or []
+    if not isinstance(params, list) or not all(isinstance(p, dict) and isinstance(p.get("name"), str)
+                                               for p in params):
+        raise InputError(f"{flag} parameterDefinitions must be a list of OpenJD parameter definitions, "
+                         "each with a name and a type")
+    return step, tuple(params)
+
+
 @farm_group.command("bundle")
 @click.argument("kind", type=click.Choice(_KINDS))
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False), help="Folder for the job bundle.")
@@ -60,36 +126,47 @@ _param_option = click.option(
 @click.option("--report", "report_dir", metavar="DIR", help="qc, sparse_pipeline: folder for report.html and qc.json.")
 @click.option("--name", metavar="NAME", help="Job name shown on the farm.")
 @click.option("--gpu-memory-mib", type=click.IntRange(min=1), help="Minimum GPU memory of the GPU steps, in MiB.")
+@click.option("--render-step", "render_step_file", metavar="FILE",
+              help="A YAML or JSON file with an OpenJD `step:` (e.g. a host's render of the keyframes) and, "
+                   "optionally, the `parameterDefinitions:` it needs; the step goes first and the template's "
+                   "steps wait for it. Give the extra parameters' values with -p.")
 @_param_option
 @output_options
 def bundle_command(
     kind: str, out_dir: str, input_pattern: str | None, output_pattern: str | None, frames: str | None,
     keyframes: str | None, filled: str | None, chunk_size: int | None, model: str | None, report_dir: str | None,
-    name: str | None, gpu_memory_mib: int | None, param_items: tuple[str, ...],
+    name: str | None, gpu_memory_mib: int | None, render_step_file: str | None, param_items: tuple[str, ...],
     json_mode: bool, events_mode: bool, quiet: bool,
 ) -> None:
-    """Write a Deadline Cloud job bundle (template, parameter values, asset references)."""
+    """Write a Deadline Cloud job bundle (template, parameter values, asset references).
+
+    Every value is checked first (models, devices, modes, ranges and each
+    template parameter's constraints), so a bad one fails here, not on the farm.
+    """
     out = make_output(json_mode, events_mode, quiet)
     with run_command(out):
-        from framefill.farm.bundle import BUNDLE_FILES, make_bundle, read_bundle_values
+        from framefill import api
+        from framefill.requests import BundleRequest
 
-        folder = make_bundle(
-            kind, out_dir=out_dir, params=_parse_params(param_items), input_pattern=input_pattern,
-            output_pattern=output_pattern, frames=frames, keyframes=keyframes, filled=filled,
-            chunk_size=chunk_size, model=model, report_dir=report_dir, name=name, gpu_memory_mib=gpu_memory_mib,
-        )
-        values = read_bundle_values(folder)
-        payload: dict[str, Any] = {
-            "bundle": str(folder), "kind": kind, "files": [str(folder / f) for f in BUNDLE_FILES],
-            "parameters": values,
-        }
+        render_step, render_parameters = _read_render_step(render_step_file) if render_step_file else (None, ())
+        step_flag = f"--render-step {render_step_file}:"
+        with _flags({**_BUNDLE_FLAGS, "render_step": step_flag, "render_parameters": step_flag}):
+            request = BundleRequest(
+                kind=kind,  # type: ignore[arg-type]  # one of _KINDS (click.Choice)
+                out_dir=Path(out_dir), params=_parse_params(param_items), input_pattern=input_pattern,
+                output_pattern=output_pattern, frames=frames, keyframes=keyframes, filled=filled,
+                chunk_size=chunk_size, model=model, report_dir=None if report_dir is None else Path(report_dir),
+                render_step=render_step, render_parameters=render_parameters, name=name,
+                gpu_memory_mib=gpu_memory_mib,
+            )
+            result = api.make_bundle(request)
 
         def human() -> None:
-            click.echo(f"job bundle written to {folder}")
-            for key, value in values.items():
+            click.echo(f"job bundle written to {result.folder}")
+            for key, value in result.parameters.items():
                 click.echo(f"  {key:<14} {value}")
 
-        out.result(payload, human)
+        out.result(result.to_json(), human)
 
 
 @farm_group.command("submit")
@@ -106,21 +183,18 @@ def submit_command(
     """Submit a job bundle to AWS Deadline Cloud."""
     out = make_output(json_mode, events_mode, quiet)
     with run_command(out):
+        from framefill import api
         from framefill.events import Event
-        from framefill.farm.submit import submit_bundle
 
-        def say(message: str) -> None:
+        def say(event: Event) -> None:
             # The deadline client's own messages (queue, attachments, job id) as they come.
-            text = " ".join(str(message).split())
-            if not text:
-                return
             if out.mode == "human" and not out.quiet:
-                click.echo(text, err=True)
+                click.echo(event.message, err=True)
             else:
-                out.report(Event("progress", stage="submit", message=text))
+                out.report(event)
 
-        job_id = submit_bundle(
-            bundle_dir, farm_id=farm_id, queue_id=queue_id, profile=profile, assume_yes=assume_yes, print_fn=say,
+        job_id = api.submit_bundle(
+            bundle_dir, farm_id=farm_id, queue_id=queue_id, profile=profile, assume_yes=assume_yes, report=say,
         )
         out.result({"job_id": job_id, "bundle": str(Path(bundle_dir).resolve())},
                    lambda: click.echo(f"submitted job {job_id}"))
@@ -140,11 +214,11 @@ def run_local_command(
     """Run a job bundle or template on this machine with openjd, as a farm would."""
     out = make_output(json_mode, events_mode, quiet)
     with run_command(out):
-        from framefill.farm.local import run_local
+        from framefill import api
 
         device_list = [d.strip() for d in devices.split(",")] if devices else None
-        result = run_local(source, params=_parse_params(param_items), workers=workers, devices=device_list,
-                           reporter=out.report)
+        result = api.run_bundle_locally(source, params=_parse_params(param_items), workers=workers,
+                                        devices=device_list, report=out.report)
         if not result.ok:
             failed = next(r for r in result.runs if not r.ok)
             where = f"step {failed.step} on worker {failed.worker}" if failed.step else "the job"
@@ -162,9 +236,9 @@ def templates_command(json_mode: bool, events_mode: bool, quiet: bool) -> None:
     """List the OpenJD job templates framefill ships."""
     out = make_output(json_mode, events_mode, quiet)
     with run_command(out):
-        from framefill.farm.templates import TEMPLATE_KINDS, template_path
+        from framefill import api
 
-        rows = {kind: str(template_path(kind)) for kind in TEMPLATE_KINDS}
+        rows = {kind: str(path) for kind, path in api.list_templates().items()}
 
         def human() -> None:
             for kind, path in rows.items():
@@ -182,21 +256,21 @@ def task_command(args: tuple[str, ...]) -> None:
 
     An option followed by an empty value (--mode "") is left out.
     """
-    from framefill.farm.task import run_task
+    from framefill import api
 
     if not [a for a in args if a != "--"]:
         click.echo("framefill: error: farm task needs a framefill command, e.g. farm task -- interpolate ...", err=True)
         sys.exit(2)
-    sys.exit(run_task(args))
+    sys.exit(api.run_farm_task(args))
 
 
 @farm_group.command("prepare")
 @click.option("--model", required=True, metavar="NAME", help="Model to fetch and verify for the session.")
 def prepare_command(model: str) -> None:
     """(Used by the job templates' step environment.) Fetch the model once and export the cache."""
-    from framefill.farm.task import prepare_session
+    from framefill import api
 
-    sys.exit(prepare_session(model))
+    sys.exit(api.prepare_farm_worker(model))
 
 
 cli.add_command(farm_group, "farm")

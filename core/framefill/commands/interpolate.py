@@ -2,36 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from pathlib import Path
 
 import click
 
-from framefill.cli import cli, make_output, output_options, parse_memory_budget, run_command
+from framefill.cli import cli, make_output, named_flags, output_options, run_command
 from framefill.errors import JobFailedError
 
-
-def result_payload(result: Any) -> dict[str, Any]:
-    """The JSON document of a fill: per-frame outcomes and the totals."""
-    from framefill.frames import format_frame_range
-
-    return {
-        "output": result.output_pattern,
-        "manifest": result.manifest,
-        "copied": result.count("copied"),
-        "filled": result.count("filled"),
-        "held": result.count("held"),
-        "skipped": result.count("skipped"),
-        "needs_render": format_frame_range(result.needs_render()),
-        "seconds": round(result.seconds, 3),
-        "peak_rss_mb": round(result.peak_rss_mb, 1),
-        "peak_device_mb": None if result.peak_device_mb is None else round(result.peak_device_mb, 1),
-        "memory_plan": result.memory_plan,
-        "frames": [
-            {"frame": o.frame, "status": o.status, "sources": list(o.sources), "t": o.t,
-             "needs_render": o.needs_render, "reason": o.reason, "seconds": round(o.seconds, 3)}
-            for o in result.frames
-        ],
-    }
+# The flag that sets each FillRequest field, so an error names what was typed.
+FLAGS = {"input_pattern": "PATTERN", "output_pattern": "--out", "memory_budget_bytes": "--memory-budget"}
 
 
 @cli.command("interpolate")
@@ -56,8 +35,8 @@ def result_payload(result: Any) -> dict[str, Any]:
 @output_options
 def interpolate_command(
     pattern: str, out_pattern: str, frames_text: str | None, model: str, weights: str | None, device: str,
-    mode: str | None, scale: float | None, memory_budget_text: str | None, no_cut_detection: bool, allow_held: bool, json_mode: bool, events_mode: bool,
-    quiet: bool,
+    mode: str | None, scale: float | None, memory_budget_text: str | None, no_cut_detection: bool, allow_held: bool,
+    json_mode: bool, events_mode: bool, quiet: bool,
 ) -> None:
     """Write the complete frame range of PATTERN to --out: rendered frames are copied
     bit-exact, missing ones are filled by ML frame interpolation.
@@ -67,18 +46,23 @@ def interpolate_command(
     render (a hold at the range's edge or across a scene cut), unless --allow-held.
     """
     from framefill import api
-    from framefill.frames import parse_frame_range
+    from framefill.requests import (
+        DEFAULT_FILL_MODE,
+        FillRequest,
+        parse_frames,
+        parse_memory_size,
+    )
 
     out = make_output(json_mode, events_mode, quiet)
-    with run_command(out):
-        frames = parse_frame_range(frames_text) if frames_text else None
-        budget = parse_memory_budget(memory_budget_text)
-        result = api.fill_shot(
-            pattern, out_pattern, frames=frames, model=model, weights=weights, device=device,
-            mode=mode or api.DEFAULT_FILL_MODE, scale=scale, memory_budget_bytes=budget,
-            detect_cuts=not no_cut_detection, report=out.report,
+    with run_command(out), named_flags(FLAGS):
+        request = FillRequest(
+            pattern, out_pattern, frames=parse_frames(frames_text), model=model,
+            weights=Path(weights) if weights else None, device=device,
+            mode=mode or DEFAULT_FILL_MODE, scale=scale,  # type: ignore[arg-type]
+            memory_budget_bytes=parse_memory_size(memory_budget_text) if memory_budget_text else None,
+            detect_cuts=not no_cut_detection,
         )
-        payload = result_payload(result)
+        payload = api.fill_shot(request, report=out.report).to_json()
 
         def human() -> None:
             click.echo(

@@ -24,31 +24,8 @@ def plan_command(pattern: str, every: int, frames_text: str | None, json_mode: b
     need a real render.
     """
     from framefill import api
-    from framefill.errors import SequenceError
-    from framefill.frames import FramePattern, format_frame_range, parse_frame_range
 
     out = make_output(json_mode, events_mode, quiet)
     with run_command(out):
-        pat = FramePattern.parse(pattern)
-        if frames_text:
-            shot = parse_frame_range(frames_text)
-        else:
-            on_disk = pat.scan()
-            if not on_disk:
-                raise SequenceError(f"no frames of {pat} on disk yet; give the shot's range with --frames, "
-                                    "e.g. --frames 1001-1100")
-            shot = tuple(range(min(on_disk), max(on_disk) + 1))
-        keys = api.plan_shot(shot, every=every)
-        fill = tuple(f for f in shot if f not in set(keys))
-        payload = {
-            "pattern": str(pat),
-            "every": every,
-            "frames": format_frame_range(shot),
-            "render": format_frame_range(keys),
-            "render_nuke": format_frame_range(keys, style="nuke"),
-            "render_frames": list(keys),
-            "render_count": len(keys),
-            "fill": format_frame_range(fill),
-            "fill_count": len(fill),
-        }
+        payload = api.plan_render(pattern, every=every, frames=frames_text).to_json()
         out.result(payload, lambda: click.echo(payload["render"]))

@@ -3,11 +3,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import click
 
-from framefill.cli import cli, make_output, output_options, run_command
+from framefill.cli import cli, make_output, named_flags, output_options, run_command
+
+# The flag that sets each QcRequest field, so an error names what was typed.
+FLAGS = {"pattern": "PATTERN", "filled": "--filled", "threshold_db": "--threshold", "report_dir": "--report",
+         "cost_per_frame_min": "--cost-per-frame"}
 
 
 class _QcGroup(click.Group):
@@ -80,24 +85,22 @@ def score_command(pattern: str, filled_text: str | None, frames_text: str | None
     flagged: the list is the result.
     """
     from framefill import api
-    from framefill.errors import InputError
-    from framefill.frames import parse_frame_range
+    from framefill.requests import QcRequest, parse_frames
+
     out = make_output(json_mode, events_mode, quiet)
-    with run_command(out):
-        threshold = None
-        if threshold_text not in (None, ""):
+    with run_command(out), named_flags(FLAGS):
+        threshold: float | str | None = threshold_text or None
+        if threshold is not None:
             try:
-                threshold = float(str(threshold_text))
+                threshold = float(threshold)
             except ValueError:
-                raise InputError(f"--threshold must be a number of dB, e.g. 30; got {threshold_text!r}") from None
-        result = api.qc_shot(
-            pattern,
-            filled=parse_frame_range(filled_text) if filled_text else None,
-            frames=parse_frame_range(frames_text) if frames_text else None,
-            truth=truth, report_dir=report_dir, threshold_db=threshold, calibration=calibration,
-            cost_per_frame_min=cost_per_frame, device=device, report=out.report,
-        )
-        payload = result.to_json()
+                pass  # the request names --threshold and what it takes
+        request = QcRequest(pattern, filled=parse_frames(filled_text, field="filled"), frames=parse_frames(frames_text),
+                            truth=truth, report_dir=Path(report_dir) if report_dir else None,
+                            threshold_db=threshold,  # type: ignore[arg-type]  # the request refuses a non-number
+                            calibration=Path(calibration) if calibration else None,
+                            cost_per_frame_min=cost_per_frame, device=device)
+        payload = api.qc_shot(request, report=out.report).to_json()
         out.result(payload, lambda: _human(payload))
 
 
@@ -124,10 +127,8 @@ def calibrate_command(patterns: tuple[str, ...], out_path: str, every_text: str,
     chosen leave-one-shot-out) and the operating point (recall first). Use
     several different shots: the fit is only as general as they are.
     """
-    from pathlib import Path
-
+    from framefill import api
     from framefill.errors import InputError
-    from framefill.pipeline.qc_calibrate import calibrate_shots
 
     out = make_output(json_mode, events_mode, quiet)
     with run_command(out):
@@ -137,9 +138,9 @@ def calibrate_command(patterns: tuple[str, ...], out_path: str, every_text: str,
             raise InputError(f"--every must be a comma list of whole numbers such as 2,3; got {every_text!r}") from None
         if not every or min(every) < 2:
             raise InputError(f"--every needs numbers of 2 or more (frames kept one in N); got {every_text!r}")
-        cal = calibrate_shots(list(patterns), out=Path(out_path), every=every, model=model, device=device,
-                              work_dir=Path(work_dir) if work_dir else None, threshold_db=threshold,
-                              report=out.report)
+        cal = api.calibrate_qc(list(patterns), out=out_path, every=every, model=model, device=device,
+                               work_dir=Path(work_dir) if work_dir else None, threshold_db=threshold,
+                               report=out.report)
         payload = {"calibration": out_path, "id": cal.id, "margin_db": cal.margin_db, "sigma_db": cal.sigma_db,
                    "trained_on": cal.trained_on, "metrics": cal.metrics}
 

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import click
 
-from framefill.cli import cli, make_output, output_options, parse_memory_budget, run_command
+from framefill.cli import cli, make_output, named_flags, output_options, run_command
+
+# The flag that sets each UpscaleRequest field, so an error names what was typed.
+FLAGS = {"input_path": "INPUT", "output_path": "--out", "memory_budget_bytes": "--memory-budget", "tile_px": "--tile"}
 
 
 def _human(payload: dict[str, Any]) -> None:
@@ -88,18 +92,22 @@ def upscale_command(
     against the same for a Lanczos upscale of the input.
     """
     from framefill import api
-    from framefill.frames import parse_frame_range
-    from framefill.ops.resample import parse_size
+    from framefill.requests import (
+        UpscaleRequest,
+        parse_frames,
+        parse_memory_size,
+        parse_size,
+    )
 
     out = make_output(json_mode, events_mode, quiet)
-    with run_command(out):
-        frames = parse_frame_range(frames_text) if frames_text else None
-        size = parse_size(size_text) if size_text else None
-        budget = parse_memory_budget(memory_budget)
-        result = api.upscale(
-            input_path, output_path, frames=frames, model=model, weights=weights, scale=scale, size=size,
-            aspect=aspect, tile_px=tile_px, memory_budget_bytes=budget, device=device, alpha=alpha,
-            layers=layers, codec=codec, crf=crf, cache_dir=cache_dir, keep_cache=keep_cache, report=out.report,
+    with run_command(out), named_flags(FLAGS):
+        request = UpscaleRequest(
+            input_path, output_path, frames=parse_frames(frames_text), model=model,
+            weights=Path(weights) if weights else None, scale=scale,
+            size=parse_size(size_text) if size_text else None, aspect=aspect,  # type: ignore[arg-type]
+            tile_px=tile_px, memory_budget_bytes=parse_memory_size(memory_budget) if memory_budget else None,
+            device=device, alpha=alpha or "network", layers=layers, codec=codec, crf=crf,  # type: ignore[arg-type]
+            cache_dir=Path(cache_dir) if cache_dir else None, keep_cache=keep_cache,
         )
-        payload = result.as_dict()
+        payload = api.upscale(request, report=out.report).to_json()
         out.result(payload, lambda: _human(payload))

@@ -1,8 +1,9 @@
 """framefill on a render farm: OpenJD job templates, Deadline Cloud job bundles,
 submission and local runs.
 
-- :func:`make_bundle` writes a Deadline Cloud job bundle from a template in
-  ``openjd_templates/`` (shared by the CLI and every host's submitter).
+- :func:`write_bundle` writes a Deadline Cloud job bundle from a template in
+  ``openjd_templates/`` for a :class:`~framefill.requests.BundleRequest` (the
+  CLI's ``farm bundle``, which every host's submitter runs).
 - :func:`submit_bundle` submits a bundle through the ``deadline`` client.
 - :func:`run_local` runs a bundle or template on this machine with ``openjd run``.
 
@@ -12,7 +13,12 @@ only inside the functions that need them.
 
 from __future__ import annotations
 
-from framefill.farm.bundle import BUNDLE_FILES, make_bundle, split_pattern
+from framefill.farm.bundle import (
+    BUNDLE_FILES,
+    BundleResult,
+    split_pattern,
+    write_bundle,
+)
 from framefill.farm.local import LocalRun, WorkerRun, run_local
 from framefill.farm.submit import submit_bundle
 from framefill.farm.templates import (
@@ -27,12 +33,12 @@ from framefill.farm.templates import (
 
 __all__ = [
     "BUNDLE_FILES",
+    "BundleResult",
     "EXTENSIONS",
     "TEMPLATE_KINDS",
     "LocalRun",
     "WorkerRun",
     "load_template",
-    "make_bundle",
     "parse_frames",
     "run_local",
     "split_pattern",
@@ -40,4 +46,5 @@ __all__ = [
     "template_path",
     "templates_dir",
     "validate_template",
+    "write_bundle",
 ]

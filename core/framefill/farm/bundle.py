@@ -1,24 +1,35 @@
 """Deadline Cloud job bundles from the framefill OpenJD templates.
 
 A job bundle is a folder with ``template.yaml``, ``parameter_values.yaml``
-(``parameterValues: [{name, value}]``) and ``asset_references.yaml``. The same
-function serves the CLI (``framefill farm bundle``) and every host's "Submit to
-Deadline Cloud" menu, so it takes plain strings, paths and ints. It never
-imports torch.
+(``parameterValues: [{name, value}]``) and ``asset_references.yaml``.
+:func:`write_bundle` takes a :class:`~framefill.requests.BundleRequest` and
+serves the CLI (``framefill farm bundle``), and through it every host's
+"Submit to Deadline Cloud" menu. Every value is checked here, when the bundle
+is written, so a bad model, device or mode fails on the workstation with one
+line instead of on the farm. It never imports torch.
 """
 
 from __future__ import annotations
 
 import copy
+import math
 import os
-import tempfile
-from collections.abc import Mapping, Sequence
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from framefill.errors import InputError, TemplateError
+from framefill.atomic import atomic_write_text
+from framefill.errors import (
+    DeviceError,
+    InputError,
+    RequestError,
+    SequenceError,
+    TemplateError,
+)
 from framefill.farm.templates import (
     frames_to_str,
     load_template,
@@ -26,8 +37,16 @@ from framefill.farm.templates import (
     resolve_parameter_values,
     validate_template,
 )
+from framefill.requests import BundleRequest
 
-__all__ = ["BUNDLE_FILES", "make_bundle", "split_pattern", "bundle_template_path", "read_bundle_values"]
+__all__ = [
+    "BUNDLE_FILES",
+    "BundleResult",
+    "bundle_template_path",
+    "read_bundle_values",
+    "split_pattern",
+    "write_bundle",
+]
 
 BUNDLE_FILES = ("template.yaml", "parameter_values.yaml", "asset_references.yaml")
 
@@ -40,6 +59,40 @@ DEFAULT_REPORT_SUBDIR = "qc_report"
 _DEADLINE_PREFIX = "deadline:"
 
 _HEADER = "# Written by `framefill farm bundle` from openjd_templates/{kind}.yaml; edit the template, not this copy.\n"
+
+# The request field that fills each template parameter (the rest come from ``params``),
+# so an error names what the caller typed: a field here, a flag in the CLI.
+_SHORTCUT_FIELDS = {
+    "InputDir": "input_pattern", "InputPattern": "input_pattern", "OutputDir": "output_pattern",
+    "OutputPattern": "output_pattern", "Frames": "frames", "Keyframes": "keyframes", "Filled": "filled",
+    "ChunkSize": "chunk_size", "Model": "model", "ReportDir": "report_dir",
+}
+_RANGE_PARAMETERS = ("Frames", "Keyframes", "Filled")
+_INT_TEXT = re.compile(r"^[-+]?\d+$")
+_SIZE_TEXT = re.compile(r"^\d+x\d+$")
+
+
+@dataclass(frozen=True)
+class BundleResult:
+    """A written job bundle: its folder, template kind, files and job parameter values.
+
+    ``parameters`` are the values of ``parameter_values.yaml`` by name, typed as
+    written (INT parameters are ints), without Deadline's own ``deadline:*`` settings.
+    """
+
+    folder: Path
+    kind: str
+    files: tuple[Path, ...]
+    parameters: Mapping[str, Any]
+
+    def to_json(self) -> dict[str, Any]:
+        """The ``framefill farm bundle --json`` document: bundle, kind, files, parameters."""
+        return {
+            "bundle": str(self.folder),
+            "kind": self.kind,
+            "files": [str(f) for f in self.files],
+            "parameters": dict(self.parameters),
+        }
 
 
 def split_pattern(pattern: str | os.PathLike[str], *, what: str = "pattern") -> tuple[str, str]:
@@ -55,125 +108,165 @@ def split_pattern(pattern: str | os.PathLike[str], *, what: str = "pattern") -> 
     return str(path.parent.resolve()), path.name
 
 
-def make_bundle(
-    kind: str,
-    *,
-    out_dir: str | os.PathLike[str],
-    params: Mapping[str, Any] | None = None,
-    input_pattern: str | os.PathLike[str] | None = None,
-    output_pattern: str | os.PathLike[str] | None = None,
-    frames: str | None = None,
-    keyframes: str | None = None,
-    filled: str | None = None,
-    chunk_size: int | None = None,
-    model: str | None = None,
-    report_dir: str | os.PathLike[str] | None = None,
-    render_step: Mapping[str, Any] | None = None,
-    render_parameters: Sequence[Mapping[str, Any]] = (),
-    name: str | None = None,
-    gpu_memory_mib: int | None = None,
-) -> Path:
-    """Write a Deadline Cloud job bundle for ``kind`` into ``out_dir`` and return ``out_dir``.
+def write_bundle(request: BundleRequest) -> BundleResult:
+    """Write the Deadline Cloud job bundle ``request`` asks for into ``request.out_dir``.
 
-    ``kind`` is one of ``fill``, ``upscale``, ``qc``, ``sparse_pipeline``.
-    ``params`` holds template parameter values by name (``{"Device": "cuda:0"}``,
-    ``{"deadline:priority": 60}``); the keyword arguments are shortcuts that fill
-    the same parameters: ``input_pattern`` -> InputDir + InputPattern,
-    ``output_pattern`` -> OutputDir + OutputPattern, ``frames`` -> Frames,
-    ``keyframes`` -> Keyframes, ``filled`` -> Filled (computed as frames minus
-    keyframes when not given), ``chunk_size`` -> ChunkSize, ``model`` -> Model,
-    ``report_dir`` -> ReportDir (default ``<OutputDir>/qc_report``).
+    ``request.kind`` picks the template (``fill``, ``upscale``, ``qc``,
+    ``sparse_pipeline``). ``request.params`` holds template parameter values by
+    name; the other fields are shortcuts that fill the same parameters:
+    ``input_pattern`` -> InputDir + InputPattern, ``output_pattern`` -> OutputDir
+    + OutputPattern, ``frames`` -> Frames, ``keyframes`` -> Keyframes, ``filled``
+    -> Filled (computed as frames minus keyframes when not given),
+    ``chunk_size`` -> ChunkSize, ``model`` -> Model, ``report_dir`` -> ReportDir
+    (default ``<OutputDir>/qc_report``).
 
-    ``render_step`` is a host's own OpenJD step (a dict, e.g. a Blender or Nuke
-    render of the keyframes). It is prepended, and every step of the template
-    that had no dependency now depends on it, so Fill waits for the render. Its
-    extra job parameters go in ``render_parameters`` (OpenJD parameter
+    ``request.render_step`` is a host's own OpenJD step (e.g. a Blender render
+    of the keyframes). It is put first, and every step of the template that had
+    no dependency now depends on it, so Fill waits for the render. Its extra
+    job parameters are ``request.render_parameters`` (OpenJD parameter
     definitions); their values go in ``params``. With a render step the input
     folder is written by the job itself, so it is declared an output.
 
     ``gpu_memory_mib`` replaces the ``amount.worker.gpu.memory`` minimum of the
     GPU steps; ``name`` replaces the job name.
 
-    Paths are made absolute against the current directory. The template is
-    validated with openjd.model (TASK_CHUNKING) and the parameter values are
-    checked against it before anything is written.
+    Paths are made absolute against the current directory. Every value is
+    checked before anything is written: a Model against the model registry, a
+    Device as ``--device`` reads it, Mode, Threshold, Scale, Size and TilePx as
+    the framefill commands read them, and each value against its parameter's
+    type and constraints; then the template is validated with openjd.model
+    (TASK_CHUNKING) and the values resolved against it.
 
     Raises:
-        InputError: unknown kind, bad shortcut value, parameter given twice.
-        SequenceError: a frame range that does not parse, or nothing to fill.
-        TemplateError: the resulting template or its parameter values do not validate.
+        RequestError: a value that cannot be used, naming its request field
+            (``params`` for a template parameter given by name, ``render_step``
+            for a step that does not fit the template).
+        TemplateError: the template or the values do not validate with openjd
+            (e.g. a required value missing), or the templates are not installed.
+        InputError: a bundle file cannot be written.
     """
+    if not isinstance(request, BundleRequest):
+        raise TypeError(f"write_bundle takes a BundleRequest, got {type(request).__name__}")
+    kind = request.kind
     template = load_template(kind)
     defined = {p["name"]: p for p in template.get("parameterDefinitions", [])}
+    values, deadline_values, given = _request_values(request, defined)
+    job_template, defined = _shape_template(request, template, values, given)
+    out_path = request.out_dir.expanduser().resolve()
+    resolved = resolve_parameter_values(job_template, values, template_dir=out_path, where=f"{kind} job template")
+    rows = _parameter_values(defined, resolved, deadline_values)
+    body = yaml.safe_dump(template, sort_keys=False, allow_unicode=True, width=1_000_000)
+    # Each file appears whole or not at all; atomic_write_text creates the folder.
+    atomic_write_text(out_path / "template.yaml", _HEADER.format(kind=kind) + body)
+    atomic_write_text(out_path / "parameter_values.yaml", _dump(rows))
+    atomic_write_text(out_path / "asset_references.yaml", _dump(_asset_references(defined, resolved)))
+    parameters = {r["name"]: r["value"] for r in rows["parameterValues"]
+                  if not str(r["name"]).startswith(_DEADLINE_PREFIX)}
+    return BundleResult(out_path, kind, tuple(out_path / f for f in BUNDLE_FILES), parameters)
+
+
+def _request_values(request: BundleRequest, defined: Mapping[str, Any],
+                    ) -> tuple[dict[str, Any], dict[str, Any], set[str]]:
+    """The template parameter values a request gives (by name and through its shortcut fields),
+    the Deadline settings, and the names given by name."""
+    kind = request.kind
     values: dict[str, Any] = {}
     deadline_values: dict[str, Any] = {}
-    for key, value in (params or {}).items():
-        if str(key).startswith(_DEADLINE_PREFIX):
-            deadline_values[str(key)] = value
-        else:
-            values[str(key)] = value
+    for key, value in request.params.items():
+        (deadline_values if key.startswith(_DEADLINE_PREFIX) else values)[key] = value
+    given = set(values)
 
-    def put(param: str, value: Any, flag: str) -> None:
+    def put(param: str, value: Any, field: str) -> None:
         if value is None:
             return
         if param not in defined:
-            raise InputError(f"{flag} does not apply to a {kind} job (its template has no {param} parameter)")
+            raise RequestError(field, f"does not apply to a {kind} job (its template has no {param} parameter)")
         if param in values and str(values[param]) != str(value):
-            raise InputError(f"{param} given twice ({values[param]!r} and {value!r} from {flag}); give it once")
+            raise RequestError(field, f"gives {param} {value!r}, but the {param} parameter is also given, as "
+                                      f"{values[param]!r}; give it once")
         values[param] = value
 
-    if input_pattern is not None:
-        in_dir, in_name = split_pattern(input_pattern, what="input pattern")
-        put("InputDir", in_dir, "--input")
-        put("InputPattern", in_name, "--input")
-    if output_pattern is not None:
-        out_dir_value, out_name = split_pattern(output_pattern, what="output pattern")
-        put("OutputDir", out_dir_value, "--output")
-        put("OutputPattern", out_name, "--output")
-    put("Frames", None if frames is None else _range_text(frames, "--frames"), "--frames")
-    put("Keyframes", None if keyframes is None else _range_text(keyframes, "--keyframes"), "--keyframes")
-    put("Filled", None if filled is None else _range_text(filled, "--filled"), "--filled")
-    put("ChunkSize", chunk_size, "--chunk-size")
-    put("Model", model, "--model")
-    put("ReportDir", None if report_dir is None else str(Path(report_dir).expanduser().resolve()), "--report")
-    _derive_values(kind, defined, values)
+    for field, dir_param, name_param in (("input_pattern", "InputDir", "InputPattern"),
+                                         ("output_pattern", "OutputDir", "OutputPattern")):
+        pattern = getattr(request, field)
+        if pattern is not None:
+            folder, name = _split(pattern, field)
+            put(dir_param, folder, field)
+            put(name_param, name, field)
+    for param, field in (("Frames", "frames"), ("Keyframes", "keyframes"), ("Filled", "filled")):
+        text = getattr(request, field)
+        put(param, None if text is None else _range_text(text, field), field)
+    put("ChunkSize", request.chunk_size, "chunk_size")
+    put("Model", request.model, "model")
+    put("ReportDir", None if request.report_dir is None else str(request.report_dir.expanduser().resolve()),
+        "report_dir")
+    for param in _RANGE_PARAMETERS:
+        if param in given and param in defined:
+            _range_text(values[param], "params", param=param)
+    _derive_values(kind, defined, values, given)
+    return values, deadline_values, given
 
-    if render_step is not None:
-        _prepend_render_step(template, render_step, render_parameters)
-        defined = {p["name"]: p for p in template["parameterDefinitions"]}
-    elif render_parameters:
-        raise InputError("render_parameters were given without a render_step")
-    if gpu_memory_mib is not None:
-        _set_gpu_memory(template, gpu_memory_mib)
-    if name is not None:
-        if not str(name).strip():
-            raise InputError("the job name must not be empty")
-        template["name"] = str(name)
 
+def _shape_template(request: BundleRequest, template: dict[str, Any], values: dict[str, Any], given: set[str],
+                    ) -> tuple[Any, dict[str, Any]]:
+    """Apply the render step, GPU memory and name to ``template``, check the values, and validate it with openjd.
+
+    Returns the validated job template and the parameter definitions by name.
+    """
+    kind = request.kind
+    if request.render_step is not None:
+        _prepend_render_step(template, request.render_step, request.render_parameters)
+    if request.gpu_memory_mib is not None:
+        _set_gpu_memory(template, request.gpu_memory_mib)
+    if request.name is not None:
+        template["name"] = str(request.name)
+    defined = {p["name"]: p for p in template.get("parameterDefinitions", [])}
     unknown = sorted(set(values) - set(defined))
     if unknown:
-        raise TemplateError(
-            f"{kind} job has no parameter {', '.join(unknown)}; its parameters are {', '.join(defined)}"
-        )
-    where = f"{kind} job template"
-    job_template = validate_template(template, where=where)
-    out_path = Path(out_dir).expanduser().resolve()
-    resolved = resolve_parameter_values(job_template, values, template_dir=out_path, where=where)
-
-    out_path.mkdir(parents=True, exist_ok=True)
-    body = yaml.safe_dump(template, sort_keys=False, allow_unicode=True, width=1_000_000)
-    _write_atomic(out_path / "template.yaml", _HEADER.format(kind=kind) + body)
-    _write_atomic(out_path / "parameter_values.yaml", _dump(_parameter_values(defined, resolved, deadline_values)))
-    _write_atomic(out_path / "asset_references.yaml", _dump(_asset_references(defined, resolved)))
-    return out_path
+        raise RequestError("params", f"{', '.join(unknown)}: the {kind} job has no such parameter; "
+                                     f"its parameters are {', '.join(defined)}")
+    _check_values(kind, defined, values, given)
+    if request.render_step is None:
+        return validate_template(template, where=f"{kind} job template"), defined
+    try:
+        return validate_template(template, where=f"the {kind} job with this render step"), defined
+    except TemplateError as err:
+        raise RequestError("render_step", err.msg) from None
 
 
-def _range_text(text: str, flag: str) -> str:
-    """Validate a frame range and return it in OpenJD syntax (Nuke's ``x`` step becomes ``:``)."""
-    return frames_to_str(parse_frames(str(text), what=f"{flag} range"))
+def _split(pattern: str, field: str) -> tuple[str, str]:
+    try:
+        return split_pattern(pattern)
+    except InputError:
+        raise RequestError(field, f"{os.fspath(pattern)!r} needs a file name with #### for the frame number, "
+                                  "e.g. shot/beauty.####.exr") from None
 
 
-def _derive_values(kind: str, defined: Mapping[str, Any], values: dict[str, Any]) -> None:
+def _range_text(text: Any, field: str, *, param: str | None = None) -> str:
+    """Validate a frame range and return it in OpenJD syntax (Nuke's ``x`` step becomes ``:``).
+
+    Raises:
+        RequestError: not a range; names ``field`` (and ``param`` for a value given by name).
+    """
+    label = f"{param}: " if param else ""
+    try:
+        return frames_to_str(parse_frames(str(text), what="frame range"))
+    except SequenceError as err:
+        if not str(text).strip():
+            raise RequestError(field, f"{label}is empty; give frames like 1001-1100 or 1001-1100:2") from None
+        reason = " ".join(str(err.__cause__).split()) if err.__cause__ is not None else err.msg
+        raise RequestError(field, f"{label}{str(text)!r} is not a frame range ({reason}); "
+                                  "use e.g. 1001-1100, 1001-1100:2 or 1,5,9-12") from None
+
+
+def _error(param: str, given: set[str], detail: str) -> RequestError:
+    """A bad value of template parameter ``param``, named as the caller gave it (a field or params)."""
+    if param in given or param not in _SHORTCUT_FIELDS:
+        return RequestError("params", f"{param}: {detail}")
+    return RequestError(_SHORTCUT_FIELDS[param], detail)
+
+
+def _derive_values(kind: str, defined: Mapping[str, Any], values: dict[str, Any], given: set[str]) -> None:
     """Fill the parameters that follow from others: Filled and ReportDir."""
     if "Filled" in defined and "Filled" not in values:
         if "Frames" in values and "Keyframes" in values:
@@ -181,22 +274,161 @@ def _derive_values(kind: str, defined: Mapping[str, Any], values: dict[str, Any]
             rendered = set(parse_frames(str(values["Keyframes"]), what="Keyframes"))
             rest = [f for f in every if f not in rendered]
             if not rest:
-                raise InputError(
-                    f"every frame of {values['Frames']} is a keyframe, so there is nothing to fill; render fewer frames"
-                )
+                raise _error("Keyframes", given, f"cover every frame of {values['Frames']}, so there is nothing "
+                                                 "to fill; render fewer frames")
             values["Filled"] = frames_to_str(rest)
         elif kind == "qc":
-            raise InputError("a qc job needs the filled frames: give --filled RANGE (or --frames and --keyframes)")
+            raise RequestError("filled", "is required for a qc job: the filled frames to score")
     if "Keyframes" in values and "Frames" in values:
         outside = set(parse_frames(str(values["Keyframes"]), what="Keyframes")) - set(
             parse_frames(str(values["Frames"]), what="Frames")
         )
         if outside:
-            raise InputError(
-                f"keyframes {frames_to_str(outside)} lie outside Frames {values['Frames']}; widen Frames or drop them"
-            )
+            raise _error("Keyframes", given, f"{frames_to_str(outside)} lie outside Frames {values['Frames']}; "
+                                             "widen Frames or drop them")
     if "ReportDir" in defined and "ReportDir" not in values and "OutputDir" in values:
         values["ReportDir"] = str(Path(str(values["OutputDir"])) / DEFAULT_REPORT_SUBDIR)
+
+
+# ---------------------------------------------------------------------------------------
+# Value checks: what the framefill command behind each parameter accepts, and the
+# template's own constraints, each as one line naming the parameter
+# ---------------------------------------------------------------------------------------
+
+
+def _model_problem(kind: str, text: str) -> str | None:
+    from framefill.models.registry import MODELS
+
+    task = "upscale" if kind == "upscale" else "interpolate"
+    if text not in MODELS:
+        known = ", ".join(c.name for c in MODELS if c.task == task)
+        return f"{text!r} is not a known {task} model; use one of {known}"
+    card = MODELS.get(text)
+    if card.task != task:
+        return f"{text!r} is a model for {card.task}, not {task}; see `framefill models list`"
+    return None
+
+
+def _device_problem(kind: str, text: str) -> str | None:
+    from framefill.runtime.device import parse_device
+
+    try:
+        parse_device(text)
+    except DeviceError as err:
+        # The hint is the message's last "; use ..." (the value itself may hold a "; ").
+        _, found, hint = err.msg.rpartition("; use ")
+        return f"{text!r} is not a device; use {hint if found else 'auto, cpu, cuda, cuda:N or all'}"
+    return None
+
+
+def _mode_problem(kind: str, text: str) -> str | None:
+    if text not in ("", "direct", "recursive"):
+        return f"{text!r} is not a fill mode; use direct or recursive, or leave it empty for framefill's default"
+    return None
+
+
+def _finite(text: str) -> float | None:
+    try:
+        number = float(text)
+    except ValueError:
+        return None
+    return number if math.isfinite(number) else None
+
+
+def _threshold_problem(kind: str, text: str) -> str | None:
+    if text.strip() and _finite(text) is None:
+        return f"{text!r} is not a number of dB (e.g. 30); leave it empty for the calibrated threshold"
+    return None
+
+
+def _scale_problem(kind: str, text: str) -> str | None:
+    from framefill.requests import MAX_UPSCALE_SCALE
+
+    number = _finite(text) if text.strip() else 1.0
+    if number is None or not 0 < number <= MAX_UPSCALE_SCALE:
+        return f"{text!r} is not a scale factor above 0 and at most {MAX_UPSCALE_SCALE:g}; leave it empty " \
+               "for the model's own scale"
+    return None
+
+
+def _size_problem(kind: str, text: str) -> str | None:
+    cleaned = text.lower().replace(" ", "")
+    if cleaned and not (_SIZE_TEXT.match(cleaned) and all(int(p) > 0 for p in cleaned.split("x"))):
+        return f"{text!r} is not WIDTHxHEIGHT in whole pixels (e.g. 3840x2160); leave it empty for none"
+    return None
+
+
+def _tile_problem(kind: str, text: str) -> str | None:
+    if text.strip() and not (_INT_TEXT.match(text.strip()) and int(text) >= 0):
+        return f"{text!r} is not a tile size in pixels (e.g. 512, 0: untiled); leave it empty to let framefill choose"
+    return None
+
+
+# The template parameters that reach a framefill option, checked as that option reads them.
+_NAMED_CHECKS: dict[str, Callable[[str, str], str | None]] = {
+    "Model": _model_problem,
+    "Device": _device_problem,
+    "Mode": _mode_problem,
+    "Threshold": _threshold_problem,
+    "Scale": _scale_problem,
+    "Size": _size_problem,
+    "TilePx": _tile_problem,
+}
+
+
+def _constraint_problem(definition: Mapping[str, Any], value: Any) -> str | None:
+    """The first constraint of an OpenJD parameter definition that ``value`` breaks, else None."""
+    if isinstance(value, bool):
+        return f"{value!r} is a boolean; give a string, path or number"
+    text = str(value)
+    kind = definition.get("type")
+    number: float | None = None
+    if kind == "INT":
+        if not _INT_TEXT.match(text.strip()):
+            return f"{text!r} is not a whole number"
+        number = int(text)
+    elif kind == "FLOAT":
+        number = _finite(text)
+        if number is None:
+            return f"{text!r} is not a number"
+    if number is not None:
+        low, high = definition.get("minValue"), definition.get("maxValue")
+        if low is not None and number < float(low):
+            return f"{text} is below its minimum, {low}"
+        if high is not None and number > float(high):
+            return f"{text} is above its maximum, {high}"
+    allowed = definition.get("allowedValues")
+    if allowed is not None:
+        ok = number in [float(a) for a in allowed] if number is not None else text in [str(a) for a in allowed]
+        if not ok:
+            shown = ", ".join("empty" if str(a) == "" else str(a) for a in allowed)
+            return f"{text!r} is not one of its allowed values: {shown}"
+    if kind in ("STRING", "PATH"):
+        low_len, high_len = definition.get("minLength"), definition.get("maxLength")
+        if low_len is not None and len(text) < int(low_len):
+            return "must not be empty" if int(low_len) == 1 else f"{text!r} is shorter than {low_len} characters"
+        if high_len is not None and len(text) > int(high_len):
+            return f"is longer than {high_len} characters"
+    return None
+
+
+def _check_values(kind: str, defined: Mapping[str, Mapping[str, Any]], values: Mapping[str, Any],
+                  given: set[str]) -> None:
+    """Check every job parameter value before openjd sees it, so the error names the parameter.
+
+    Raises:
+        RequestError: the first bad value.
+    """
+    for name, value in values.items():
+        check = _NAMED_CHECKS.get(name)
+        problem = None
+        if check is not None and not isinstance(value, bool):
+            problem = check(kind, str(value))
+        problem = problem or _constraint_problem(defined[name], value)
+        if problem:
+            raise _error(name, given, problem)
+    if str(values.get("Scale", "")).strip() and str(values.get("Size", "")).strip():
+        raise RequestError("params", "Scale and Size both set the output size; give one of them")
 
 
 def _prepend_render_step(
@@ -205,10 +437,10 @@ def _prepend_render_step(
     step = copy.deepcopy(dict(render_step))
     step_name = step.get("name")
     if not isinstance(step_name, str) or not step_name:
-        raise TemplateError("the render step needs a name (an OpenJD step dict with name and script)")
+        raise RequestError("render_step", "needs a name (an OpenJD step with name and script)")
     steps: list[dict[str, Any]] = template["steps"]
     if any(s["name"] == step_name for s in steps):
-        raise TemplateError(f"the render step is named {step_name!r}, like a framefill step; rename it")
+        raise RequestError("render_step", f"is named {step_name!r}, like a framefill step; rename it")
     for s in steps:
         if not s.get("dependencies"):
             s["dependencies"] = [{"dependsOn": step_name}]
@@ -217,15 +449,17 @@ def _prepend_render_step(
     params: list[dict[str, Any]] = template.setdefault("parameterDefinitions", [])
     by_name = {p["name"]: p for p in params}
     for extra in render_parameters:
+        if not isinstance(extra, Mapping) or not isinstance(extra.get("name"), str) or not extra.get("name"):
+            raise RequestError("render_parameters", f"must be OpenJD parameter definitions with a name and a type, "
+                                                    f"got {extra!r}")
         definition = copy.deepcopy(dict(extra))
-        existing = by_name.get(str(definition.get("name")))
+        existing = by_name.get(definition["name"])
         if existing is None:
             params.append(definition)
             by_name[definition["name"]] = definition
         elif existing != definition:
-            raise TemplateError(
-                f"render parameter {definition.get('name')!r} clashes with framefill's own definition; rename it"
-            )
+            raise RequestError("render_parameters", f"{definition['name']!r} clashes with framefill's own "
+                                                    "definition of that parameter; rename it")
     # The job renders the keyframes itself, so the input folder is one of its outputs:
     # Deadline then neither uploads a folder that does not exist yet nor misses the
     # render step's results when Fill runs on another worker.
@@ -234,8 +468,6 @@ def _prepend_render_step(
 
 
 def _set_gpu_memory(template: dict[str, Any], gpu_memory_mib: int) -> None:
-    if isinstance(gpu_memory_mib, bool) or not isinstance(gpu_memory_mib, int) or gpu_memory_mib < 1:
-        raise InputError(f"gpu_memory_mib must be a whole number of MiB >= 1, got {gpu_memory_mib!r}")
     for step in template["steps"]:
         for amount in (step.get("hostRequirements") or {}).get("amounts", []):
             if amount.get("name") == "amount.worker.gpu.memory":
@@ -292,18 +524,6 @@ def _asset_references(defined: Mapping[str, Mapping[str, Any]], resolved: Mappin
 
 def _dump(doc: Mapping[str, Any]) -> str:
     return yaml.safe_dump(dict(doc), sort_keys=False, allow_unicode=True, width=1_000_000)
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temp file in the same folder, then rename."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def bundle_template_path(bundle_dir: Path) -> Path:

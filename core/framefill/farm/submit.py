@@ -64,8 +64,14 @@ def submit_bundle(
             from botocore.exceptions import BotoCoreError, ClientError
             from deadline.client import api
             from deadline.client.config import config_file
-            from deadline.client.exceptions import DeadlineOperationError, NonValidInputError
-            from deadline.job_attachments.exceptions import AssetSyncError, JobAttachmentsError
+            from deadline.client.exceptions import (
+                DeadlineOperationError,
+                NonValidInputError,
+            )
+            from deadline.job_attachments.exceptions import (
+                AssetSyncError,
+                JobAttachmentsError,
+            )
         except ImportError as err:
             raise FarmError(f"the deadline client is not installed ({err.name}); pip install 'framefill[farm]'") from err
 
@@ -181,7 +187,7 @@ def _quiet_aws_logging() -> Iterator[None]:
     handlers: list[tuple[logging.Logger, logging.Handler]] = []
     for name in _NOISY_LOGGERS:
         logger = logging.getLogger(name)
-        handler = logging.NullHandler()
+        handler: logging.Handler = logging.NullHandler()
         logger.addHandler(handler)
         handlers.append((logger, handler))
     try:

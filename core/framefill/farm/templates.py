@@ -215,7 +215,12 @@ def plan_job(job_template: Any, values: Mapping[str, str]) -> JobPlan:
     Raises:
         TemplateError: the job cannot be instantiated or has a dependency cycle.
     """
-    from openjd.model import ParameterValue, ParameterValueType, StepParameterSpaceIterator, create_job
+    from openjd.model import (
+        ParameterValue,
+        ParameterValueType,
+        StepParameterSpaceIterator,
+        create_job,
+    )
 
     types = {p.name: p.type.value for p in (job_template.parameterDefinitions or [])}
     params = {

@@ -6,19 +6,14 @@ place that imports the EXR and image libraries (OpenCV lazily).
 
 from __future__ import annotations
 
-from framefill.frames.atomic import (
-    atomic_output,
-    atomic_write_bytes,
-    atomic_write_text,
-    is_temp_name,
-    remove_stale_temps,
-)
 from framefill.frames.exr import (
     COMPRESSIONS,
     ExrImage,
     ExrPart,
+    check_exr,
+    count_nonfinite,
+    decoded_bytes,
     image_from_arrays,
-    memory_budget,
     part_from_arrays,
     pixel_sha256,
     probe_exr,
@@ -35,22 +30,21 @@ from framefill.frames.sequence import (
     missing_frames,
     parse_frame_range,
     resolve_frames,
+    sequence_pattern_of,
 )
 
 __all__ = [
     "COMPRESSIONS",
     "ExrImage",
     "ExrPart",
+    "check_exr",
+    "count_nonfinite",
+    "decoded_bytes",
     "FramePattern",
     "Sequence",
-    "atomic_output",
-    "atomic_write_bytes",
-    "atomic_write_text",
     "find_sequences",
     "format_frame_range",
     "image_from_arrays",
-    "is_temp_name",
-    "memory_budget",
     "missing_frames",
     "parse_frame_range",
     "part_from_arrays",
@@ -58,8 +52,8 @@ __all__ = [
     "probe_exr",
     "read_exr",
     "read_image",
-    "remove_stale_temps",
     "resolve_frames",
+    "sequence_pattern_of",
     "with_attributes",
     "write_exr",
     "write_image",

@@ -107,6 +107,7 @@ class RawLayout:
     flags: int
     parts: tuple[RawPart, ...]
     file_size: int
+    table_start: int = 0  # byte offset of the first chunk offset table (right after the headers)
 
     @property
     def multipart(self) -> bool:
@@ -155,8 +156,17 @@ class _Reader:
                 raise LayoutError("corrupt", f"corrupt header: an {what} longer than {limit} bytes")
 
 
-def read_layout(path: str | os.PathLike[str], *, check_chunks: bool = True) -> RawLayout:
+def read_layout(
+    path: str | os.PathLike[str], *, check_chunks: bool = True, check_every_chunk: bool = False
+) -> RawLayout:
     """Parse every header of an EXR file and, with ``check_chunks``, verify its chunk tables.
+
+    ``check_chunks`` checks that every offset points inside the file and that
+    the last chunk ends inside it. ``check_every_chunk`` also reads each
+    chunk's leader (a few bytes, no pixels): the part number, the scanline or
+    tile it names must be the one its table entry stands for, its size must
+    be positive, and no two chunks may overlap. That catches an offset table
+    that is garbage but happens to point inside the file.
 
     Raises:
         LayoutError: not an EXR file, a corrupt header, or a file that ends
@@ -186,9 +196,9 @@ def read_layout(path: str | os.PathLike[str], *, check_chunks: bool = True) -> R
                 break
         if not parts:
             raise LayoutError("corrupt", "corrupt header: no parts")
-        layout = RawLayout(flags=flags, parts=tuple(parts), file_size=size)
-        if check_chunks and not layout.deep:
-            _check_chunk_tables(r, layout)
+        layout = RawLayout(flags=flags, parts=tuple(parts), file_size=size, table_start=r.pos)
+        if (check_chunks or check_every_chunk) and not layout.deep:
+            _check_chunk_tables(r, layout, every_chunk=check_every_chunk)
         return layout
 
 
@@ -328,8 +338,12 @@ def _expected_chunks(part: RawPart) -> int | None:
     return None  # mip/rip levels: sized from the table itself
 
 
-def _check_chunk_tables(r: _Reader, layout: RawLayout) -> None:
-    """Every chunk offset must point inside the file and the last chunk must fit in it."""
+def _check_chunk_tables(r: _Reader, layout: RawLayout, *, every_chunk: bool = False) -> None:
+    """Every chunk offset must point inside the file and the last chunk must fit in it.
+
+    With ``every_chunk``, every chunk's leader is read instead of only the last one's
+    (see :func:`_check_every_chunk`), so a table of garbage is called corrupt, not truncated.
+    """
     table_start = r.pos
     counts: list[int] = []
     if layout.multipart:
@@ -354,6 +368,9 @@ def _check_chunk_tables(r: _Reader, layout: RawLayout) -> None:
         if any(o == 0 for o in bad):
             raise LayoutError("truncated", "its chunk offset table was never filled in; the writer did not finish")
         raise LayoutError("truncated", "its chunks point past its end")
+    if every_chunk:
+        _check_every_chunk(r, layout, counts, offsets, table_end)
+        return
     # Find which part the last chunk belongs to, to know its leader layout.
     last = max(range(len(offsets)), key=offsets.__getitem__)
     index = last
@@ -372,6 +389,110 @@ def _check_chunk_tables(r: _Reader, layout: RawLayout) -> None:
     (packed,) = struct.unpack("<i", head[-4:])
     if packed < 0 or offsets[last] + leader + 4 + packed > r.size:
         raise LayoutError("truncated", "its last chunk runs past its end")
+
+
+def _tile_counts(part: RawPart) -> list[tuple[int, int, int, int]]:
+    """(level x, level y, tiles across, tiles down) of every level, in chunk-table order.
+
+    Follows the OpenEXR file-format spec: one level, mip-map levels (lx == ly)
+    or rip-map levels (every lx for each ly), each level rounded down or up.
+    """
+    assert part.tiles is not None
+    tx, ty, mode, rounding = part.tiles
+    x0, y0, x1, y1 = part.data_window
+    w, h = x1 - x0 + 1, y1 - y0 + 1
+
+    def levels(size: int) -> int:
+        n, value = 1, size
+        while value > 1:
+            value = (value + 1) // 2 if rounding == 1 else value // 2
+            n += 1
+        return n
+
+    def level_size(size: int, level: int) -> int:
+        div = 1 << level
+        return max(1, -(-size // div) if rounding == 1 else size // div)
+
+    if mode == 0:
+        pairs = [(0, 0)]
+    elif mode == 1:
+        pairs = [(n, n) for n in range(levels(max(w, h)))]
+    elif mode == 2:
+        pairs = [(lx, ly) for ly in range(levels(h)) for lx in range(levels(w))]
+    else:
+        raise LayoutError("corrupt", f"corrupt header: unknown tile level mode {mode}")
+    return [(lx, ly, -(-level_size(w, lx) // tx), -(-level_size(h, ly) // ty)) for lx, ly in pairs]
+
+
+def _expected_leaders(part: RawPart, count: int) -> list[tuple[int, ...]] | None:
+    """What each table entry's chunk leader must say (scanline y, or tile dx, dy, lx, ly); None if unknown."""
+    x0, y0, x1, y1 = part.data_window
+    if part.tiles is None:
+        lines = _LINES_PER_CHUNK.get(part.compression)
+        if lines is None:
+            return None
+        return [(y0 + i * lines,) for i in range(count)]
+    out: list[tuple[int, ...]] = [
+        (dx, dy, lx, ly) for lx, ly, nx, ny in _tile_counts(part) for dy in range(ny) for dx in range(nx)
+    ]
+    return out if len(out) == count else None
+
+
+def _check_every_chunk(
+    r: _Reader, layout: RawLayout, counts: list[int], offsets: tuple[int, ...], table_end: int
+) -> None:
+    """Read every chunk leader: it must name its own part and position, and chunks must not overlap.
+
+    A chunk may hold 0 bytes of data (a line where every channel is subsampled away), never fewer.
+    """
+    spans: list[tuple[int, int, int]] = []  # start, end, table index
+    index = 0
+    for part_index, (part, count) in enumerate(zip(layout.parts, counts, strict=True)):
+        expected = _expected_leaders(part, count)
+        x0, y0, x1, y1 = part.data_window
+        leader = (4 if layout.multipart else 0) + (16 if part.tiles is not None else 4)
+        seen: set[tuple[int, ...]] = set()
+        for i in range(count):
+            offset = offsets[index + i]
+            r.fh.seek(offset)
+            head = r.fh.read(leader + 4)
+            if len(head) != leader + 4:
+                raise LayoutError("truncated", f"chunk {index + i} of its offset table points past its end")
+            fields = struct.unpack(f"<{len(head) // 4}i", head)
+            if layout.multipart:
+                if fields[0] != part_index:
+                    raise LayoutError("corrupt", f"chunk {index + i} names part {fields[0]}, not {part_index} "
+                                                 "(corrupt chunk offset table)")
+                fields = fields[1:]
+            where, packed = tuple(fields[:-1]), fields[-1]
+            if expected is not None:
+                if where != expected[i]:
+                    raise LayoutError("corrupt", f"chunk {index + i} holds {_where(where)}, not "
+                                                 f"{_where(expected[i])} (corrupt chunk offset table)")
+            elif part.tiles is None:
+                if not y0 <= where[0] <= y1 or where in seen:
+                    raise LayoutError("corrupt", f"chunk {index + i} holds {_where(where)} (corrupt chunk offset table)")
+                seen.add(where)
+            if packed < 0:
+                raise LayoutError("corrupt", f"chunk {index + i} claims {packed} bytes (corrupt chunk)")
+            if offset + leader + 4 + packed > r.size:
+                last = offset == max(offsets)
+                raise LayoutError("truncated", "its last chunk runs past its end" if last else
+                                  f"chunk {index + i} runs past its end")
+            spans.append((offset, offset + leader + 4 + packed, index + i))
+        index += count
+    spans.sort()
+    previous_end = table_end
+    for start, end, i in spans:
+        if start < previous_end:
+            raise LayoutError("corrupt", f"chunk {i} overlaps another chunk or the header (corrupt chunk offset table)")
+        previous_end = end
+
+
+def _where(fields: tuple[int, ...]) -> str:
+    if len(fields) == 1:
+        return f"scanline {fields[0]}"
+    return f"tile ({fields[0]}, {fields[1]}) of level ({fields[2]}, {fields[3]})"
 
 
 def _single_part_chunk_count(r: _Reader, table_start: int) -> int:

@@ -10,15 +10,9 @@ corrupt files fail with one clear line instead of library noise.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
-import io
 import os
-import re
-import sys
-import tempfile
-import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,34 +20,33 @@ from typing import Any
 import numpy as np
 import OpenEXR
 
-from framefill.errors import ExrError, InputError
+from framefill.atomic import atomic_output, write_errno, write_error
+from framefill.errors import ExrError
 from framefill.frames import _exrlayout
-from framefill.frames.atomic import atomic_output
+from framefill.frames._native import clean_note, first_note, quiet_native
+from framefill.frames._files import (
+    FORMAT_EXTENSIONS,
+    file_problem,
+    read_problem,
+    sniff_format,
+)
 
 __all__ = [
     "ExrPart",
     "ExrImage",
     "read_exr",
     "probe_exr",
+    "check_exr",
+    "count_nonfinite",
     "write_exr",
     "part_from_arrays",
     "image_from_arrays",
     "with_attributes",
     "pixel_sha256",
-    "memory_budget",
-    "parse_byte_size",
+    "decoded_bytes",
     "COMPRESSIONS",
-    "MEMORY_BUDGET_ENV",
-    "DEFAULT_RAM_FRACTION",
 ]
 
-MEMORY_BUDGET_ENV = "FRAMEFILL_MEMORY_BUDGET"
-# A fill holds two decoded source frames, the output and the network's
-# activations at once; one file may use at most a quarter of the RAM so that
-# all of that still fits without swapping.
-DEFAULT_RAM_FRACTION = 0.25
-# Used when the platform does not report its physical memory.
-FALLBACK_RAM_BYTES = 16 << 30
 # OpenEXR's own default tile size (and the one most renderers use).
 DEFAULT_TILE_PX = 64
 
@@ -198,147 +191,8 @@ def _storage(value: Any) -> str:
     return getattr(value, "name", str(value))
 
 
-# ---------------------------------------------------------------------------
-# Memory budget
-# ---------------------------------------------------------------------------
-
-_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(i?b)?\s*$", re.IGNORECASE)
-
-
-def parse_byte_size(text: str) -> int:
-    """``"8G"`` -> 8 GiB, ``"512M"``, ``"1.5g"``, ``"4096"`` (bytes); units are powers of 1024.
-
-    Raises:
-        InputError: text that is not a size.
-    """
-    match = _SIZE.match(text)
-    if not match:
-        raise InputError(f"bad size {text!r}; use bytes or a number with K, M, G or T (e.g. 8G)")
-    scale = 1 << (10 * " kmgt".index((match.group(2) or " ").lower()))
-    return int(float(match.group(1)) * scale)
-
-
-def _physical_ram() -> int:
-    try:
-        return int(os.sysconf("SC_PAGE_SIZE")) * int(os.sysconf("SC_PHYS_PAGES"))
-    except (AttributeError, ValueError, OSError):
-        return FALLBACK_RAM_BYTES
-
-
-def memory_budget() -> int:
-    """Bytes one decoded EXR may take: ``$FRAMEFILL_MEMORY_BUDGET`` or a quarter of the RAM.
-
-    Raises:
-        InputError: the environment variable is not a size.
-    """
-    text = os.environ.get(MEMORY_BUDGET_ENV)
-    if text:
-        try:
-            return parse_byte_size(text)
-        except InputError:
-            raise InputError(f"{MEMORY_BUDGET_ENV}={text!r} is not a size; use e.g. 8G or 512M") from None
-    return int(_physical_ram() * DEFAULT_RAM_FRACTION)
-
-
 def _gib(n: int) -> str:
     return f"{n / (1 << 30):.2f} GiB" if n >= 1 << 30 else f"{n / (1 << 20):.1f} MiB"
-
-
-# ---------------------------------------------------------------------------
-# Quiet calls into the library
-# ---------------------------------------------------------------------------
-
-_NATIVE_LOCK = threading.Lock()
-
-
-class _ThreadCapture(io.TextIOBase):
-    """Stands in for sys.stdout: keeps what one thread prints, passes the rest on."""
-
-    def __init__(self, real: Any, owner: int) -> None:
-        self.real = real
-        self.owner = owner
-        self.captured: list[str] = []
-
-    def write(self, text: str) -> int:
-        if threading.get_ident() == self.owner:
-            self.captured.append(text)
-            return len(text)
-        return int(self.real.write(text))
-
-    def flush(self) -> None:
-        self.real.flush()
-
-    def isatty(self) -> bool:
-        return bool(self.real.isatty())
-
-    def fileno(self) -> int:
-        return int(self.real.fileno())
-
-    @property
-    def encoding(self) -> str:  # type: ignore[override]
-        return str(getattr(self.real, "encoding", "utf-8"))
-
-
-@contextlib.contextmanager
-def _quiet_native() -> Iterator[list[str]]:
-    """Collect what the OpenEXR library prints during a call instead of showing it.
-
-    The bindings print warnings through Python's stdout and the C core prints
-    errors on file descriptor 2. Both are captured for the error message;
-    anything else written to fd 2 meanwhile (another thread) is passed on.
-    """
-    notes: list[str] = []
-    with _NATIVE_LOCK:
-        real_stdout = sys.stdout
-        capture = _ThreadCapture(real_stdout, threading.get_ident()) if real_stdout is not None else None
-        if capture is not None:
-            sys.stdout = capture
-        saved_fd = None
-        spool = None
-        try:
-            with contextlib.suppress(OSError, ValueError, AttributeError):
-                if sys.stderr is not None:
-                    sys.stderr.flush()
-                spool = tempfile.TemporaryFile()
-                saved_fd = os.dup(2)
-                os.dup2(spool.fileno(), 2)
-            yield notes
-        finally:
-            if saved_fd is not None and spool is not None:
-                os.dup2(saved_fd, 2)
-                os.close(saved_fd)
-                spool.seek(0)
-                passed: list[str] = []
-                for line in spool.read().decode("utf-8", errors="replace").splitlines(keepends=True):
-                    (notes if "EXR_ERR" in line or "OpenEXR" in line else passed).append(line)
-                if passed:
-                    os.write(2, "".join(passed).encode())
-            if spool is not None:
-                spool.close()
-            if capture is not None:
-                if sys.stdout is capture:
-                    sys.stdout = real_stdout
-                notes.extend("".join(capture.captured).splitlines())
-
-
-_NOTE_CODE = re.compile(r"\((EXR_ERR_\w+)\)\s*")
-_NOTE_WARNING = re.compile(r"^Warning: Exception raised reading pixel data for (part \d+) - ")
-
-
-def _first_note(notes: list[str], path: Path) -> str:
-    """The library's first complaint, tidied for a one-line message."""
-    for line in notes:
-        line = line.strip().replace(str(path), "").lstrip(": ").strip()
-        line = _NOTE_CODE.sub(lambda m: m.group(1) + ": ", line)
-        line = _NOTE_WARNING.sub(lambda m: m.group(1) + ": ", line)
-        if line:
-            return _exrlayout.show(line, 160, quote=False)
-    return ""
-
-
-def _clean(reason: str, path: Path) -> str:
-    text = " ".join(str(reason).replace(f"'{path}'", "it").replace(str(path), "it").split())
-    return _exrlayout.show(text, 160, quote=False)
 
 
 # ---------------------------------------------------------------------------
@@ -346,17 +200,23 @@ def _clean(reason: str, path: Path) -> str:
 # ---------------------------------------------------------------------------
 
 
-def _layout(path: Path) -> _exrlayout.RawLayout:
+def _layout(path: Path, *, check_every_chunk: bool = False) -> _exrlayout.RawLayout:
     """Check the file exists and is a complete, flat EXR; return its structure."""
-    if not path.exists():
-        raise ExrError(f"cannot read {path}: file not found; check the path and frame number")
-    if path.is_dir():
-        raise ExrError(f"cannot read {path}: it is a folder, not an EXR file")
+    problem = file_problem(path)
+    if problem is not None:
+        raise ExrError(f"cannot read {path}: {problem}")
     try:
-        layout = _exrlayout.read_layout(path)
+        layout = _exrlayout.read_layout(path, check_every_chunk=check_every_chunk)
     except _exrlayout.LayoutError as err:
         if err.kind == "not_exr":
-            raise ExrError(f"cannot read {path}: not an OpenEXR file") from None
+            other = sniff_format(path)
+            if other is not None and other != "exr":
+                raise ExrError(
+                    f"cannot read {path}: it is a {other.upper()} file, not OpenEXR, despite its name; "
+                    f"rename it to {path.stem}{FORMAT_EXTENSIONS[other]} or re-render it as EXR"
+                ) from None
+            raise ExrError(f"cannot read {path}: not an OpenEXR file (no EXR magic number at its start); "
+                           f"re-render or re-copy it") from None
         if err.kind == "truncated":
             raise ExrError(
                 f"cannot read {path}: the file is truncated or incomplete: {err.reason} "
@@ -364,19 +224,19 @@ def _layout(path: Path) -> _exrlayout.RawLayout:
             ) from None
         raise ExrError(f"cannot read {path}: {err.reason}; re-render or re-copy it") from None
     except OSError as err:
-        raise ExrError(f"cannot read {path}: {err.strerror or err}") from None
+        raise ExrError(f"cannot read {path}: {read_problem(path, err)}") from None
     if layout.deep:
         raise ExrError(f"cannot read {path}: deep data is not supported; flatten it in your renderer/compositor")
     return layout
 
 
 def _check_budget(path: Path, layout: _exrlayout.RawLayout, budget: int | None) -> None:
-    limit = memory_budget() if budget is None else budget
     need = layout.decoded_bytes()
-    if limit > 0 and need > limit:
+    if budget is not None and need > budget:
         raise ExrError(
-            f"cannot read {path}: it decodes to {_gib(need)}, over the memory budget of {_gib(limit)}; "
-            f"raise it with {MEMORY_BUDGET_ENV} (e.g. {MEMORY_BUDGET_ENV}={max(1, -(-need // (1 << 30)) + 1)}G)"
+            f"cannot read {path}: it decodes to {_gib(need)}, over the memory budget of {_gib(budget)}; "
+            f"raise it with --memory-budget or FRAMEFILL_MEMORY_BUDGET "
+            f"(e.g. FRAMEFILL_MEMORY_BUDGET={max(1, -(-need // (1 << 30)) + 1)}G)"
         )
 
 
@@ -389,8 +249,8 @@ def read_exr(path: str | os.PathLike[str], *, memory_budget_bytes: int | None = 
 
     Arrays are 2-D (rows, cols) over each part's data window, float16/float32/
     uint32, values as stored (scene-linear, unclamped).
-    ``memory_budget_bytes`` caps the decoded size (default :func:`memory_budget`;
-    0 or less means no cap).
+    ``memory_budget_bytes`` caps the decoded size (None: no cap; the pipelines
+    pass :func:`framefill.runtime.memory.frame_budget`).
 
     Raises:
         ExrError: missing file, not an EXR, corrupt header or pixels, truncated
@@ -400,15 +260,15 @@ def read_exr(path: str | os.PathLike[str], *, memory_budget_bytes: int | None = 
     layout = _layout(p)
     _check_budget(p, layout, memory_budget_bytes)
     try:
-        with _quiet_native() as notes:
+        with quiet_native() as notes:
             exr = OpenEXR.File(str(p), separate_channels=True)
             bound = list(exr.parts)
             raw = [(bp.name(), dict(bp.header), {n: c.pixels for n, c in bp.channels.items()}) for bp in bound]
     except (RuntimeError, ValueError, TypeError) as err:
-        reason = _first_note(notes, p) or _clean(str(err), p)
+        reason = first_note(notes, p) or clean_note(str(err), p)
         raise ExrError(f"cannot read {p}: corrupt file, OpenEXR says: {reason}; re-render or re-copy it") from None
     if len(raw) != len(layout.parts):
-        reason = _first_note(notes, p) or "some parts could not be decoded"
+        reason = first_note(notes, p) or "some parts could not be decoded"
         raise ExrError(f"cannot read {p}: corrupt or truncated pixel data ({reason}); re-render or re-copy it")
     parts: list[ExrPart] = []
     for (name, header, pixels), rpart in zip(raw, layout.parts, strict=True):
@@ -417,7 +277,7 @@ def read_exr(path: str | os.PathLike[str], *, memory_budget_bytes: int | None = 
             arr = pixels.get(rch.name)
             want = rpart.channel_shape(rch)
             if not isinstance(arr, np.ndarray) or arr.shape != want or arr.dtype != _TYPE_TO_DTYPE[rch.pixel_type]:
-                reason = _first_note(notes, p) or f"channel {rch.name} could not be decoded"
+                reason = first_note(notes, p) or f"channel {rch.name} could not be decoded"
                 raise ExrError(f"cannot read {p}: corrupt or truncated pixel data ({reason}); re-render or re-copy it")
             channels[rch.name] = arr
         parts.append(
@@ -445,11 +305,11 @@ def probe_exr(path: str | os.PathLike[str]) -> ExrImage:
     p = Path(path)
     layout = _layout(p)
     try:
-        with _quiet_native() as notes:
+        with quiet_native() as notes:
             exr = OpenEXR.File(str(p), separate_channels=True, header_only=True)
             headers = [dict(exr.header(i)) for i in range(len(layout.parts))]
     except (RuntimeError, ValueError, TypeError) as err:
-        reason = _first_note(notes, p) or _clean(str(err), p)
+        reason = first_note(notes, p) or clean_note(str(err), p)
         raise ExrError(f"cannot read {p}: corrupt file, OpenEXR says: {reason}; re-render or re-copy it") from None
     parts = [
         ExrPart(
@@ -463,6 +323,56 @@ def probe_exr(path: str | os.PathLike[str]) -> ExrImage:
         for header, rpart in zip(headers, layout.parts, strict=True)
     ]
     return ExrImage(parts=parts, path=p)
+
+
+def check_exr(path: str | os.PathLike[str], *, memory_budget_bytes: int | None = None) -> None:
+    """Check that a file is a complete, readable flat EXR without decoding its pixels.
+
+    Cheap enough to run on every rendered frame before it is used: it parses
+    the headers and reads the chunk offset table plus each chunk's few-byte
+    leader (milliseconds, no decompression). It catches a missing path, a
+    folder, a broken or looping link, a 0-byte file, a file of another format
+    named ``.exr``, a corrupt header, a truncated file, an offset table that
+    was never filled in or holds garbage (offsets past the end, chunks that
+    name the wrong scanline/tile/part, overlapping chunks), deep data, and a
+    decoded size over ``memory_budget_bytes`` (None: no cap).
+    Damage inside compressed pixel data is found only by :func:`read_exr`.
+
+    Raises:
+        ExrError: one line naming the file, the problem and the fix.
+    """
+    p = Path(path)
+    layout = _layout(p, check_every_chunk=True)
+    _check_budget(p, layout, memory_budget_bytes)
+
+
+# Bits that are all set in the exponent of an Inf or NaN, per float width.
+_EXPONENT_BITS = {2: (np.uint16, 0x7C00), 4: (np.uint32, 0x7F800000)}
+
+
+def count_nonfinite(image: ExrImage) -> dict[str, int]:
+    """Pixels that are NaN or +/-Inf, per float (half or float) channel that has any.
+
+    Keys as :meth:`ExrImage.all_channels` (bare names for one part,
+    ``part/channel`` for several); channels without non-finite pixels and
+    uint channels are left out, so an empty dict means a clean frame.
+    One pass over the bits of each array (the exponent all ones), no copies
+    in float: a 4K four-channel half frame takes a few milliseconds.
+    """
+    counts: dict[str, int] = {}
+    for name, arr in image.all_channels().items():
+        if arr.dtype.kind != "f" or arr.dtype.itemsize not in _EXPONENT_BITS:
+            if arr.dtype.kind == "f":  # float64 from a caller: not an EXR type, count it plainly
+                bad = int(arr.size - np.count_nonzero(np.isfinite(arr)))
+                if bad:
+                    counts[name] = bad
+            continue
+        utype, mask = _EXPONENT_BITS[arr.dtype.itemsize]
+        bits = np.ascontiguousarray(arr).view(utype)
+        bad = int(np.count_nonzero((bits & utype(mask)) == utype(mask)))
+        if bad:
+            counts[name] = bad
+    return counts
 
 
 # ---------------------------------------------------------------------------
@@ -563,10 +473,13 @@ def write_exr(path: str | os.PathLike[str], image: ExrImage, *, compression: str
         bound_parts.append(OpenEXR.Part(header, channels, part.name or ""))
     with atomic_output(dest) as tmp:
         try:
-            with _quiet_native() as notes:
+            with quiet_native() as notes:
                 OpenEXR.File(bound_parts).write(str(tmp))
         except (RuntimeError, ValueError, TypeError) as err:
-            reason = _first_note(notes, tmp) or _clean(str(err), tmp)
+            text = " ".join([*notes, str(err)])
+            if write_errno(text) is not None:  # a system cause framefill can name: disk full, read-only, ...
+                raise ExrError(write_error(dest, text).msg) from None
+            reason = first_note(notes, tmp) or clean_note(str(err), tmp)
             raise ExrError(f"cannot write {dest}: {reason}") from None
 
 
@@ -642,6 +555,19 @@ def with_attributes(image: ExrImage, attributes: Mapping[str, Any], *, drop: Seq
         for p in image.parts
     ]
     return ExrImage(parts=parts, path=None)
+
+
+_PIXEL_BYTES = {"half": 2, "float": 4, "uint": 4}
+
+
+def decoded_bytes(image: ExrImage) -> int:
+    """Bytes a frame takes decoded, from its headers alone (a :func:`probe_exr` result will do)."""
+    total = 0
+    for part in image.parts:
+        x0, y0, x1, y1 = part.data_window
+        area = max(0, x1 - x0 + 1) * max(0, y1 - y0 + 1)
+        total += area * sum(_PIXEL_BYTES.get(str(kind), 4) for kind in part.pixel_types().values())
+    return total
 
 
 def pixel_sha256(image: ExrImage) -> str:

@@ -13,8 +13,14 @@ from typing import Any, Literal
 
 import numpy as np
 
+from framefill.atomic import atomic_write_bytes
 from framefill.errors import InputError
-from framefill.frames.atomic import atomic_write_bytes
+from framefill.frames._files import (
+    FORMAT_EXTENSIONS,
+    file_problem,
+    read_problem,
+    sniff_bytes,
+)
 
 __all__ = ["read_image", "write_image", "IMAGE_EXTENSIONS", "JPEG_QUALITY"]
 
@@ -44,12 +50,16 @@ def read_image(path: str | os.PathLike[str]) -> tuple[np.ndarray, int]:
         InputError: missing, unreadable or unsupported file.
     """
     p = Path(path)
+    problem = file_problem(p)
+    if problem is not None:
+        raise InputError(f"cannot read image {p}: {problem}")
     try:
         data = np.fromfile(p, dtype=np.uint8)
-    except FileNotFoundError:
-        raise InputError(f"cannot read image {p}: file not found") from None
     except OSError as err:
-        raise InputError(f"cannot read image {p}: {err.strerror or err}") from None
+        raise InputError(f"cannot read image {p}: {read_problem(p, err)}") from None
+    kind = sniff_bytes(data[:8].tobytes())
+    if kind == "exr":  # OpenCV's EXR codec is off (and would lose channels): say what it is
+        raise InputError(f"cannot read image {p}: it is an OpenEXR file, despite its name; rename it to {p.stem}.exr")
     cv2 = _cv2()
     img = None
     if data.size:
@@ -58,10 +68,17 @@ def read_image(path: str | os.PathLike[str]) -> tuple[np.ndarray, int]:
         cv2.setLogLevel(_CV_LOG_SILENT)
         try:
             img = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
+        except cv2.error:  # a codec that is built in but disabled, or one that throws on bad data
+            img = None
         finally:
             cv2.setLogLevel(level)
     if img is None:
-        raise InputError(f"cannot read image {p}: not a readable PNG, TIFF or JPEG file")
+        if kind is not None and FORMAT_EXTENSIONS[kind] != _canonical(p.suffix):
+            raise InputError(f"cannot read image {p}: it is a {kind.upper()} file, despite its name, "
+                             f"and could not be decoded; rename it to {p.stem}{FORMAT_EXTENSIONS[kind]} or re-export it")
+        if kind is not None:
+            raise InputError(f"cannot read image {p}: a damaged or truncated {kind.upper()} file; re-render or re-copy it")
+        raise InputError(f"cannot read image {p}: not a readable PNG, TIFF or JPEG file; re-render or re-copy it")
     if img.dtype == np.uint8:
         out, depth = img.astype(np.float32) / np.float32(255.0), 8
     elif img.dtype == np.uint16:
@@ -77,6 +94,11 @@ def read_image(path: str | os.PathLike[str]) -> tuple[np.ndarray, int]:
     elif out.shape[2] == 4:
         out = out[:, :, [2, 1, 0, 3]]
     return np.ascontiguousarray(out), depth
+
+
+def _canonical(suffix: str) -> str:
+    suffix = suffix.lower()
+    return {".jpeg": ".jpg", ".tiff": ".tif"}.get(suffix, suffix)
 
 
 def write_image(

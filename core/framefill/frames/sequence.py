@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from framefill.atomic import is_temp_name
 from framefill.errors import SequenceError
-from framefill.frames.atomic import is_temp_name
 
 __all__ = [
     "MAX_FRAMES",
@@ -26,6 +26,7 @@ __all__ = [
     "missing_frames",
     "find_sequences",
     "resolve_frames",
+    "sequence_pattern_of",
 ]
 
 # A 3-hour film at 60 fps is ~650,000 frames; ten million is far past any shot
@@ -316,30 +317,69 @@ class FramePattern:
         Raises:
             SequenceError: the folder exists but cannot be listed.
         """
-        folder = self.folder
         try:
-            entries = list(os.scandir(folder))
+            files = self._files_like_frames()
         except (FileNotFoundError, NotADirectoryError):
             return {}
         except OSError as err:
-            raise SequenceError(f"cannot list {folder} for {self}: {err.strerror or err}") from None
+            raise SequenceError(f"cannot list {self.folder} for {self}: {err.strerror or err}") from None
+        found = {int(digits): name for digits, name in files if self.format_frame(int(digits)) == digits}
+        return {frame: self.folder / found[frame] for frame in sorted(found)}
+
+    def strays(self) -> list[Path]:
+        """Files beside the frames that fit the pattern but for their padding, sorted.
+
+        For ``shot.####.exr`` these are ``shot.01001.exr`` or ``shot.001.exr``:
+        :meth:`scan` skips them (their digits are not how this pattern writes
+        a frame number), so a job would silently leave them out. A pipeline
+        warns about each with :meth:`stray_warning`. Temporaries, folders and
+        hidden files are not listed; a missing or unreadable folder gives ``[]``.
+        """
+        try:
+            files = self._files_like_frames()
+        except OSError:
+            return []
+        return sorted(self.folder / name for digits, name in files if self.format_frame(int(digits)) != digits)
+
+    def _files_like_frames(self) -> list[tuple[str, str]]:
+        """(digits, file name) of the regular files whose name fits the pattern with any padding.
+
+        Raises:
+            OSError: the folder cannot be listed.
+        """
         regex = self._name_regex()
-        found: dict[int, str] = {}
-        for entry in entries:
+        out = []
+        with os.scandir(self.folder) as entries:
+            listed = list(entries)
+        for entry in listed:
             match = regex.match(entry.name)
-            if match is None:
-                continue
-            digits = match.group(1)
-            frame = int(digits)
-            if self.format_frame(frame) != digits or is_temp_name(entry.name):
+            if match is None or is_temp_name(entry.name):
                 continue
             try:
-                if not entry.is_file():
-                    continue
+                if entry.is_file():
+                    out.append((match.group(1), entry.name))
             except OSError:
                 continue
-            found[frame] = entry.name
-        return {frame: folder / found[frame] for frame in sorted(found)}
+        return out
+
+    def stray_warning(self, path: str | os.PathLike[str]) -> str:
+        """One line about a file from :meth:`strays`: its padding, the pattern's, and the two fixes.
+
+        ``shot.01001.exr has 5-digit padding; the pattern shot.####.exr uses 4 and skips it:
+        rename it to shot.1001.exr or use shot.#####.exr``
+        """
+        name = os.path.basename(os.fspath(path))
+        match = self._name_regex().match(name)
+        if match is None:
+            return f"{name} does not fit the pattern {self}"
+        digits = match.group(1)
+        width = len(digits)
+        other = FramePattern(self.prefix, width, self.suffix)
+        renamed = os.path.basename(self.path(int(digits)))
+        return (
+            f"{name} has {width}-digit padding; the pattern {os.path.basename(str(self))} uses {self.padding} "
+            f"and skips it: rename it to {renamed} or use {os.path.basename(str(other))}"
+        )
 
 
 def _escaped_percent(text: str, index: int) -> bool:
@@ -348,6 +388,35 @@ def _escaped_percent(text: str, index: int) -> bool:
     while index - 1 - count >= 0 and text[index - 1 - count] == "%":
         count += 1
     return text[index] == "%" and count % 2 == 1
+
+
+# Characters that may stand right before a frame number (or the start of the name).
+_FRAME_SEPARATORS = "._- "
+
+
+def sequence_pattern_of(path: str | os.PathLike[str]) -> FramePattern | None:
+    """The pattern of the sequence ``path`` is a frame of, or None when its name has no frame number.
+
+    Stricter than :meth:`FramePattern.from_file`, for telling a frame from a
+    still: the last digit run is a frame number only when a separator
+    (``.``, ``_``, ``-`` or a space) or the start of the name stands before
+    it and the extension (or a separator) follows it. ``shot.1001.exr``,
+    ``shot_1001.exr`` and ``0001.png`` are frames; ``Rec709.exr``,
+    ``shot_v002.exr``, ``plate_2k.exr`` and ``beauty.exr`` are stills. A
+    sequence whose numbers are glued to letters (Blender's ``beauty0001.exr``)
+    is reached through its pattern, ``beauty####.exr``.
+    """
+    text = os.fspath(path)
+    folder, name = os.path.split(text)
+    split = _split_frame_name(name)
+    if split is None:
+        return None
+    head, digits, tail = split
+    if head and head[-1] not in _FRAME_SEPARATORS and not digits.startswith("-"):
+        return None
+    if tail and tail[0] not in _FRAME_SEPARATORS:
+        return None
+    return FramePattern(os.path.join(folder, head) if folder else head, len(digits), tail)
 
 
 def _split_frame_name(name: str) -> tuple[str, str, str] | None:

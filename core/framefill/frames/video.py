@@ -12,6 +12,19 @@ players apply). A matrix mismatch between decode and encode is the usual
 cause of the colour shift users report after upscaling (an SD file, read as
 601, written as untagged HD that players read as 709).
 
+Determinism: the same frames, options and FFmpeg/x264 build give a
+byte-identical file, whatever the machine's load, core count or the
+process's memory layout, so a resumed run writes exactly what a clean run
+writes. libx264 runs a fixed number of frame threads (x264's frame threading
+is deterministic for a fixed count; FFmpeg's default, slice threads sized to
+the core count, is not) with macroblock-tree rate control off: with it on,
+x264 gave different bitstreams for the same frames from one process to the
+next (its lookahead's results depended on the process's memory layout, e.g.
+the size of the environment). ProRes (``prores_ks``) codes slices
+independently, so its bytes do not depend on the thread count; the mpeg4
+fallback puts one slice per thread, so it runs one thread. Different FFmpeg or
+x264 builds, or CPUs with other SIMD paths, may still give other bytes.
+
 Timing: every output frame carries its input frame's pts in the input
 stream's time base, so frame count, frame rate (constant or variable) and
 duration carry over. Audio packets are copied unchanged (no re-encode) when
@@ -21,6 +34,7 @@ AAC and a warning says so.
 
 from __future__ import annotations
 
+import errno
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
@@ -30,7 +44,9 @@ from typing import Any, Literal
 
 import numpy as np
 
+from framefill.atomic import write_errno, write_error
 from framefill.errors import InputError
+from framefill.frames._files import file_problem
 
 __all__ = [
     "VIDEO_EXTENSIONS",
@@ -51,6 +67,16 @@ VideoCodec = Literal["auto", "h264", "prores"]
 DEFAULT_CRF = 18
 # x264 preset: "medium" is x264's own default speed/size balance.
 X264_PRESET = "medium"
+# Frame threads for libx264: fixed, so the bitstream is the same on every machine
+# (x264's output depends on its thread count); 4 keeps most of x264's speed-up
+# (the network, not the encoder, is the bottleneck) on any core count.
+X264_THREADS = 4
+# mbtree=0: x264's macroblock-tree made the bitstream differ between runs of the
+# same frames (see the module docstring); at CRF 18 turning it off costs file size
+# (a few percent), not visible quality.
+X264_PARAMS = "mbtree=0"
+# FFmpeg threads for prores_ks (0: one per core); its bytes do not depend on it.
+PRORES_THREADS = 0
 # prores_ks profile 3 = ProRes 422 HQ, the usual delivery/intermediate flavour.
 PRORES_PROFILE = "3"
 # Players' rule for untagged video: HD and up is BT.709, SD is BT.601.
@@ -70,6 +96,8 @@ _TAGS_BY_MATRIX = {
 # AVColorRange: 1 = limited ("MPEG", 16-235), 2 = full ("JPEG").
 _RANGE_FULL = 2
 _RANGE_LIMITED = 1
+# errno values that make an FFmpeg write error a disk problem, reported as such.
+_SYSTEM_WRITE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EFBIG})
 
 
 def _av() -> Any:
@@ -121,10 +149,9 @@ class DecodedFrame:
 
 def _open_input(path: Path) -> Any:
     av = _av()
-    if not path.exists():
-        raise InputError(f"cannot read video {path}: file not found")
-    if path.is_dir():
-        raise InputError(f"cannot read video {path}: it is a folder")
+    problem = file_problem(path)
+    if problem is not None:
+        raise InputError(f"cannot read video {path}: {problem}")
     try:
         container = av.open(str(path), "r")
     except (av.FFmpegError, OSError, ValueError) as err:
@@ -133,6 +160,14 @@ def _open_input(path: Path) -> Any:
         container.close()
         raise InputError(f"cannot read video {path}: it has no video stream")
     return container
+
+
+def _is_system_write_failure(err: BaseException) -> bool:
+    """An FFmpeg error that is really the disk (full, read-only, no permission), not the encoder."""
+    code = getattr(err, "errno", None)
+    if not isinstance(code, int):
+        code = write_errno(str(err))
+    return code in _SYSTEM_WRITE_ERRNOS
 
 
 def _short(err: BaseException) -> str:
@@ -320,7 +355,7 @@ class VideoWriter:
 
     # -- setup -------------------------------------------------------------------------
     def __enter__(self) -> VideoWriter:
-        from framefill.frames.atomic import atomic_output
+        from framefill.atomic import atomic_output
 
         av = _av()
         encoder, pix_fmt, warnings = pick_codec(self.dest, self.codec_choice)
@@ -342,11 +377,16 @@ class VideoWriter:
             ctx.colorspace, ctx.color_primaries, ctx.color_trc = space, primaries, trc
             ctx.color_range = _RANGE_FULL if self.source.full_range else _RANGE_LIMITED
             if encoder == "libx264":
-                video.options = {"crf": str(self.crf), "preset": X264_PRESET}
+                ctx.thread_type, ctx.thread_count = "FRAME", X264_THREADS
+                video.options = {"crf": str(self.crf), "preset": X264_PRESET, "x264-params": X264_PARAMS}
             elif encoder == "prores_ks":
+                ctx.thread_count = PRORES_THREADS
                 video.options = {"profile": PRORES_PROFILE}
             elif encoder == "mpeg4":
+                ctx.thread_count = 1  # slices per frame follow the thread count
                 video.options = {"qscale": "2"}
+            else:  # FFmpeg's own h264 encoders (no libx264): pin what can be pinned
+                ctx.thread_count = 1
             self._video = video
             if self.copy_audio:
                 self._open_audio()
@@ -394,6 +434,8 @@ class VideoWriter:
                 self._container.mux(packet)
             self._mux_audio_until(float(frame.pts * time_base))
         except av.FFmpegError as err:
+            if _is_system_write_failure(err):
+                raise write_error(self.dest, _short(err)) from None
             raise InputError(f"cannot encode frame {self.frames_written} of {self.dest}: {_short(err)}") from None
         self.frames_written += 1
 
@@ -444,6 +486,8 @@ class VideoWriter:
             self._container = None
         except av.FFmpegError as err:
             self._abort()
+            if _is_system_write_failure(err):
+                raise write_error(self.dest, _short(err)) from None
             raise InputError(f"cannot finish {self.dest}: {_short(err)}") from None
         finally:
             if self._audio_in is not None:

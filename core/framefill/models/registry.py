@@ -16,6 +16,7 @@ from framefill.errors import InputError
 
 __all__ = [
     "Task",
+    "WeightRole",
     "WheelMember",
     "UrlSource",
     "WeightFile",
@@ -27,6 +28,8 @@ __all__ = [
 ]
 
 Task = Literal["interpolate", "upscale"]
+# What a weight file is to the loader: a checkpoint, or one half of an ncnn model.
+WeightRole = Literal["weights", "param", "bin"]
 
 
 @dataclass(frozen=True)
@@ -60,9 +63,9 @@ Source = WheelMember | UrlSource
 
 @dataclass(frozen=True)
 class WeightFile:
-    """One file of a model. ``role`` tells the loader what it is (weights, param, bin)."""
+    """One file of a model. ``role`` tells the loader what it is."""
 
-    role: str
+    role: WeightRole
     sha256: str
     suffix: str
     sources: tuple[Source, ...]

@@ -1,19 +1,20 @@
-"""The upscaler descriptor: our network plus what a caller needs to run, tile and export it.
+"""The upscaler descriptors: a network plus what a caller needs to run, tile and export it,
+and the classical resampler that shares its interface.
 
-:class:`UpscaleModel` wraps an RRDBNet or SRVGGNetCompact (``models/arch``) built
-from a state dict with the official Real-ESRGAN key names, whether it came from
-an official ``.pth`` or from the ncnn converter (``models/ncnn_convert``).
+:class:`UpscaleModel` wraps an RRDBNet or SRVGGNetCompact (``models/arch``). Each
+family's ``build`` makes one from a state dict with the official Real-ESRGAN key
+names, whether it came from an official ``.pth`` or from the ncnn converter
+(``models/ncnn_convert``), and sets its tiling advice:
 
-Tiling advice (``tile_overlap_px``, input pixels of context a tile needs on
-each side so that tiled equals untiled):
+* ``tile_overlap_px``: input pixels of context a tile needs on each side so that
+  tiled equals untiled (SRVGGNetCompact exactly; RRDBNet to within 2e-4, see
+  ``rrdbnet.TILE_OVERLAP_PX``). A trailing resize (animevideov3 x2/x3) needs
+  :data:`RESIZE_EXTRA_CONTEXT_PX` more.
+* ``bytes_per_input_px``: fp32 working memory per input pixel of a tile (measured).
 
-* SRVGGNetCompact: exact. Each 3x3 conv at input resolution reaches one pixel,
-  so ``num_conv + 2`` pixels of context give bit-for-bit the untiled value
-  (18 for animevideov3). The x2/x3 graphs' trailing bicubic reaches 2 pixels
-  at x4 resolution, half an input pixel, hence one more (19).
-* RRDBNet: x4plus's receptive field spans ~350 pixels but the influence of far
-  pixels fades fast; :data:`TILE_OVERLAP_RRDB_PX` (96) keeps tiles within 2e-4
-  of untiled (measured figures there).
+:class:`ClassicalUpscaler` (the ``lanczos`` card) answers the same questions
+(``classical``, ``scale``, ``default_scale``, tiling advice) with the values that
+mean "resample the whole frame to the size asked"; :data:`Upscaler` is either.
 
 The model never chooses a device; :meth:`UpscaleModel.to` moves it, and
 :func:`array_fn` adapts it to the numpy tile operator ``ops.tiling`` runs.
@@ -22,51 +23,39 @@ The model never chooses a device; :meth:`UpscaleModel.to` moves it, and
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+from framefill.errors import InputError
+from framefill.models.arch.srvgg import ncnn_bicubic_resize
+from framefill.ops.resample import Method
 from torch import nn
 
-from framefill.errors import InputError, UnsupportedModelError
-from framefill.models.arch.srvgg import ncnn_bicubic_resize
+if TYPE_CHECKING:
+    from framefill.models.arch.rrdbnet import RRDBNet
+    from framefill.models.arch.srvgg import SRVGGNetCompact
 
 __all__ = [
     "UpscaleNet",
     "UpscaleModel",
     "ClassicalUpscaler",
+    "Upscaler",
+    "describe_upscaler",
     "upscale_model",
     "array_fn",
-    "TILE_OVERLAP_RRDB_PX",
-    "SRVGG_CONVS_OUTSIDE_BODY",
+    "RESIZE_EXTRA_CONTEXT_PX",
+    "CLASSICAL_DEFAULT_SCALE",
 ]
 
-# Input pixels of context for RRDBNet tiles. Measured (bench/upscale.py --context,
-# fp32, CPU, 24-row strips cut 56 px from the left or at column 200): the largest
-# change of any output pixel when the input is cut k px away, on the sample shot's
-# proxy / on a noise-and-checker texture (the harder case):
-#   x4plus        k=48: 8.9e-3 / 2.8e-2   k=64: 2.4e-4 / 8.3e-3   k=80: 9.3e-5 / 1.2e-3
-#                 k=88: 1.7e-5 / 4.4e-4   k=96: 7.5e-6 / 1.9e-4   k=112: 5.0e-6 / 1.9e-5
-#   x4plus-anime  k=48: 3.5e-4 / 4.1e-2   k=64: 1.6e-6 / 7.0e-5   k>=96: 0 / 0 (its
-#                 receptive field, 6 blocks x 15 convs + 2 plus the upsampler, is ~94 px)
-# 96 px keeps every weighted output pixel of a tile under 2e-4 of the untiled
-# value even on noise, five times inside the 1e-3 we promise.
-TILE_OVERLAP_RRDB_PX = 96
-# SRVGGNetCompact's receptive field is exact: one pixel per 3x3 conv at input
-# resolution (num_conv + 2), beyond which outputs are bit-identical (measured).
-SRVGG_CONVS_OUTSIDE_BODY = 2
 # A trailing bicubic resize (animevideov3 x2/x3) reads 2 samples each side at x4
 # resolution, i.e. half an input pixel: one more pixel of context covers it.
 RESIZE_EXTRA_CONTEXT_PX = 1
-# Peak working memory of one tile, bytes per input pixel in fp32: the growth of
-# the process high-water mark when one tile runs (bench/upscale.py
-# --memory-per-px, CPU): animevideov3 1.2 KB (128 px) / 1.4 KB (256 px);
-# x4plus-anime 13.6 KB (64 px) / 12.9 KB (96 px); x4plus 10.3 KB (96 px).
-# Rounded up for the allocator's slack; fp16 on CUDA needs about half. These
-# choose the tile size from a memory budget.
-BYTES_PER_INPUT_PX = {"rrdbnet": 16_000.0, "srvgg": 2_000.0}
+# The scale a classical upscaler runs at when the caller gives neither a scale
+# nor a size: 4, the default network's (realesrgan-x4plus), so the two compare.
+CLASSICAL_DEFAULT_SCALE = 4.0
 
 
 class UpscaleNet(nn.Module):
@@ -108,14 +97,15 @@ class UpscaleNet(nn.Module):
 
 @dataclass(frozen=True, eq=False)
 class UpscaleModel:
-    """A loaded upscaler: our network plus what the caller needs to run and tile it.
+    """A loaded upscaler network plus what the caller needs to run, tile and export it.
 
     ``scale`` is the whole model's (``net_scale`` times a trailing resize, so 2 for
     realesr-animevideov3-x2, whose net is the x4 one). ``net`` keeps the official
     key names; ``module`` is the scriptable whole (pad, net, resize, crop) for
-    export. ``tile_overlap_px`` is the context, in input pixels, a tile should
-    carry on each side; ``bytes_per_input_px`` the fp32 working memory per input
-    pixel of a tile. The model does not choose a device: move it with :meth:`to`.
+    export. ``multiple_of``: the input size the net needs (padded inside).
+    ``tile_overlap_px`` is the context, in input pixels, a tile should carry on
+    each side; ``bytes_per_input_px`` the fp32 working memory per input pixel of
+    a tile. The model does not choose a device: move it with :meth:`to`.
     """
 
     net: nn.Module
@@ -128,11 +118,37 @@ class UpscaleModel:
     supports_half: bool
     tile_overlap_px: int
     module: UpscaleNet
-    bytes_per_input_px: float = 0.0
+    bytes_per_input_px: float
+
+    @property
+    def classical(self) -> Literal[False]:
+        """Always False: a network (see :class:`ClassicalUpscaler`)."""
+        return False
 
     @property
     def scale(self) -> int:
         return round(self.net_scale * (self.output_resize if self.output_resize is not None else 1.0))
+
+    @property
+    def default_scale(self) -> float:
+        """The scale to upscale by when the user asks for no scale or size: the model's own."""
+        return float(self.scale)
+
+    def with_output_resize(self, factor: float | None) -> UpscaleModel:
+        """This network followed by ncnn's bicubic resize by ``factor`` (the animevideov3 x2/x3 graphs).
+
+        ``None`` or 1 returns this model unchanged.
+        """
+        if factor is None or factor == 1.0:
+            return self
+        return replace(
+            self,
+            output_resize=factor,
+            tile_overlap_px=self.tile_overlap_px + RESIZE_EXTRA_CONTEXT_PX,
+            module=UpscaleNet(
+                self.net, multiple_of=self.multiple_of, net_scale=self.net_scale, output_resize=factor
+            ).eval(),
+        )
 
     def to(self, device: Any = None, dtype: torch.dtype | None = None) -> UpscaleModel:
         """Move the network (in place, as torch does) and return this model."""
@@ -156,45 +172,46 @@ class UpscaleModel:
             return self.module(x)
 
 
-def upscale_model(state_dict: Mapping[str, torch.Tensor], *, output_resize: float | None = None) -> UpscaleModel:
-    """Build the upscaler a state dict (official key names) describes.
-
-    ``output_resize`` appends ncnn's bicubic resize (the animevideov3 x2/x3 graphs).
-
-    Raises:
-        UnsupportedModelError: neither RRDBNet nor SRVGGNetCompact, or shapes that do not fit.
+def describe_upscaler(
+    net: RRDBNet | SRVGGNetCompact,
+    *,
+    arch: str,
+    tile_overlap_px: int,
+    bytes_per_input_px: float,
+) -> UpscaleModel:
+    """The descriptor of a built upscaler network, no output resize: scale, channels and
+    input multiple come from the network; the family ``build`` functions give its tiling advice.
     """
-    from framefill.models.arch import rrdbnet, srvgg
-
-    net: rrdbnet.RRDBNet | srvgg.SRVGGNetCompact
-    if rrdbnet.detect(state_dict):
-        net = rrdbnet.build(state_dict)
-        arch, overlap = rrdbnet.ARCH_ID, TILE_OVERLAP_RRDB_PX
-    elif srvgg.detect(state_dict):
-        net = srvgg.build(state_dict)
-        arch, overlap = srvgg.ARCH_ID, net.config.num_conv + SRVGG_CONVS_OUTSIDE_BODY
-    else:
-        raise UnsupportedModelError(
-            "state dict is not an upscaler framefill knows", tried=(rrdbnet.ARCH_ID, srvgg.ARCH_ID)
-        )
-    if output_resize is not None and output_resize != 1.0:
-        overlap += RESIZE_EXTRA_CONTEXT_PX
-    channels = (net.config.in_channels, net.config.out_channels)
-    multiple_of, net_scale = net.multiple_of, net.scale
+    multiple_of, net_scale = int(net.multiple_of), int(net.scale)
     return UpscaleModel(
         net=net,
         arch=arch,
         net_scale=net_scale,
-        output_resize=output_resize,
-        in_channels=channels[0],
-        out_channels=channels[1],
+        output_resize=None,
+        in_channels=net.config.in_channels,
+        out_channels=net.config.out_channels,
         multiple_of=multiple_of,
         # Both nets run in fp16 on GPUs (Real-ESRGAN's own default); activations stay well inside fp16 range.
         supports_half=True,
-        tile_overlap_px=overlap,
-        module=UpscaleNet(net, multiple_of=multiple_of, net_scale=net_scale, output_resize=output_resize).eval(),
-        bytes_per_input_px=BYTES_PER_INPUT_PX[arch],
+        tile_overlap_px=tile_overlap_px,
+        module=UpscaleNet(net, multiple_of=multiple_of, net_scale=net_scale, output_resize=None).eval(),
+        bytes_per_input_px=bytes_per_input_px,
     )
+
+
+def upscale_model(state_dict: Mapping[str, torch.Tensor], *, output_resize: float | None = None) -> UpscaleModel:
+    """Build the upscaler a state dict (official key names) describes, through the architecture registry.
+
+    ``output_resize`` appends ncnn's bicubic resize (the animevideov3 x2/x3 graphs).
+
+    Raises:
+        UnsupportedModelError: no upscaler architecture recognises it, or shapes that do not fit.
+    """
+    from framefill.models.archs import ARCHS
+
+    model = ARCHS.detect(state_dict, task="upscale").build(state_dict)
+    assert isinstance(model, UpscaleModel)  # every upscale spec builds one
+    return model.with_output_resize(output_resize)
 
 
 def array_fn(model: UpscaleModel, *, device: str = "cpu", dtype: torch.dtype = torch.float32) -> Callable[
@@ -223,6 +240,43 @@ def array_fn(model: UpscaleModel, *, device: str = "cpu", dtype: torch.dtype = t
 
 @dataclass(frozen=True)
 class ClassicalUpscaler:
-    """A weightless upscaler (the ``lanczos`` card): any scale, resampled by ``method``."""
+    """A weightless upscaler (the ``lanczos`` card): resamples the whole frame by ``method``.
 
-    method: str = "lanczos"
+    It has no scale of its own: the caller sets the output size, so ``scale`` is
+    1 and ``default_scale`` (used when the user gives neither scale nor size) is
+    :data:`CLASSICAL_DEFAULT_SCALE`. It needs no tiles, padding or half precision.
+    """
+
+    method: Method = "lanczos"
+
+    @property
+    def classical(self) -> Literal[True]:
+        return True
+
+    @property
+    def scale(self) -> int:
+        return 1
+
+    @property
+    def default_scale(self) -> float:
+        return CLASSICAL_DEFAULT_SCALE
+
+    @property
+    def tile_overlap_px(self) -> int:
+        return 0
+
+    @property
+    def multiple_of(self) -> int:
+        return 1
+
+    @property
+    def supports_half(self) -> bool:
+        return False
+
+    @property
+    def bytes_per_input_px(self) -> float:
+        return 0.0
+
+
+Upscaler = UpscaleModel | ClassicalUpscaler
+"""Either kind of upscaler; tell them apart with ``.classical``."""

@@ -28,29 +28,62 @@ _BINS = 8
 _THUMB_PX = 96
 
 
-def _thumb(rgb: np.ndarray) -> np.ndarray:
+# Finite values beyond this are clipped before the thumbnail: area averaging of
+# float32 values near its maximum (3.4e38) overflows to inf. Any value past 1 lands
+# in the top bin anyway, so the clip changes no score.
+_CLIP = 1e6
+
+
+def _thumb(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+    """A small copy clipped to [0, 1], and per-pixel weights (None: every pixel counts fully).
+
+    Non-finite pixels (NaN, +/-Inf in any channel) are left out: they are
+    zeroed before the resize and the weight of each thumbnail pixel is the
+    fraction of finite source pixels under it, so a few bad pixels neither
+    break the histogram nor move the score.
+    """
     import cv2
 
     h, w = rgb.shape[:2]
     scale = _THUMB_PX / max(h, w)
     size = (max(1, round(w * scale)), max(1, round(h * scale)))
-    small = cv2.resize(np.ascontiguousarray(rgb, dtype=np.float32), size, interpolation=cv2.INTER_AREA)
-    return np.clip(small, 0.0, 1.0)
+    arr = np.ascontiguousarray(rgb, dtype=np.float32)
+    finite = np.isfinite(arr)
+    if finite.all():
+        if float(np.abs(arr).max(initial=0.0)) > _CLIP:
+            arr = np.clip(arr, -_CLIP, _CLIP)
+        small = cv2.resize(arr, size, interpolation=cv2.INTER_AREA)
+        return np.clip(small, 0.0, 1.0), None
+    good = finite.all(axis=-1)  # a pixel counts only when all its channels are finite
+    clean = np.where(good[..., None], np.clip(arr, -_CLIP, _CLIP), np.float32(0.0)).astype(np.float32)
+    weight = cv2.resize(good.astype(np.float32), size, interpolation=cv2.INTER_AREA)
+    total = cv2.resize(clean, size, interpolation=cv2.INTER_AREA).reshape(size[1], size[0], -1)
+    mean = total / np.where(weight > 0, weight, np.float32(1.0))[..., None]
+    return np.clip(mean, 0.0, 1.0), weight
 
 
-def _histogram(rgb: np.ndarray) -> np.ndarray:
+def _histogram(rgb: np.ndarray, weight: np.ndarray | None = None) -> np.ndarray:
     q = np.minimum((rgb * _BINS).astype(np.int64), _BINS - 1)
     codes = (q[..., 0] * _BINS + q[..., 1]) * _BINS + q[..., 2]
-    hist = np.bincount(codes.ravel(), minlength=_BINS**3).astype(np.float64)
-    return hist / max(hist.sum(), 1.0)
+    if weight is None:
+        hist = np.bincount(codes.ravel(), minlength=_BINS**3).astype(np.float64)
+        return hist / max(hist.sum(), 1.0)
+    weighted = np.bincount(codes.ravel(), weights=weight.ravel().astype(np.float64), minlength=_BINS**3)
+    total = float(weighted.sum())
+    return weighted / total if total > 0 else weighted  # no finite pixel: an empty histogram
 
 
 def cut_score(rgb0: np.ndarray, rgb1: np.ndarray) -> float:
-    """Hellinger distance of colour histograms, in [0, 1].
+    """Hellinger distance of colour histograms, in [0, 1]; always finite.
+
+    NaN/Inf pixels are ignored and huge values count as bright (see
+    :func:`_thumb`). A frame with no finite pixel at all has an empty
+    histogram and scores 1.0 against anything: treated as a cut, so it is
+    never blended.
 
     Args:
         rgb0, rgb1: H,W,3 float arrays in a display encoding (the network proxy).
     """
-    h0, h1 = _histogram(_thumb(rgb0)), _histogram(_thumb(rgb1))
+    h0, h1 = _histogram(*_thumb(rgb0)), _histogram(*_thumb(rgb1))
     bc = float(np.sum(np.sqrt(h0 * h1)))
-    return float(np.sqrt(max(0.0, 1.0 - bc)))
+    return float(np.sqrt(min(1.0, max(0.0, 1.0 - bc))))

@@ -47,7 +47,7 @@ def dis_flow(gray0: np.ndarray, gray1: np.ndarray, *, preset: DisPreset = "mediu
     threads = cv2.getNumThreads()
     cv2.setNumThreads(1)
     try:
-        dis = cv2.DISOpticalFlow_create(_PRESETS[preset])
+        dis = cv2.DISOpticalFlow_create(_PRESETS[preset])  # type: ignore[attr-defined]  # missing from cv2's stub
         flow = dis.calc(gray0, gray1, None)
     finally:
         cv2.setNumThreads(threads)

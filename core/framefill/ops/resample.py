@@ -25,6 +25,7 @@ Arrays are (H, W) or (H, W, C); float32 out (nearest keeps the input dtype).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -40,7 +41,10 @@ __all__ = [
     "Aspect",
     "ASPECTS",
     "plan_output_size",
-    "parse_size",
+    "place_on_canvas",
+    "fit_resize",
+    "grid_resize",
+    "clip_and_carry",
 ]
 
 Method = Literal["lanczos", "bicubic", "bilinear", "area", "nearest", "smooth"]
@@ -185,18 +189,6 @@ def _same_aspect(w: int, h: int, out_w: int, out_h: int) -> bool:
     return round(w * out_h / h) == out_w or round(h * out_w / w) == out_h
 
 
-def parse_size(text: str) -> tuple[int, int]:
-    """``"3840x2160"`` -> (3840, 2160).
-
-    Raises:
-        InputError: not ``WxH`` with positive integers.
-    """
-    parts = text.lower().replace(" ", "").split("x")
-    if len(parts) != 2 or not all(p.isdigit() and int(p) > 0 for p in parts):
-        raise InputError(f"bad --size {text!r}; use WIDTHxHEIGHT with positive integers, e.g. 3840x2160")
-    return int(parts[0]), int(parts[1])
-
-
 def plan_output_size(
     in_width: int,
     in_height: int,
@@ -244,3 +236,62 @@ def plan_output_size(
     factor = min(sx, sy) if aspect == "fit" else max(sx, sy)
     w, h = max(1, round(in_width * factor)), max(1, round(in_height * factor))
     return OutputSize(in_width, in_height, w, h, out_w, out_h, (out_w - w) // 2, (out_h - h) // 2)
+
+
+def place_on_canvas(content: np.ndarray, size: OutputSize) -> np.ndarray:
+    """Put resampled content (H,W,C) on its canvas: bars (zeros) for ``fit``, a centred crop for ``fill``."""
+    if (size.width, size.height) == (size.canvas_width, size.canvas_height):
+        return content
+    canvas = np.zeros((size.canvas_height, size.canvas_width, content.shape[2]), dtype=content.dtype)
+    sy0, sx0 = max(0, -size.offset_y), max(0, -size.offset_x)
+    dy0, dx0 = max(0, size.offset_y), max(0, size.offset_x)
+    hh = min(content.shape[0] - sy0, size.canvas_height - dy0)
+    ww = min(content.shape[1] - sx0, size.canvas_width - dx0)
+    canvas[dy0 : dy0 + hh, dx0 : dx0 + ww] = content[sy0 : sy0 + hh, sx0 : sx0 + ww]
+    return canvas
+
+
+# ---------------------------------------------------------------------------
+# Composite resamplers used by the pipelines
+# ---------------------------------------------------------------------------
+
+
+def fit_resize(image: np.ndarray, *, height: int, width: int) -> np.ndarray:
+    """From a model's own output size to the asked one: area when shrinking, anti-ringed Lanczos when growing."""
+    if image.shape[:2] == (height, width):
+        return image
+    shrink = height <= image.shape[0] and width <= image.shape[1]
+    return resize(image, height=height, width=width, method="area" if shrink else "lanczos", antiring=True)
+
+
+def grid_resize(array: np.ndarray, rows: int, cols: int) -> np.ndarray:
+    """``array`` (H,W or H,W,C) on a rows x cols grid: area average when both sides shrink, else bilinear.
+
+    Always a new float32 array (the QC feature grid and its heatmaps).
+    """
+    import cv2
+
+    a = np.ascontiguousarray(array, dtype=np.float32)
+    if a.shape[:2] == (rows, cols):
+        return a.copy()
+    shrink = rows <= a.shape[0] and cols <= a.shape[1]
+    return cv2.resize(a, (cols, rows), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
+
+
+def clip_and_carry(rgb: np.ndarray, upscale_unit: Callable[[np.ndarray], np.ndarray], *, height: int,
+                   width: int) -> np.ndarray:
+    """Upscale HDR colour with a network trained on [0, 1]: "clip and carry".
+
+    ``rgb`` H,W,3 float32 in the network's (sRGB-encoded, unclamped) space. The
+    network (``upscale_unit``: H,W,3 in [0, 1] -> height,width,3) sees the part
+    inside [0, 1]; the part outside (highlights above 1, negatives) is carried
+    past it by the ``smooth`` filter and added back, so a 50.0 glint keeps its
+    level and never rings. Where nothing leaves [0, 1] this is the plain network.
+    """
+    base = np.clip(rgb, 0.0, 1.0)
+    excess = rgb - base
+    out = upscale_unit(base)
+    del base
+    if np.any(excess):
+        out = out + resize(excess, height=height, width=width, method="smooth")
+    return out

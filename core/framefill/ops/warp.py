@@ -49,6 +49,8 @@ __all__ = [
     "backward_warp_script",
     "backward_warp_nearest_script",
     "rife_warp",
+    "warp_blend",
+    "warp_pick_nearest",
 ]
 
 # Where a flow points outside the image: "border" takes the nearest edge pixel
@@ -214,3 +216,19 @@ def backward_warp_nearest(image: torch.Tensor, flow: torch.Tensor, *, padding: s
         ValueError: shapes that do not match or an unknown padding.
     """
     return backward_warp_nearest_script(image, flow, padding)
+
+
+def warp_blend(source0: torch.Tensor, source1: torch.Tensor, flow_t0: torch.Tensor, flow_t1: torch.Tensor,
+               mask: torch.Tensor) -> torch.Tensor:
+    """The in-between of two stacks of channels: ``warp(s0, f_t0) * mask + warp(s1, f_t1) * (1 - mask)``.
+
+    ``source0``/``source1``: B,C,H,W float; flows B,2,H,W in pixels; ``mask`` B,1,H,W
+    in [0, 1], the weight of source 0.
+    """
+    return backward_warp(source0, flow_t0) * mask + backward_warp(source1, flow_t1) * (1.0 - mask)
+
+
+def warp_pick_nearest(source0: torch.Tensor, source1: torch.Tensor, flow_t0: torch.Tensor, flow_t1: torch.Tensor,
+                      pick0: torch.Tensor) -> torch.Tensor:
+    """ID-like channels: the nearest sample of source 0 where ``pick0``, else of source 1; never a blend."""
+    return torch.where(pick0, backward_warp_nearest(source0, flow_t0), backward_warp_nearest(source1, flow_t1))

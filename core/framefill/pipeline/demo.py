@@ -17,8 +17,9 @@ from typing import Any
 
 import numpy as np
 
+from framefill.atomic import atomic_output, atomic_write_text
 from framefill.events import Event, Reporter, null_reporter
-from framefill.frames import FramePattern, atomic_output, atomic_write_text, format_frame_range, read_exr
+from framefill.frames import FramePattern, format_frame_range, read_exr
 from framefill.frames.channels import find_beauty
 from framefill.ops.metrics import display_proxy, psnr
 
@@ -26,6 +27,8 @@ __all__ = ["sample_shot_pattern", "DemoResult", "run_demo", "beauty_rgb", "score
            "DEMO_MODELS"]
 
 DEMO_MODELS = ("rife-4", "flow", "blend")
+# The demo models that need no weights.
+CLASSICAL_DEMO_MODELS = ("flow", "blend")
 
 
 def sample_shot_pattern() -> str:
@@ -84,6 +87,10 @@ class DemoResult:
             "psnr_db": {m: {str(f): round(v, 3) for f, v in per.items()} for m, per in self.psnr_db.items()},
         }
 
+    def summary_markdown(self) -> str:
+        """The demo's table: each filled frame's PSNR per model, and the means."""
+        return summary_markdown(self)
+
 
 def run_demo(
     out_dir: Path,
@@ -93,10 +100,16 @@ def run_demo(
     device: str = "auto",
     report: Reporter = null_reporter,
 ) -> DemoResult:
-    """Drop frames from the sample shot, fill them with each model, score them."""
-    from framefill import api
-    from framefill.pipeline.plan import keyframes
+    """Drop frames from the sample shot, fill them with each model, score them.
 
+    Weights a model needs and the cache lacks are fetched first (pinned, verified).
+    """
+    from framefill.models.catalog import ensure_fetched
+    from framefill.pipeline.fill import run_fill
+    from framefill.pipeline.plan import keyframes
+    from framefill.requests import FillRequest
+
+    ensure_fetched([m for m in models if m not in CLASSICAL_DEMO_MODELS], report=report)
     truth_pattern = sample_shot_pattern()
     frames = tuple(sorted(FramePattern.parse(truth_pattern).scan()))
     keys = keyframes(frames, every)
@@ -109,7 +122,7 @@ def run_demo(
     scores: dict[str, dict[int, float]] = {}
     for model in models:
         out_pattern = str(out_dir / model / "shot.####.exr")
-        api.fill_shot(rendered, out_pattern, frames=frames, model=model, device=device, report=report)
+        run_fill(FillRequest(rendered, out_pattern, frames=frames, model=model, device=device), report=report)
         scores[model] = score_against_truth(out_pattern, truth_pattern, filled)
     result = DemoResult(out_dir, keys, filled, scores)
     atomic_write_text(out_dir / "summary.json", json.dumps(result.to_json(), indent=2, sort_keys=True))

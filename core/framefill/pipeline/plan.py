@@ -15,9 +15,8 @@ from typing import Literal
 
 from framefill.errors import InputError, SequenceError
 
-__all__ = ["keyframes", "FrameTask", "plan_frames", "FillMode", "recursive_sources"]
+__all__ = ["keyframes", "FrameTask", "plan_frames", "recursive_sources", "PlanResult", "plan_render"]
 
-FillMode = Literal["direct", "recursive"]
 TaskKind = Literal["copy", "fill", "hold"]
 
 
@@ -105,3 +104,55 @@ def recursive_sources(before: int, after: int, frame: int) -> list[tuple[int, in
             b = m
         else:
             a = m
+
+
+@dataclass(frozen=True)
+class PlanResult:
+    """The frames of a shot to render first, and the ones framefill fills."""
+
+    pattern: str
+    every: int
+    frames: tuple[int, ...]
+    render: tuple[int, ...]
+
+    @property
+    def fill(self) -> tuple[int, ...]:
+        keys = set(self.render)
+        return tuple(f for f in self.frames if f not in keys)
+
+    def to_json(self) -> dict[str, object]:
+        """The ``framefill plan --json`` document."""
+        from framefill.frames import format_frame_range
+
+        return {
+            "pattern": self.pattern, "every": self.every, "frames": format_frame_range(self.frames),
+            "render": format_frame_range(self.render), "render_nuke": format_frame_range(self.render, style="nuke"),
+            "render_frames": list(self.render), "render_count": len(self.render),
+            "fill": format_frame_range(self.fill), "fill_count": len(self.fill),
+        }
+
+
+def plan_render(pattern: str, *, every: int, frames: str | Sequence[int] | None = None) -> PlanResult:
+    """Which frames of ``pattern``'s shot to render first: every ``every``-th plus the last.
+
+    ``frames``: the shot's range (a range string or frame numbers); default: first
+    to last frame on disk.
+
+    Raises:
+        SequenceError: no range given and no frame on disk; a bad range.
+        InputError: ``every`` < 1.
+    """
+    from framefill.frames import FramePattern, parse_frame_range
+
+    pat = FramePattern.parse(pattern)
+    if isinstance(frames, str):
+        shot = tuple(parse_frame_range(frames))
+    elif frames is not None:
+        shot = tuple(frames)
+    else:
+        on_disk = pat.scan()
+        if not on_disk:
+            raise SequenceError(f"no frames of {pat} on disk yet; give the shot's range with --frames, "
+                                "e.g. --frames 1001-1100")
+        shot = tuple(range(min(on_disk), max(on_disk) + 1))
+    return PlanResult(str(pat), every, shot, keyframes(shot, every))

@@ -23,26 +23,33 @@ are written; a report run over frames already scored only reads the cache.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
 from framefill._version import __version__
-from framefill.errors import CancelledError, ExrError, InputError
+from framefill.atomic import atomic_write_text
+from framefill.errors import ExrError, InputError
 from framefill.events import Event, Reporter, never_cancelled, null_reporter
-from framefill.frames import FramePattern, atomic_write_text, format_frame_range, probe_exr, read_exr
+from framefill.frames import FramePattern, format_frame_range, probe_exr, read_exr
 from framefill.frames.channels import find_beauty
 from framefill.frames.exr import ExrImage, ExrPart
+from framefill.ops.resample import resize
 from framefill.pipeline.calibration import Calibration, load_calibration
-from framefill.pipeline.manifest import Manifest
+from framefill.pipeline.engine import Made, run_frames
+from framefill.pipeline.manifest import Manifest, ManifestEntry
 from framefill.pipeline.qc_features import gap_context
+from framefill.requests import QcRequest
+from framefill.runtime.memory import frame_budget
 
 __all__ = ["QC_VERSION", "DEFAULT_COST_PER_FRAME_MIN", "FrameQc", "QcResult", "qc_sequence", "beauty_rgb",
            "heatmap_pattern"]
 
+# Where a frame's score came from.
+QcSource = Literal["cached", "sidecar", "recomputed", "held", ""]
 # Part of every cached score's key: bump when scoring changes meaning.
 QC_VERSION = 1
 # Farm minutes one real render of a frame costs, for the savings line; a mid-size
@@ -56,7 +63,7 @@ class FrameQc:
     """QC of one frame of the filled range."""
 
     frame: int
-    status: str  # filled | held
+    status: Literal["filled", "held"]
     flagged: bool
     reason: str = ""
     predicted_psnr_db: float | None = None
@@ -65,7 +72,8 @@ class FrameQc:
     ssim: float | None = None
     aggregates: dict[str, float] = field(default_factory=dict)
     heatmap: str | None = None
-    source: str = ""  # cached | sidecar | recomputed | held
+    source: QcSource = ""
+    seconds: float = 0.0
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"frame": self.frame, "status": self.status, "flagged": self.flagged}
@@ -182,14 +190,6 @@ def _display(rgb: np.ndarray) -> np.ndarray:
     return display_proxy(rgb)
 
 
-def _resize(array: np.ndarray, rows: int, cols: int) -> np.ndarray:
-    import cv2
-
-    if array.shape[:2] == (rows, cols):
-        return np.asarray(array, dtype=np.float32)
-    return cv2.resize(np.ascontiguousarray(array, dtype=np.float32), (cols, rows), interpolation=cv2.INTER_LINEAR)
-
-
 class _Scorer:
     """Per-run state: the calibration, the manifest, lazily loaded models for recomputation."""
 
@@ -202,37 +202,38 @@ class _Scorer:
         self.truth = FramePattern.parse(truth) if truth else None
         self.device = device
         self.report = report
+        self.budget = frame_budget()
         self._models: dict[tuple[str, float], Any] = {}
 
-    def cache_key(self, entries: dict[int, dict[str, Any]], frame: int) -> dict[str, Any]:
+    def cache_key(self, entries: dict[int, ManifestEntry], frame: int) -> dict[str, Any]:
         """What a cached score depends on: calibration, this frame and its neighbours' files, the truth."""
         from framefill.pipeline.qc_features import neighbour_frames
 
-        neighbours = [None if f is None else entries[f].get("file_sha256") for f in neighbour_frames(entries, frame)]
-        return {"qc_version": QC_VERSION, "calibration": self.cal.id, "file_sha256": entries[frame].get("file_sha256"),
+        neighbours = [None if f is None else entries[f].file_sha256 for f in neighbour_frames(entries, frame)]
+        return {"qc_version": QC_VERSION, "calibration": self.cal.id, "file_sha256": entries[frame].file_sha256,
                 "neighbours": neighbours, "truth": None if self.truth is None else str(self.truth)}
 
     # -- feature maps --------------------------------------------------------------------
-    def maps(self, frame: int, entry: dict[str, Any], window: tuple[int, int, int, int],
-             ) -> tuple[dict[str, np.ndarray], str]:
+    def maps(self, frame: int, entry: ManifestEntry, window: tuple[int, int, int, int],
+             ) -> tuple[dict[str, np.ndarray], QcSource]:
         """The frame's feature maps over ``window`` (the beauty's data window), and where they came from."""
         from framefill.pipeline.qc_features import FeatureSidecar, read_feature_sidecar
 
-        record = entry.get("qc_features")
-        if isinstance(record, dict) and record.get("path"):
+        record = entry.qc_features
+        if record is not None and record.get("path"):
             sidecar = read_feature_sidecar(self.manifest.folder / str(record["path"]))
             if sidecar is not None:
                 return sidecar.crop(window), "sidecar"
         maps, canvas = self._recompute(frame, entry)
         return FeatureSidecar(maps, canvas).crop(window), "recomputed"
 
-    def _recompute(self, frame: int, entry: dict[str, Any]) -> tuple[dict[str, np.ndarray], Any]:
+    def _recompute(self, frame: int, entry: ManifestEntry) -> tuple[dict[str, np.ndarray], Any]:
         """Features of a frame filled without a sidecar: rerun the manifest's model on its sources."""
         from framefill.color import ColorSetup
         from framefill.models.loading import load_interpolator
-        from framefill.pipeline.fill import FillOptions, interpolate_exr
+        from framefill.pipeline.fill import pair_motion
 
-        recipe = entry.get("recipe") or {}
+        recipe = entry.recipe
         sources = sorted(int(s) for s in (recipe.get("sources") or {}))
         input_pattern = self.job.get("input")
         if recipe.get("kind") != "fill" or len(sources) != 2 or not input_pattern:
@@ -252,12 +253,11 @@ class _Scorer:
                 f"frame {frame}: QC features recomputed from the direct pair {sources[0]}-{sources[1]}; "
                 "the recursive fill's own motion was not kept (refill to get exact features)")))
         src = FramePattern.parse(input_pattern)
-        img0, img1 = (read_exr(src.path(s)) for s in sources)
+        img0, img1 = (read_exr(src.path(s), memory_budget_bytes=self.budget) for s in sources)
         color = ColorSetup(*recipe["color"]) if recipe.get("color") else ColorSetup()
-        options = FillOptions(model_id=model, color=color, device=self.device, detect_cuts=False, qc_features=True)
         t = float(recipe.get("t", (frame - sources[0]) / (sources[1] - sources[0])))
-        _, facts = interpolate_exr(img0, img1, t, self._models[key].model, options=options)
-        return facts["qc_features"], facts["canvas"]
+        pair = pair_motion(img0, img1, t, self._models[key].model, color=color, device=self.device, detect_cuts=False)
+        return pair.qc_features(t), pair.canvas
 
     # -- truth -----------------------------------------------------------------------------
     def truth_error(self, frame: int, filled_rgb: np.ndarray) -> tuple[np.ndarray, float, float] | None:
@@ -271,7 +271,7 @@ class _Scorer:
             self.report(Event("warning", stage="qc", frame=frame,
                               message=f"no real render of frame {frame} at {path}; its true error is left out"))
             return None
-        real, _ = beauty_rgb(read_exr(path))
+        real, _ = beauty_rgb(read_exr(path, memory_budget_bytes=self.budget))
         if real.shape != filled_rgb.shape:
             raise InputError(f"the real render {path} is {real.shape[1]}x{real.shape[0]} but the filled frame is "
                              f"{filled_rgb.shape[1]}x{filled_rgb.shape[0]}; --truth must be the same shot")
@@ -292,8 +292,8 @@ def _write_heatmaps(dest: FramePattern, frame: int, part: ExrPart, rgb: np.ndarr
     from framefill.ops.errormaps import error_to_unit, overlay
 
     rows, cols = rgb.shape[:2]
-    risk_full = np.clip(_resize(risk, rows, cols), 0.0, 1.0)
-    channels = {"R": rgb[..., 0].astype(np.float16), "G": rgb[..., 1].astype(np.float16),
+    risk_full = np.clip(resize(risk, height=rows, width=cols, method="bilinear"), 0.0, 1.0)
+    channels: dict[str, np.ndarray] = {"R": rgb[..., 0].astype(np.float16), "G": rgb[..., 1].astype(np.float16),
                 "B": rgb[..., 2].astype(np.float16), "ff_risk.Y": risk_full.astype(np.float32)}
     if err is not None:
         channels["ff_err.Y"] = err.astype(np.float32)
@@ -327,119 +327,141 @@ def _heatmap_current(dest: FramePattern, frame: int, key: dict[str, Any]) -> boo
 # ---------------------------------------------------------------------------------------
 
 
-def _filled_from_manifest(entries: dict[int, dict[str, Any]]) -> tuple[int, ...]:
-    return tuple(f for f, e in entries.items() if e.get("status") in ("filled", "held"))
+def _filled_from_manifest(entries: dict[int, ManifestEntry]) -> tuple[int, ...]:
+    return tuple(f for f, e in entries.items() if e.status in ("filled", "held"))
+
+
+class _QcJob:
+    """Score one filled frame per item: cached scores are reused, heatmaps written when a report is asked for."""
+
+    stage = "qc"
+
+    def __init__(self, scorer: _Scorer, entries: dict[int, ManifestEntry], threshold_db: float,
+                 heat: FramePattern | None) -> None:
+        self.scorer = scorer
+        self.entries = entries
+        self.thr = threshold_db
+        self.heat = heat
+        self.frames = FramePattern.parse(scorer.pattern)
+
+    def skip(self, frame: int) -> None:
+        return None  # a cached score is read in make(): the frame's record is built either way
+
+    def make(self, frame: int) -> Made[FrameQc]:
+        entry = self.entries[frame]
+        if entry.status == "held" or entry.needs_render:
+            held = FrameQc(frame, "held", True, entry.reason or "held: needs a real render", source="held")
+            return Made(frame, held, event={"status": "held", "flagged": True})
+        key = self.scorer.cache_key(self.entries, frame)
+        cached = dict(entry.qc) if entry.qc is not None else None
+        valid = cached is not None and cached.get("key") == key
+        qc: dict[str, Any] = cached if valid and cached is not None else {}
+        source: QcSource = "cached"
+        new_entry = None
+        if not valid or (self.heat is not None and not _heatmap_current(self.heat, frame, key)):
+            qc, source, new_entry = self._score(frame, entry, key, qc if valid else None)
+        fq = self._frame_qc(frame, qc, source)
+        data = {k: v for k, v in fq.to_json().items() if k in ("status", "flagged", "risk", "predicted_psnr_db",
+                                                              "psnr_db")}
+        return Made(frame, fq, new_entry, event=data)
+
+    def _score(self, frame: int, entry: ManifestEntry, key: dict[str, Any], valid: dict[str, Any] | None,
+               ) -> tuple[dict[str, Any], QcSource, ManifestEntry | None]:
+        """Score the frame (or only redraw its heatmap when ``valid`` holds its score)."""
+        cal = self.scorer.cal
+        rgb, part = beauty_rgb(read_exr(self.frames.path(frame), memory_budget_bytes=self.scorer.budget))
+        maps, maps_source = self.scorer.maps(frame, entry, part.data_window)
+        pred = cal.predict(maps, gap_context(self.entries, frame, self.scorer.manifest.folder))
+        truth_err = self.scorer.truth_error(frame, rgb)
+        if self.heat is not None:
+            _write_heatmaps(self.heat, frame, part, rgb, pred.risk_map, None if truth_err is None else truth_err[0],
+                            key)
+        if valid is not None:
+            return valid, "cached", None
+        qc: dict[str, Any] = {"key": key, "predicted_psnr_db": round(pred.predicted_psnr_db, 4),
+                              "aggregates": {k: round(v, 6) for k, v in pred.aggregates.items()}}
+        if truth_err is not None:
+            qc.update(psnr_db=round(truth_err[1], 4), ssim=round(truth_err[2], 5))
+        return qc, maps_source, entry.with_qc(qc)
+
+    def _frame_qc(self, frame: int, qc: dict[str, Any], source: QcSource) -> FrameQc:
+        cal, thr = self.scorer.cal, self.thr
+        predicted = float(qc["predicted_psnr_db"])
+        flagged = cal.flagged(predicted, thr)
+        return FrameQc(
+            frame, "filled", flagged,
+            reason=f"predicted {predicted:.1f} dB < {thr:g} + {cal.margin_db:.1f} dB margin" if flagged else "",
+            predicted_psnr_db=predicted, risk=cal.risk(predicted, thr),
+            psnr_db=qc.get("psnr_db"), ssim=qc.get("ssim"), aggregates=dict(qc.get("aggregates", {})),
+            heatmap=None if self.heat is None else self.heat.path(frame), source=source,
+        )
+
+
+def _frames_to_score(request: QcRequest, entries: dict[int, ManifestEntry], manifest: Manifest,
+                     report: Reporter) -> tuple[int, ...]:
+    """The filled frames of the request that have an entry; copied frames are named and left out."""
+    filled = request.filled if request.filled is not None else _filled_from_manifest(entries)
+    chunk = set(request.frames) if request.frames is not None else None
+    work = []
+    for frame in (f for f in filled if chunk is None or f in chunk):
+        entry = entries.get(frame)
+        if entry is None:
+            raise InputError(f"frame {frame} is listed as filled but {manifest.path} has no entry for it; "
+                             "check --filled, or fill it with `framefill interpolate` first")
+        if entry.status == "copied":
+            report(Event("warning", stage="qc", frame=frame,
+                         message=f"frame {frame} is a real render (copied), not filled; it is not scored"))
+            continue
+        work.append(frame)
+    return tuple(work)
 
 
 def qc_sequence(
-    pattern: str,
+    request: QcRequest,
     *,
-    filled: Sequence[int] | None = None,
-    frames: Sequence[int] | None = None,
-    truth: str | None = None,
-    report_dir: str | Path | None = None,
-    threshold_db: float | None = None,
-    calibration: str | Path | Calibration | None = None,
-    cost_per_frame_min: float = DEFAULT_COST_PER_FRAME_MIN,
-    device: str = "cpu",
+    calibration: Calibration | None = None,
     report: Reporter = null_reporter,
     cancelled: Callable[[], bool] = never_cancelled,
 ) -> QcResult:
-    """Score the filled frames of ``pattern`` and list the frames that still need a real render.
+    """Score the filled frames of ``request.pattern`` and list the frames that still need a real render.
 
-    Args:
-        pattern: the output sequence ``framefill interpolate`` wrote (its manifest sits beside it).
-        filled: the frames that were filled (default: every filled or held frame of the manifest).
-        frames: score only these of them (a farm chunk); default all.
-        truth: a pattern of real renders of the same frames, for the true error.
-        report_dir: where heatmaps, ``report.html`` and ``qc.json`` go (None: scores only).
-        threshold_db: PSNR below which a frame must be re-rendered (default: the calibration's, 30 dB).
-        calibration: a calibration file or object (default: the shipped one).
-        cost_per_frame_min: farm minutes per real render, for the savings.
-        device: where the model runs if features must be recomputed.
+    ``request``: the output sequence ``framefill interpolate`` wrote (its manifest
+    sits beside it), the filled frames (default: every filled or held frame of
+    the manifest), a chunk of them to score, real renders for the true error,
+    the report folder, the threshold (default: the calibration's), the
+    calibration file (default: the shipped one; ``calibration`` passes a
+    calibration object instead), the render cost for the savings, and the
+    device that recomputes features when a frame has no sidecar.
+
     Raises:
         InputError: no manifest, a listed frame unknown to it, a bad calibration or truth.
         CancelledError: ``cancelled()`` became true; frames scored so far are kept.
     """
+    pattern = request.pattern
     manifest = Manifest(pattern)
     entries = manifest.entries()
     if not entries:
         raise InputError(f"no framefill manifest entries beside {pattern} ({manifest.path}); "
                          "qc scores frames written by `framefill interpolate`")
-    cal = calibration if isinstance(calibration, Calibration) else load_calibration(calibration)
-    thr = cal.threshold_db if threshold_db is None else float(threshold_db)
-    if not np.isfinite(thr):
-        raise InputError(f"--threshold must be a number of dB, got {threshold_db!r}")
-    scorer = _Scorer(pattern, cal, truth=truth, device=device, report=report)
-    filled_frames = tuple(sorted(set(filled))) if filled is not None else _filled_from_manifest(entries)
-    work = tuple(f for f in filled_frames if frames is None or f in set(frames))
-    out_pattern = FramePattern.parse(pattern)
-    heat = heatmap_pattern(pattern, report_dir) if report_dir is not None else None
-    report(Event("start", stage="qc", total=len(work),
-                 message=f"scoring {len(work)} filled frame(s) of {pattern} (threshold {thr:g} dB)"))
-    results: list[FrameQc] = []
-    touched = False
-    for index, frame in enumerate(work):
-        if cancelled():
-            raise CancelledError(f"cancelled after {index} of {len(work)} frames; rerun to resume")
-        entry = entries.get(frame)
-        if entry is None:
-            raise InputError(f"frame {frame} is listed as filled but {manifest.path} has no entry for it; "
-                             "check --filled, or fill it with `framefill interpolate` first")
-        status = entry.get("status")
-        if status == "copied":
-            report(Event("warning", stage="qc", frame=frame,
-                         message=f"frame {frame} is a real render (copied), not filled; it is not scored"))
-            continue
-        if status == "held" or entry.get("needs_render"):
-            results.append(FrameQc(frame, "held", True, entry.get("reason", "held: needs a real render"),
-                                   source="held"))
-            report(Event("frame", stage="qc", frame=frame, done=index + 1, total=len(work),
-                         data={"status": "held", "flagged": True}))
-            continue
-        key = scorer.cache_key(entries, frame)
-        cached = entry.get("qc") if isinstance(entry.get("qc"), dict) else None
-        valid = cached is not None and cached.get("key") == key
-        need_heatmap = heat is not None and not _heatmap_current(heat, frame, key)
-        qc: dict[str, Any] = cached if valid and cached is not None else {}
-        source = "cached"
-        if not valid or need_heatmap:
-            rgb, part = beauty_rgb(read_exr(out_pattern.path(frame)))
-            maps, maps_source = scorer.maps(frame, entry, part.data_window)
-            pred = cal.predict(maps, gap_context(entries, frame, manifest.folder))
-            truth_err = scorer.truth_error(frame, rgb)
-            if not valid:
-                qc = {"key": key, "predicted_psnr_db": round(pred.predicted_psnr_db, 4),
-                      "aggregates": {k: round(v, 6) for k, v in pred.aggregates.items()}}
-                if truth_err is not None:
-                    qc.update(psnr_db=round(truth_err[1], 4), ssim=round(truth_err[2], 5))
-                manifest.update(frame, qc=qc)
-                touched = True
-                source = maps_source
-            if heat is not None:
-                _write_heatmaps(heat, frame, part, rgb, pred.risk_map, None if truth_err is None else truth_err[0], key)
-        predicted = float(qc["predicted_psnr_db"])
-        flagged = cal.flagged(predicted, thr)
-        fq = FrameQc(
-            frame, "filled", flagged,
-            reason=f"predicted {predicted:.1f} dB < {thr:g} + {cal.margin_db:.1f} dB margin" if flagged else "",
-            predicted_psnr_db=predicted, risk=cal.risk(predicted, thr),
-            psnr_db=qc.get("psnr_db"), ssim=qc.get("ssim"), aggregates=dict(qc.get("aggregates", {})),
-            heatmap=None if heat is None else heat.path(frame), source=source,
-        )
-        results.append(fq)
-        report(Event("frame", stage="qc", frame=frame, done=index + 1, total=len(work), data={
-            k: v for k, v in fq.to_json().items() if k in ("status", "flagged", "risk", "predicted_psnr_db", "psnr_db")}))
-    if touched:
+    cal = calibration if calibration is not None else load_calibration(request.calibration)
+    thr = cal.threshold_db if request.threshold_db is None else request.threshold_db
+    scorer = _Scorer(pattern, cal, truth=request.truth, device=request.device, report=report)
+    work = _frames_to_score(request, entries, manifest, report)
+    heat = heatmap_pattern(pattern, request.report_dir) if request.report_dir is not None else None
+    job = _QcJob(scorer, entries, thr, heat)
+    run = run_frames(work, job, manifest=manifest, report=report, cancelled=cancelled,
+                     start_message=f"scoring {len(work)} filled frame(s) of {pattern} (threshold {thr:g} dB)")
+    if any(fq.source not in ("cached", "held") for fq in run.outcomes):
         manifest.publish()
-    rendered = tuple(f for f, e in manifest.entries().items() if e.get("status") == "copied")
+    rendered = tuple(f for f, e in manifest.entries().items() if e.status == "copied")
+    cost = DEFAULT_COST_PER_FRAME_MIN if request.cost_per_frame_min is None else request.cost_per_frame_min
     result = QcResult(pattern=str(pattern), threshold_db=thr, calibration_id=cal.id,
-                      calibration_source=cal.source or "default", margin_db=cal.margin_db, frames=tuple(results),
-                      rendered=rendered, truth=truth, cost_per_frame_min=float(cost_per_frame_min))
-    if report_dir is not None:
-        result = _write_report(result, Path(report_dir), cal)
+                      calibration_source=cal.source or "default", margin_db=cal.margin_db, frames=run.outcomes,
+                      rendered=rendered, truth=request.truth, cost_per_frame_min=float(cost))
+    if request.report_dir is not None:
+        result = _write_report(result, Path(request.report_dir), cal)
     report(Event("done", stage="qc", message=(
-        f"{len(result.rerender)} of {len(results)} filled frame(s) need a real render: "
+        f"{len(result.rerender)} of {len(run.outcomes)} filled frame(s) need a real render: "
         f"{format_frame_range(result.rerender) or 'none'}")))
     return result
 

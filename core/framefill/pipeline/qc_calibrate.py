@@ -27,23 +27,27 @@ from framefill.errors import InputError, SequenceError
 from framefill.events import Event, Reporter, null_reporter
 from framefill.frames import FramePattern, read_exr
 from framefill.ops.errormaps import roc_auc, spearman
-from framefill.pipeline.calibration import (
-    DEFAULT_THRESHOLD_DB,
-    MARGIN_SAFETY_DB,
-    TARGET_RECALL,
-    PIXEL_TAU,
-    PIXEL_TRANSFORMS,
-    Calibration,
-    GapContext,
+from framefill.ops.regression import (
     LinearModel,
     choose_ridge_l2,
     fit_logistic,
     fit_ridge,
+)
+from framefill.ops.resample import grid_resize
+from framefill.pipeline.calibration import (
+    DEFAULT_THRESHOLD_DB,
+    MARGIN_SAFETY_DB,
+    PIXEL_TAU,
+    PIXEL_TRANSFORMS,
+    TARGET_RECALL,
+    Calibration,
+    GapContext,
     frame_aggregates,
     pixel_design,
 )
 from framefill.pipeline.manifest import Manifest
-from framefill.pipeline.qc_features import downscale_to, gap_context, read_feature_sidecar
+from framefill.pipeline.qc_features import gap_context, read_feature_sidecar
+from framefill.requests import FillRequest
 
 __all__ = [
     "TrainingFrame",
@@ -131,8 +135,8 @@ def collect_training_frames(
     Raises:
         SequenceError: the shot has fewer than ``every + 2`` frames on disk.
     """
-    from framefill import api
     from framefill.ops.metrics import display_proxy, psnr, squared_error_map, ssim
+    from framefill.pipeline.fill import run_fill
     from framefill.pipeline.plan import keyframes
     from framefill.pipeline.qc import beauty_rgb
 
@@ -150,22 +154,23 @@ def collect_training_frames(
         _link_or_copy(on_disk[f], Path(keys.path(f)))
     out = str(root / "fill" / name)
     report(Event("start", stage="calibrate", message=f"{scene}: filling with every {every}th frame kept"))
-    api.fill_shot(str(keys), out, frames=frames, model=model, device=device, report=report)
+    fill = FillRequest(str(keys), out, frames=frames, model=model, device=device)
+    run_fill(fill, report=report)
     manifest = Manifest(out)
     out_pat = FramePattern.parse(out)
     # Frames filled before their sidecar format changed: remove them so the fill remakes them.
-    stale = [f for f, e in manifest.entries().items() if e.get("status") == "filled" and (
-        not e.get("qc_features") or read_feature_sidecar(manifest.folder / e["qc_features"]["path"]) is None)]
+    stale = [f for f, e in manifest.entries().items() if e.status == "filled" and (
+        not e.qc_features or read_feature_sidecar(manifest.folder / e.qc_features["path"]) is None)]
     if stale:
         for f in stale:
             Path(out_pat.path(f)).unlink(missing_ok=True)
-        api.fill_shot(str(keys), out, frames=frames, model=model, device=device, report=report)
+        run_fill(fill, report=report)
     collected = []
     entries = manifest.entries()
     for f, entry in entries.items():
-        if entry.get("status") != "filled" or not entry.get("qc_features"):
+        if entry.status != "filled" or not entry.qc_features:
             continue
-        path = manifest.folder / entry["qc_features"]["path"]
+        path = manifest.folder / entry.qc_features["path"]
         sidecar = read_feature_sidecar(path)
         if sidecar is None:
             continue
@@ -173,7 +178,7 @@ def collect_training_frames(
         real, _ = beauty_rgb(read_exr(on_disk[f]))
         a, b = display_proxy(made), display_proxy(real)
         rows, cols = sidecar.crop(part.data_window)["residual"].shape
-        grid = downscale_to(squared_error_map(a, b), rows, cols).astype(np.float16)
+        grid = grid_resize(squared_error_map(a, b), rows, cols).astype(np.float16)
         context = gap_context(entries, f, manifest.folder)
         collected.append(TrainingFrame(scene, every, f, path, part.data_window, context, grid, psnr(a, b), ssim(a, b)))
     return collected

@@ -26,9 +26,11 @@ import numpy as np
 
 from framefill.errors import ExrError, InputError
 from framefill.ops.errormaps import FEATURE_NAMES, prediction_features
+from framefill.ops.resample import grid_resize
 
 if TYPE_CHECKING:
     from framefill.models.interp import Motion
+    from framefill.pipeline.manifest import ManifestEntry
 
 __all__ = [
     "FEATURES_VERSION",
@@ -42,7 +44,6 @@ __all__ = [
     "crop_to_window",
     "write_feature_sidecar",
     "read_feature_sidecar",
-    "downscale_to",
     "neighbour_frames",
     "gap_context",
 ]
@@ -71,17 +72,6 @@ def feature_grid(height: int, width: int) -> tuple[int, int]:
     return max(1, round(height / f)), max(1, round(width / f))
 
 
-def downscale_to(array: np.ndarray, rows: int, cols: int) -> np.ndarray:
-    """Resize ``array`` (H,W or H,W,C float) to rows x cols: area average down, linear up (a copy always)."""
-    import cv2
-
-    a = np.ascontiguousarray(array, dtype=np.float32)
-    if a.shape[:2] == (rows, cols):
-        return a.copy()
-    shrink = rows <= a.shape[0] and cols <= a.shape[1]
-    return cv2.resize(a, (cols, rows), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
-
-
 def _flow_np(tensor: Any) -> np.ndarray:
     """1,2,H,W tensor -> H,W,2 float32 numpy copy (the tensor is left alone)."""
     return np.array(tensor.detach()[0].permute(1, 2, 0).float().cpu().numpy(), dtype=np.float32, copy=True)
@@ -104,11 +94,11 @@ def feature_maps(proxy0: np.ndarray, proxy1: np.ndarray, motion: Motion, t: floa
     h, w = proxy0.shape[:2]
     rows, cols = feature_grid(h, w)
     sx, sy = cols / w, rows / h
-    img0 = np.clip(downscale_to(proxy0, rows, cols), 0.0, 1.0)
-    img1 = np.clip(downscale_to(proxy1, rows, cols), 0.0, 1.0)
-    ft0 = downscale_to(_flow_np(motion.flow_t0), rows, cols) * np.float32([sx, sy])
-    ft1 = downscale_to(_flow_np(motion.flow_t1), rows, cols) * np.float32([sx, sy])
-    mask = downscale_to(np.array(motion.mask.detach()[0, 0].float().cpu().numpy(), copy=True), rows, cols)
+    img0 = np.clip(grid_resize(proxy0, rows, cols), 0.0, 1.0)
+    img1 = np.clip(grid_resize(proxy1, rows, cols), 0.0, 1.0)
+    ft0 = grid_resize(_flow_np(motion.flow_t0), rows, cols) * np.array([sx, sy], dtype=np.float32)
+    ft1 = grid_resize(_flow_np(motion.flow_t1), rows, cols) * np.array([sx, sy], dtype=np.float32)
+    mask = grid_resize(np.array(motion.mask.detach()[0, 0].float().cpu().numpy(), copy=True), rows, cols)
     return prediction_features(img0, img1, ft0, ft1, np.clip(mask, 0.0, 1.0))
 
 
@@ -211,36 +201,36 @@ def read_feature_sidecar(path: Path) -> FeatureSidecar | None:
 # ---------------------------------------------------------------------------------------
 
 
-def _gap(entry: dict[str, Any]) -> tuple[int, int] | None:
-    recipe = entry.get("recipe") or {}
+def _gap(entry: ManifestEntry | None) -> tuple[int, int] | None:
+    recipe = entry.recipe if entry is not None else {}
     sources = sorted(int(s) for s in (recipe.get("sources") or {}))
     return (sources[0], sources[1]) if recipe.get("kind") == "fill" and len(sources) == 2 else None
 
 
-def neighbour_frames(entries: dict[int, dict[str, Any]], frame: int) -> tuple[int | None, int | None]:
+def neighbour_frames(entries: dict[int, ManifestEntry], frame: int) -> tuple[int | None, int | None]:
     """A filled frame in the gap before and in the gap after ``frame``'s gap (the one nearest t=0.5), or None.
 
     Gaps come from the manifest recipes: frame f filled from (a, b) has the gap
     before it end at a and the gap after it start at b.
     """
-    gap = _gap(entries.get(frame, {}))
+    gap = _gap(entries.get(frame))
     if gap is None:
         return None, None
     best: dict[str, tuple[float, int]] = {}
     for f, entry in entries.items():
-        g = _gap(entry) if entry.get("status") == "filled" else None
+        g = _gap(entry) if entry.status == "filled" else None
         if g is None:
             continue
         side = "prev" if g[1] == gap[0] else "next" if g[0] == gap[1] else None
         if side is None:
             continue
-        key = (round(abs(float((entry.get("recipe") or {}).get("t", 0.5)) - 0.5), 6), f)
+        key = (round(abs(float(entry.recipe.get("t", 0.5)) - 0.5), 6), f)
         if side not in best or key < best[side]:
             best[side] = key
     return (best["prev"][1] if "prev" in best else None, best["next"][1] if "next" in best else None)
 
 
-def gap_context(entries: dict[int, dict[str, Any]], frame: int, folder: Path) -> Any:
+def gap_context(entries: dict[int, ManifestEntry], frame: int, folder: Path) -> Any:
     """The :class:`~framefill.pipeline.calibration.GapContext` of a filled frame, from its neighbours' sidecars.
 
     A neighbour without a readable sidecar (filled by an older framefill) counts as absent.
@@ -250,7 +240,7 @@ def gap_context(entries: dict[int, dict[str, Any]], frame: int, folder: Path) ->
     def p99(f: int | None) -> float | None:
         if f is None:
             return None
-        record = entries[f].get("qc_features")
+        record = entries[f].qc_features
         if not isinstance(record, dict) or not record.get("path"):
             return None
         sidecar = read_feature_sidecar(folder / str(record["path"]))

@@ -88,9 +88,9 @@ def _plot_svg(result: QcResult) -> str:
         parts.append(f'<text x="{left + pw + 6}" y="{y_db(db) + 4:.1f}" font-size="11" '
                      f'fill="{_COLOURS["psnr"]}">{db} dB</text>')
     step = max(1, int(np.ceil((hi - lo) / 12)))
-    for f in range(lo, hi + 1, step):
-        parts.append(f'<text x="{x(f):.1f}" y="{top + ph + 16}" text-anchor="middle" font-size="11" '
-                     f'fill="#495057">{f}</text>')
+    for tick in range(lo, hi + 1, step):
+        parts.append(f'<text x="{x(tick):.1f}" y="{top + ph + 16}" text-anchor="middle" font-size="11" '
+                     f'fill="#495057">{tick}</text>')
     parts.append(f'<text x="{left}" y="14" font-size="12" fill="{_COLOURS["risk"]}">risk P(PSNR &lt; '
                  f'{result.threshold_db:g} dB)</text>')
     parts.append(f'<text x="{left + pw}" y="14" text-anchor="end" font-size="12" fill="{_COLOURS["psnr"]}">'
@@ -102,9 +102,10 @@ def _plot_svg(result: QcResult) -> str:
     parts.append(f'<text x="{left + 4}" y="{ty - 4:.1f}" font-size="10" fill="{_COLOURS["thr"]}">threshold '
                  f'{result.threshold_db:g} dB</text>')
     # Rendered frames as ticks along the bottom.
-    for f in result.rendered:
-        if lo <= f <= hi:
-            parts.append(f'<line x1="{x(f):.1f}" x2="{x(f):.1f}" y1="{top + ph - 6}" y2="{top + ph}" stroke="#adb5bd"/>')
+    for rendered in result.rendered:
+        if lo <= rendered <= hi:
+            parts.append(f'<line x1="{x(rendered):.1f}" x2="{x(rendered):.1f}" y1="{top + ph - 6}" y2="{top + ph}" '
+                         'stroke="#adb5bd"/>')
     scored = [f for f in result.frames if f.risk is not None]
     if scored:
         pts = " ".join(f"{x(f.frame):.1f},{y_risk(f.risk or 0.0):.1f}" for f in scored)

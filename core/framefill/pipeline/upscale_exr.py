@@ -20,12 +20,11 @@ from framefill.color import from_network, to_network
 from framefill.errors import ExrError
 from framefill.frames.channels import channel_kind, find_beauty, split_channel
 from framefill.frames.exr import ExrImage, ExrPart
+from framefill.ops.pixels import cast_like, is_constant
 from framefill.ops.resample import OutputSize, plan_output_size, resize
 from framefill.pipeline.upscale import (
     Runner,
     UpscaleOptions,
-    cast_like,
-    is_constant,
     lanczos_upscaler,
     upscale_grey,
     upscale_rgb,
@@ -109,7 +108,7 @@ def upscale_part(
         name = next(iter(part.sampling))
         raise ExrError(f"part {part.name or 0}: channel {name} is subsampled, which upscale cannot handle; "
                        "convert it to full resolution first")
-    geo = part_geometry(part, options=options, default_scale=float(runner.scale if not runner.classical else 4))
+    geo = part_geometry(part, options=options, default_scale=runner.model.default_scale)
     oh, ow = geo.shape
     names = list(part.channels)
     beauty = find_beauty(names)

@@ -18,7 +18,6 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
-import time
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -27,21 +26,28 @@ from typing import Any
 import numpy as np
 
 from framefill._version import __version__
-from framefill.errors import CancelledError, InputError, JobFailedError
+from framefill.atomic import file_sha256
+from framefill.errors import InputError, JobFailedError
 from framefill.events import Event, Reporter, never_cancelled, null_reporter
 from framefill.frames import read_image, write_image
-from framefill.frames.video import VideoWriter, even, probe_video, read_video
-from framefill.ops.resample import OutputSize, plan_output_size
+from framefill.frames.video import (
+    DecodedFrame,
+    VideoInfo,
+    VideoWriter,
+    even,
+    probe_video,
+    read_video,
+)
+from framefill.ops.resample import OutputSize, place_on_canvas, plan_output_size
+from framefill.pipeline.engine import Made, run_frames
 from framefill.pipeline.upscale import (
     FlickerMeter,
     FrameOutcome,
+    Runner,
     UpscaleOptions,
     UpscaleResult,
-    file_sha256,
     lanczos_upscaler,
     make_runner,
-    peak_rss_mb,
-    place_on_canvas,
     upscale_rgb,
 )
 
@@ -77,6 +83,99 @@ def cache_key(input_sha256: str, options: UpscaleOptions, size: OutputSize) -> s
     return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()[:24]
 
 
+class _VideoJob:
+    """One decoded frame per item: from the frame cache or upscaled, then encoded in order."""
+
+    stage = "upscale"
+
+    def __init__(self, runner: Runner, size: OutputSize, cache: Path, writer: VideoWriter, options: UpscaleOptions,
+                 report: Reporter) -> None:
+        self.runner = runner
+        self.classical = replace(runner, model=lanczos_upscaler(), progress=None)
+        self.size = size
+        self.cache = cache
+        self.writer = writer
+        self.options = options
+        self.report = report
+        self.meter = FlickerMeter()
+
+    def skip(self, decoded: DecodedFrame) -> None:
+        return None  # every frame is encoded, cached or not
+
+    def _cached(self, path: Path) -> np.ndarray | None:
+        if not path.is_file():
+            return None
+        try:
+            pixels, _depth = read_image(path)
+        except InputError:
+            return None  # a damaged cache file: redo the frame
+        return pixels[:, :, :3] if pixels.shape[:2] == (self.size.canvas_height, self.size.canvas_width) else None
+
+    def _upscale(self, decoded: DecodedFrame, path: Path) -> np.ndarray:
+        def progress(done: int, count: int) -> None:
+            self.report(Event("progress", stage="tiles", frame=decoded.index, done=done, total=count))
+
+        up = upscale_rgb(replace(self.runner, progress=progress), decoded.rgb, height=self.size.height,
+                         width=self.size.width)
+        frame_out = place_on_canvas(up, self.size)
+        write_image(path, frame_out, bit_depth=16)
+        # Encode what the cache holds, so a resumed run writes the same pixels.
+        return np.rint(np.clip(frame_out, 0.0, 1.0) * 65535.0) / np.float32(65535.0)
+
+    def make(self, decoded: DecodedFrame) -> Made[FrameOutcome]:
+        path = self.cache / f"{decoded.index:06d}.png"
+        frame_out = self._cached(path)
+        status = "cached" if frame_out is not None else "upscaled"
+        if frame_out is None:
+            frame_out = self._upscale(decoded, path)
+        if self.options.flicker:
+            ref = place_on_canvas(upscale_rgb(self.classical, decoded.rgb, height=self.size.height,
+                                              width=self.size.width), self.size)
+            self.meter.add(np.clip(frame_out, 0.0, 1.0), np.clip(ref, 0.0, 1.0))
+        self.writer.write(frame_out.astype(np.float32), pts=decoded.pts, time_base=decoded.time_base)
+        tiles = 0
+        if status == "upscaled" and not self.runner.classical:
+            tiles = len(self.runner.plan(decoded.rgb.shape[0], decoded.rgb.shape[1]).tiles)
+        return Made(decoded.index, FrameOutcome(decoded.index, status, tiles=tiles),  # type: ignore[arg-type]
+                    event={"status": status})
+
+
+def _frame_cache(src: Path, dst: Path, options: UpscaleOptions, size: OutputSize,
+                 cache_dir: str | Path | None) -> tuple[Path, Path, str]:
+    """The frame cache folder of this input and these settings (made), its root, and the input's sha256."""
+    input_sha = file_sha256(src)
+    root = Path(cache_dir) if cache_dir is not None else dst.parent / ".framefill" / "video-cache"
+    cache = root / cache_key(input_sha, options, size)
+    cache.mkdir(parents=True, exist_ok=True)
+    (cache / "settings.json").write_text(json.dumps({
+        "input": str(src), "input_sha256": input_sha, "model": options.model_id, "framefill": __version__,
+        "output_size": [size.canvas_width, size.canvas_height],
+    }, indent=1, sort_keys=True))
+    return cache, root, input_sha
+
+
+def _drop_cache(cache: Path, root: Path, *, own_root: bool) -> None:
+    shutil.rmtree(cache, ignore_errors=True)
+    if own_root:
+        # Leave no empty .framefill/video-cache folders beside the output (other runs' caches stay).
+        for folder in (root, root.parent):
+            try:
+                folder.rmdir()
+            except OSError:
+                break
+
+
+def _video_facts(info: VideoInfo, out_info: VideoInfo, decoded: int, cache: Path | None) -> dict[str, Any]:
+    return {
+        "input": {"frames": info.frame_count, "decoded": decoded, "fps": float(info.frame_rate),
+                  "duration_s": round(info.duration_s, 4), "codec": info.codec, "audio": info.audio_codec},
+        "output": {"frames": out_info.frame_count, "fps": float(out_info.frame_rate),
+                   "duration_s": round(out_info.duration_s, 4), "codec": out_info.codec,
+                   "audio": out_info.audio_codec, "pix_fmt": out_info.pix_fmt},
+        "cache": None if cache is None else str(cache),
+    }
+
+
 def upscale_video(
     input_path: str | Path,
     output_path: str | Path,
@@ -101,7 +200,6 @@ def upscale_video(
         CancelledError: ``cancelled()`` became true; the frame cache is kept for the rerun.
         JobFailedError: the written file does not hold the input's frame count.
     """
-    started = time.perf_counter()
     src, dst = Path(input_path), Path(output_path)
     if dst.exists() and src.exists() and dst.resolve() == src.resolve():
         raise InputError(f"--out {dst} is the input; write the upscaled video to a new file")
@@ -110,96 +208,29 @@ def upscale_video(
     def warn(message: str) -> None:
         report(Event("warning", stage="upscale", message=message))
 
-    default_scale = float(getattr(model, "scale", 4) if hasattr(model, "module") else 4)
-    size = video_output_size(info.width, info.height, options=options, default_scale=default_scale, warn=warn)
+    size = video_output_size(info.width, info.height, options=options, default_scale=model.default_scale, warn=warn)
     runner = make_runner(model, options=options, height=info.height, width=info.width)
-    classical = replace(runner, model=lanczos_upscaler(), progress=None)
-    input_sha = file_sha256(src)
-    root = Path(cache_dir) if cache_dir is not None else dst.parent / ".framefill" / "video-cache"
-    cache = root / cache_key(input_sha, options, size)
-    cache.mkdir(parents=True, exist_ok=True)
-    (cache / "settings.json").write_text(json.dumps({
-        "input": str(src), "input_sha256": input_sha, "model": options.model_id, "framefill": __version__,
-        "output_size": [size.canvas_width, size.canvas_height],
-    }, indent=1, sort_keys=True))
-    meter = FlickerMeter()
-    outcomes: list[FrameOutcome] = []
-    total = info.frame_count
-    report(Event("start", stage="upscale", total=total,
-                 message=f"upscaling {total} frame(s) of {src.name} to {size.canvas_width}x{size.canvas_height}"))
+    cache, root, _ = _frame_cache(src, dst, options, size, cache_dir)
     with VideoWriter(dst, source=info, width=size.canvas_width, height=size.canvas_height, codec=codec,  # type: ignore[arg-type]
                      crf=crf, warn=warn) as writer:
-        for decoded in read_video(src, info):
-            if cancelled():
-                raise CancelledError(f"cancelled after {decoded.index} of {total} frames; rerun to resume "
-                                     f"(frame cache: {cache})")
-            t0 = time.perf_counter()
-            cached = cache / f"{decoded.index:06d}.png"
-            status = "cached"
-            frame_out: np.ndarray | None = None
-            if cached.is_file():
-                try:
-                    pixels, _depth = read_image(cached)
-                    frame_out = pixels[:, :, :3] if pixels.shape[:2] == (size.canvas_height, size.canvas_width) \
-                        else None
-                except InputError:
-                    frame_out = None  # a damaged cache file: redo the frame
-            up = None
-            if frame_out is None:
-                status = "upscaled"
-
-                def progress(done: int, count: int, index: int = decoded.index) -> None:
-                    report(Event("progress", stage="tiles", frame=index, done=done, total=count))
-
-                up = upscale_rgb(replace(runner, progress=progress), decoded.rgb, height=size.height,
-                                 width=size.width)
-                frame_out = place_on_canvas(up, size)
-                write_image(cached, frame_out, bit_depth=16)
-                # Encode what the cache holds, so a resumed run writes the same pixels.
-                frame_out = np.rint(np.clip(frame_out, 0.0, 1.0) * 65535.0) / np.float32(65535.0)
-            if options.flicker:
-                ref = place_on_canvas(upscale_rgb(classical, decoded.rgb, height=size.height, width=size.width), size)
-                meter.add(np.clip(frame_out, 0.0, 1.0), np.clip(ref, 0.0, 1.0))
-            writer.write(frame_out.astype(np.float32), pts=decoded.pts, time_base=decoded.time_base)
-            seconds = time.perf_counter() - t0
-            outcomes.append(FrameOutcome(decoded.index, status, seconds,
-                                         len(runner.plan(info.height, info.width).tiles) if status == "upscaled" and
-                                         not runner.classical else 0))
-            report(Event("frame", stage="upscale", frame=decoded.index, done=decoded.index + 1, total=total,
-                         data={"status": status, "seconds": round(seconds, 3)}))
+        job = _VideoJob(runner, size, cache, writer, options, report)
+        run = run_frames(read_video(src, info), job, total=info.frame_count, manifest=None, report=report,
+                         cancelled=cancelled, device=options.device, cancel_hint=f" (frame cache: {cache})",
+                         start_message=f"upscaling {info.frame_count} frame(s) of {src.name} to "
+                                       f"{size.canvas_width}x{size.canvas_height}")
     out_info = probe_video(dst)
-    if out_info.frame_count != len(outcomes):
-        raise JobFailedError(f"{dst} holds {out_info.frame_count} frames, expected {len(outcomes)}; "
+    if out_info.frame_count != len(run.outcomes):
+        raise JobFailedError(f"{dst} holds {out_info.frame_count} frames, expected {len(run.outcomes)}; "
                              f"the frame cache {cache} is kept, rerun to retry")
     if not keep_cache:
-        shutil.rmtree(cache, ignore_errors=True)
-        if cache_dir is None:
-            # Leave no empty .framefill/video-cache folders beside the output (other runs' caches stay).
-            for folder in (root, root.parent):
-                try:
-                    folder.rmdir()
-                except OSError:
-                    break
-    peak_dev = None
-    if options.device.startswith("cuda"):
-        import torch
-
-        peak_dev = torch.cuda.max_memory_allocated(options.device) / 2**20
-    video = {
-        "input": {"frames": info.frame_count, "decoded": len(outcomes), "fps": float(info.frame_rate),
-                  "duration_s": round(info.duration_s, 4), "codec": info.codec, "audio": info.audio_codec},
-        "output": {"frames": out_info.frame_count, "fps": float(out_info.frame_rate),
-                   "duration_s": round(out_info.duration_s, 4), "codec": out_info.codec,
-                   "audio": out_info.audio_codec, "pix_fmt": out_info.pix_fmt},
-        "cache": None if not keep_cache else str(cache),
-    }
+        _drop_cache(cache, root, own_root=cache_dir is None)
     if abs(out_info.duration_s - info.duration_s) > DURATION_SLACK_S + 1.0 / float(info.frame_rate):
-        report(Event("warning", stage="upscale", message=f"output duration {out_info.duration_s:.3f} s differs "
-                     f"from the input's {info.duration_s:.3f} s"))
+        warn(f"output duration {out_info.duration_s:.3f} s differs from the input's {info.duration_s:.3f} s")
     return UpscaleResult(
         kind="video", output=str(dst), model=options.model_id, model_sha256=options.model_sha256,
-        frames=tuple(outcomes), input_size=(info.width, info.height),
+        frames=run.outcomes, input_size=(info.width, info.height),
         output_size=(size.canvas_width, size.canvas_height), tile_px=runner.tile_px,
-        overlap_px=runner.overlap_px, seconds=time.perf_counter() - started, peak_rss_mb=peak_rss_mb(),
-        peak_device_mb=peak_dev, flicker=meter.result() if options.flicker else None, video=video,
+        overlap_px=runner.overlap_px, seconds=run.seconds, peak_rss_mb=run.peak_rss_mb,
+        peak_device_mb=run.peak_device_mb, flicker=job.meter.result() if options.flicker else None,
+        video=_video_facts(info, out_info, len(run.outcomes), cache if keep_cache else None),
     )

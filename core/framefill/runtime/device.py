@@ -12,9 +12,17 @@ import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from framefill.errors import DeviceError
+from framefill.errors import DeviceError, InputError
 
-__all__ = ["DeviceSpec", "parse_device", "resolve_devices", "configure_determinism", "Precision"]
+__all__ = ["DeviceSpec", "parse_device", "resolve_devices", "configure_determinism", "thread_count", "Precision",
+           "THREADS_ENV", "MAX_THREADS"]
+
+THREADS_ENV = "FRAMEFILL_THREADS"
+# torch crashed (SIGSEGV) with FRAMEFILL_THREADS=99999 after a frame: a thread pool
+# that size is never useful. Four threads per core covers hyper-threading and
+# I/O waits; 256 bounds it on the largest machines.
+MAX_THREADS = 256
+THREADS_PER_CORE = 4
 
 Precision = Literal["fp32", "fp16", "bf16"]
 
@@ -33,9 +41,9 @@ class DeviceSpec:
         return self.device.startswith("cuda")
 
     def torch_dtype(self) -> Any:
-        import torch
+        from framefill.models.loading import torch_dtype
 
-        return {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}[self.precision]
+        return torch_dtype(self.precision)
 
 
 def parse_device(text: str) -> str:
@@ -47,13 +55,16 @@ def parse_device(text: str) -> str:
 
 
 def resolve_devices(text: str, *, precision: Precision | Literal["auto"] = "auto") -> list[DeviceSpec]:
-    """Turn a --device value into concrete devices (``all`` gives every CUDA device).
+    """Turn a --device value into the concrete device a job runs on (a list of one, for now).
 
-    Precision ``auto`` is fp32 on the CPU and fp16 on CUDA (the published RIFE and
-    Real-ESRGAN fp16 paths); bf16 is opt-in.
+    ``all`` means every CUDA device; a job runs on one device, so it resolves
+    only where that is exactly one: the one GPU, or the CPU on a machine
+    without CUDA. Precision ``auto`` is fp32 on the CPU and fp16 on CUDA (the
+    published RIFE and Real-ESRGAN fp16 paths); bf16 is opt-in.
 
     Raises:
-        DeviceError: CUDA asked for but absent, or an index out of range.
+        DeviceError: CUDA asked for but absent, an index out of range, ``all``
+            on a machine with several GPUs, or fp16/bf16 on the CPU.
     """
     import torch
 
@@ -64,7 +75,13 @@ def resolve_devices(text: str, *, precision: Precision | Literal["auto"] = "auto
     elif text == "cpu":
         names = ["cpu"]
     elif text == "all":
-        names = [f"cuda:{i}" for i in range(count)] or ["cpu"]
+        if count > 1:
+            choices = ", ".join(f"cuda:{i}" for i in range(count))
+            raise DeviceError(
+                f"--device all would use {count} GPUs, but a job runs on one device today; "
+                f"pick one: {choices} (or split the frames across jobs, one per GPU)"
+            )
+        names = ["cuda:0"] if count == 1 else ["cpu"]
     else:
         index = int(text.split(":")[1]) if ":" in text else 0
         if index >= count:
@@ -87,13 +104,42 @@ def configure_determinism() -> dict[str, Any]:
     On the CPU, torch's kernels are deterministic for a fixed thread count, so the
     count is pinned (``FRAMEFILL_THREADS`` or the machine's cores). On CUDA,
     cuDNN autotuning is turned off and deterministic algorithms are requested.
+
+    Raises:
+        InputError: ``FRAMEFILL_THREADS`` is not a whole number in range (see :func:`thread_count`).
     """
     import torch
 
-    threads = int(os.environ.get("FRAMEFILL_THREADS", "0")) or (os.cpu_count() or 1)
+    threads = thread_count()
     torch.set_num_threads(threads)
     torch.backends.cudnn.benchmark = False
     torch.backends.cudnn.deterministic = True
     os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
     torch.use_deterministic_algorithms(True, warn_only=True)
     return {"torch": torch.__version__, "threads": threads, "deterministic_algorithms": True}
+
+
+def thread_count() -> int:
+    """CPU threads for torch: ``FRAMEFILL_THREADS`` (1 to :func:`max_threads`), or every core when unset/empty.
+
+    Raises:
+        InputError: a value that is not a whole number from 1 to the maximum
+            (``-1``, ``abc``, ``1.5``, ``0``, ``99999``), in one line naming the variable.
+    """
+    cores = os.cpu_count() or 1
+    text = os.environ.get(THREADS_ENV, "").strip()
+    if not text:
+        return cores
+    top = max_threads()
+    value = int(text) if text.isascii() and text.isdigit() else None
+    if value is None or not 1 <= value <= top:
+        raise InputError(
+            f"{THREADS_ENV}={text!r} is not a thread count; use a whole number from 1 to {top} "
+            f"({THREADS_PER_CORE} per core on this machine, at most {MAX_THREADS}), or unset it to use all {cores} cores"
+        )
+    return value
+
+
+def max_threads() -> int:
+    """The largest accepted ``FRAMEFILL_THREADS``: 4 per core, at most 256."""
+    return max(1, min(MAX_THREADS, THREADS_PER_CORE * (os.cpu_count() or 1)))

@@ -22,32 +22,29 @@ pixels, inverts it. The files load in torch 1.12.1 (Nuke 14, 15) and newer
 - knobs: ``timestep`` (float, 0 = A), ``scale`` (RIFE's resolution scale,
   snapped to 0.25..4), ``linear_input`` (int).
 
-ONNX (``framefill export onnx``): float32, opset 17, one file (no external
-data), every axis static at ``--size WxH`` (Copernicus's ONNX Inference COP
-deduces at most one dynamic axis; RIFE's padding depends on both). Row 0 is
-the top of the image: turn on the COP's input and output flips. rife-4 takes
-``frame0``, ``frame1`` (1x3xHxW) and ``timestep`` (1x1xHxW, its mean is t) and
-gives ``flow0``/``flow1`` (1x2xHxW, pixels, y down unless ``flow_y_up``) and
-``mask`` (1x1xHxW), or ``frame``; upscalers map ``image`` to ``upscaled``. A
-``.json`` sidecar records this.
+ONNX (``framefill export onnx``): :mod:`framefill.runtime.onnx_export` traces
+these same modules (RIFE wrapped by :class:`OnnxInterpolator`); ``export_onnx``
+and the ``ONNX_*`` constants are importable from here too.
 
+Every scripted class and function stays in this module: their qualified names
+(``framefill.runtime.export.*``) are part of the saved TorchScript files.
 Importing this module imports torch; only ``framefill export`` imports it.
 """
 
 import io
-import json
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, List, Optional, Tuple
+from typing import TYPE_CHECKING, Any, List, Literal, Optional, Tuple
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from framefill.atomic import atomic_write_bytes, atomic_write_text
 from framefill.errors import InputError, UnsupportedModelError
-from framefill.frames.atomic import atomic_write_bytes, atomic_write_text
+from framefill.models.registry import Task
 from framefill.ops.warp import backward_warp_nearest_script, rife_warp
 from framefill.runtime.nuke_script import (
     NUKE_B_RGB,
@@ -59,9 +56,21 @@ from framefill.runtime.nuke_script import (
     upscale_setup_nk,
 )
 
+if TYPE_CHECKING:
+    from framefill.runtime.onnx_export import (
+        DEFAULT_ONNX_SIZE,
+        ONNX_MAX_BYTES,
+        ONNX_OPSET,
+        export_onnx,
+    )
+
 __all__ = [
     "NUKE_VARIANTS",
+    "NukeVariant",
     "ONNX_OPSET",
+    "ONNX_MAX_BYTES",
+    "DEFAULT_ONNX_SIZE",
+    "LoadedExport",
     "ExportedFile",
     "ExportResult",
     "srgb_encode",
@@ -73,7 +82,9 @@ __all__ = [
     "load_export_model",
     "build_nuke_module",
     "script_module",
+    "export_stem",
     "export_nuke",
+    "nuke_contract",
     "export_onnx",
     "catfilecreator_nk",
     "rife_setup_nk",
@@ -90,15 +101,12 @@ SRGB_BREAK_ENCODED = SRGB_OFFSET / (SRGB_GAMMA - 1.0)
 SRGB_BREAK_LINEAR = (SRGB_OFFSET * SRGB_GAMMA / ((1.0 + SRGB_OFFSET) * (SRGB_GAMMA - 1.0))) ** SRGB_GAMMA
 SRGB_SLOPE = SRGB_BREAK_ENCODED / SRGB_BREAK_LINEAR
 
-# Opset 17 is the first with every op these graphs need in its final form
-# (GridSample arrived in 16) and what onnxruntime and Copernicus both read.
-ONNX_OPSET = 17
-# Protobuf's limit: a larger model would need external data, which Copernicus refuses.
-ONNX_MAX_BYTES = 2**31 - 1
-# A resolution with no other hint: HD, the most common plate size.
-DEFAULT_ONNX_SIZE = (1920, 1080)
-
-NUKE_VARIANTS = ("motion", "frame")
+NukeVariant = Literal["motion", "frame"]
+NUKE_VARIANTS: Tuple[NukeVariant, ...] = ("motion", "frame")
+ExportTarget = Literal["nuke", "onnx"]
+FileRole = Literal["torchscript", "nk-catfilecreator", "nk-setup", "onnx", "sidecar"]
+# Names that moved to onnx_export.py, still importable from here (see __getattr__).
+_ONNX_NAMES = frozenset({"ONNX_OPSET", "ONNX_MAX_BYTES", "DEFAULT_ONNX_SIZE", "export_onnx"})
 
 
 # --------------------------------------------------------------------------- colour
@@ -298,7 +306,7 @@ class LoadedExport:
     """The network behind an export: RIFE's inner net (with its padding base) or a whole upscaler."""
 
     name: str
-    task: str  # interpolate | upscale
+    task: Task
     sha256: str
     module: nn.Module
     pad_base: int = 0
@@ -314,9 +322,12 @@ def load_export_model(name: str, *, weights: Optional[Path] = None) -> LoadedExp
             one whose procedure a single graph cannot hold (rife-hdv3).
         ModelNotFoundError, WeightsMismatchError: weights not cached or altered.
     """
+    from framefill.models.arch.interp_model import InterpModel
     from framefill.models.cache import check_sha256, require_files, sha256_of
-    from framefill.models.loading import load_state_dict, load_upscaler
+    from framefill.models.checkpoint import load_state_dict
+    from framefill.models.loading import load_upscaler
     from framefill.models.registry import MODELS
+    from framefill.models.upscale import UpscaleModel
 
     card = MODELS.get(name)
     if card.classical:
@@ -333,21 +344,27 @@ def load_export_model(name: str, *, weights: Optional[Path] = None) -> LoadedExp
         from framefill.models.archs import ARCHS
 
         if weights is not None:
-            path, sha = Path(weights), sha256_of(Path(weights))
+            path = Path(weights)
+            state = load_state_dict(path)  # first: it says what is wrong with a bad path
+            sha = sha256_of(path)
         else:
             path = require_files(card)["weights"]
             check_sha256(path, card.files[0])
             sha = card.files[0].sha256
-        model = ARCHS.get(card.arch).build(load_state_dict(path))
+            state = load_state_dict(path)
+        model = ARCHS.get(card.arch).build(state)
+        assert isinstance(model, InterpModel)  # an interpolation card names an interpolation arch
         return LoadedExport(card.name, "interpolate", sha, model.net.eval(), pad_base=int(model.multiple_of))
     loaded = load_upscaler(card.name, weights=weights)  # verified cached ncnn files, or a .pth / .param
-    return LoadedExport(card.name, "upscale", loaded.sha256, loaded.model.module.eval(), scale=int(loaded.model.scale))
+    upscaler = loaded.model
+    assert isinstance(upscaler, UpscaleModel)  # not classical: refused above
+    return LoadedExport(card.name, "upscale", loaded.sha256, upscaler.module.eval(), scale=int(upscaler.scale))
 
 
 def build_nuke_module(
     loaded: LoadedExport,
     *,
-    variant: str = "motion",
+    variant: NukeVariant = "motion",
     timestep: float = 0.5,
     scale: float = 1.0,
     linear_input: bool = True,
@@ -447,14 +464,14 @@ class ExportedFile:
     """One file written by an export and what it is."""
 
     path: Path
-    role: str  # torchscript | nk-catfilecreator | nk-setup | onnx | sidecar
+    role: FileRole
 
 
 @dataclass(frozen=True)
 class ExportResult:
     """What ``framefill export`` wrote, and the tensor contract of each model."""
 
-    target: str  # nuke | onnx
+    target: ExportTarget
     model: str
     sha256: str
     files: Tuple[ExportedFile, ...]
@@ -466,7 +483,8 @@ class ExportResult:
                 "contracts": list(self.contracts)}
 
 
-def _stem(name: str) -> str:
+def export_stem(name: str) -> str:
+    """The file-name stem of a model's exports (dots would read as extensions)."""
     return name.replace(".", "_")
 
 
@@ -500,14 +518,14 @@ def export_nuke(
     out = Path(out_dir).expanduser().resolve()
     say(f"loading {name}")
     loaded = load_export_model(name, weights=weights)
-    stem = _stem(loaded.name)
+    stem = export_stem(loaded.name)
     files: List[ExportedFile] = []
     contracts: List[dict] = []
     for variant in NUKE_VARIANTS if loaded.task == "interpolate" else ("motion",):
         base = stem if variant == "motion" else f"{stem}_{variant}"
         pt, cat = out / f"{base}.pt", out / f"{base}.cat"
         say(f"scripting {pt.name}")
-        knobs = {"timestep": timestep, "scale": scale, "linear_input": linear_input}
+        knobs: dict[str, Any] = {"timestep": timestep, "scale": scale, "linear_input": linear_input}
         scripted = script_module(build_nuke_module(loaded, variant=variant, **knobs))
         buffer = io.BytesIO()
         torch.jit.save(scripted, buffer)
@@ -533,7 +551,7 @@ def export_nuke(
 
 
 def nuke_contract(
-    loaded: LoadedExport, *, variant: str, timestep: float = 0.5, scale: float = 1.0, linear_input: bool = True
+    loaded: LoadedExport, *, variant: NukeVariant, timestep: float = 0.5, scale: float = 1.0, linear_input: bool = True
 ) -> dict[str, Any]:
     """Channel mapping, output scale and knobs (name, type, default) of a Nuke export."""
     flag = ("linear_input", "int", int(bool(linear_input)))
@@ -564,7 +582,7 @@ def _check_round_trip(data: bytes, *, channels_in: int, where: Path) -> None:
     """
     w, h = _ROUND_TRIP_SIZE
     try:
-        loaded = torch.jit.load(io.BytesIO(data), map_location="cpu")
+        loaded = torch.jit.load(io.BytesIO(data), map_location="cpu")  # type: ignore[no-untyped-call]
         with torch.inference_mode():
             out = loaded(torch.rand(1, channels_in, h, w))
     except (RuntimeError, ValueError) as err:
@@ -574,92 +592,10 @@ def _check_round_trip(data: bytes, *, channels_in: int, where: Path) -> None:
         raise UnsupportedModelError(f"{where.name}: the scripted model returned shape {tuple(out.shape)}")
 
 
-# --------------------------------------------------------------------------- ONNX export
+def __getattr__(name: str) -> Any:
+    """The ONNX names (:data:`_ONNX_NAMES`), loaded from onnx_export on first use: that module imports this one."""
+    if name in _ONNX_NAMES:
+        from framefill.runtime import onnx_export
 
-
-def export_onnx(
-    name: str,
-    out_dir: str | Path,
-    *,
-    size: Tuple[int, int] = DEFAULT_ONNX_SIZE,
-    weights: Optional[Path] = None,
-    variant: str = "motion",
-    rife_scale: Optional[float] = None,
-    linear_input: bool = True,
-    flow_y_up: bool = False,
-    report: Optional[Callable[[str], None]] = None,
-) -> ExportResult:
-    """Write a float32, opset-17, static-size ONNX file (and a JSON sidecar) for Copernicus or ONNX Runtime.
-
-    ``size`` is (width, height) of the frames it will see (at the upscaler's
-    input). ``rife_scale`` defaults to RIFE's own choice for that width.
-
-    Raises:
-        InputError: a size under 8 px, an unknown variant.
-        UnsupportedModelError: the graph is over 2 GB or fails onnx's checker.
-    """
-    try:
-        import onnx
-    except ImportError:
-        raise InputError("framefill export onnx needs the onnx package: pip install onnx") from None
-
-    from framefill.models.loading import auto_rife_scale
-
-    width, height = int(size[0]), int(size[1])
-    if width < 8 or height < 8:
-        raise InputError(f"ONNX export size {width}x{height} is too small; give --size WxH of at least 8x8")
-    say = report or (lambda _msg: None)
-    out = Path(out_dir).expanduser().resolve()
-    say(f"loading {name}")
-    loaded = load_export_model(name, weights=weights)
-    suffix = f"_{variant}" if loaded.task == "interpolate" and variant != "motion" else ""
-    stem = f"{_stem(loaded.name)}{suffix}_{width}x{height}"
-    module = build_nuke_module(loaded, variant=variant, linear_input=linear_input)
-    example: Tuple[torch.Tensor, ...]
-    if loaded.task == "interpolate":
-        scale = snap_rife_scale(rife_scale if rife_scale is not None else auto_rife_scale(width))
-        wrapper: nn.Module = OnnxInterpolator(module, scale=scale, flow_y_up=flow_y_up).eval()  # type: ignore[arg-type]
-        example = (torch.rand(1, 3, height, width), torch.rand(1, 3, height, width), torch.full((1, 1, height, width), 0.5))
-        inputs = ["frame0", "frame1", "timestep"]
-        outputs = ["frame"] if variant == "frame" else ["flow0", "flow1", "mask"]
-    else:
-        scale = float(loaded.scale)
-        wrapper = module
-        example = (torch.rand(1, 3, height, width),)
-        inputs, outputs = ["image"], ["upscaled"]
-    say(f"exporting {stem}.onnx")
-    buffer = io.BytesIO()
-    with warnings.catch_warnings():
-        # The legacy (TorchScript-based) exporter is the one that needs no extra
-        # package; torch 2.13 flags it as deprecated, and tracing flags every
-        # Python int taken from a shape, which is what static sizes mean here.
-        warnings.simplefilter("ignore", DeprecationWarning)
-        warnings.simplefilter("ignore", torch.jit.TracerWarning)
-        warnings.simplefilter("ignore", UserWarning)
-        with torch.inference_mode(False), torch.no_grad():
-            torch.onnx.export(wrapper, example, buffer, dynamo=False, opset_version=ONNX_OPSET, input_names=inputs,
-                              output_names=outputs, do_constant_folding=True)
-    data = buffer.getvalue()
-    if len(data) > ONNX_MAX_BYTES:
-        raise UnsupportedModelError(f"{stem}.onnx would be {len(data)} bytes, over ONNX's 2 GB single-file limit")
-    proto = onnx.load_from_string(data)
-    try:
-        onnx.checker.check_model(proto)
-    except onnx.checker.ValidationError as err:
-        raise UnsupportedModelError(f"{stem}.onnx fails onnx's checker: {str(err).splitlines()[0]}") from None
-    path = out / f"{stem}.onnx"
-    atomic_write_bytes(path, data)
-    sidecar = out / f"{stem}.json"
-    meta: dict[str, Any] = {
-        "model": loaded.name, "sha256": loaded.sha256, "opset": ONNX_OPSET, "dtype": "float32", "dynamic_axes": [],
-        "size": [width, height], "inputs": {n: list(t.shape) for n, t in zip(inputs, example)}, "outputs": outputs,
-        "row_order": "row 0 is the top of the image: enable input_flip and output_flip on Copernicus's ONNX Inference",
-        "linear_input": int(bool(linear_input)), "rife_scale" if loaded.task == "interpolate" else "scale": scale,
-    }
-    if loaded.task == "interpolate" and variant != "frame":
-        meta["flow_convention"] = "pixels, x right, y " + ("up" if flow_y_up else "down (row order)")
-        meta["mask"] = "weight of frame0 in [0, 1]: frame = warp(frame0, flow0) * mask + warp(frame1, flow1) * (1 - mask)"
-    atomic_write_text(sidecar, json.dumps(meta, indent=2, sort_keys=True) + "\n")
-    contract = {"file": str(path), "inputs": meta["inputs"], "outputs": outputs, "size": [width, height]}
-    return ExportResult("onnx", loaded.name, loaded.sha256,
-                        (ExportedFile(path, "onnx"), ExportedFile(sidecar, "sidecar")), (contract,))
+        return getattr(onnx_export, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -149,8 +149,16 @@ def bundle_argv(
     chunk_size: Optional[int] = None,
     name: Optional[str] = None,
     params: Optional[Mapping[str, object]] = None,
+    keyframes: Optional[str] = None,
+    render_step: Optional[str] = None,
 ) -> List[str]:
-    """``framefill farm bundle KIND --out DIR [...] [-p NAME=VALUE ...] --events``: what ``make_bundle`` writes.
+    """``framefill farm bundle KIND --out DIR [...] [--render-step FILE] [-p NAME=VALUE ...] --events``.
+
+    What ``framefill.api.make_bundle`` writes, every value checked by the CLI.
+    ``keyframes``: the frames a sparse_pipeline job renders. ``render_step``: a
+    YAML or JSON file holding the host's own OpenJD ``step`` (and the
+    ``parameterDefinitions`` it needs), put first in the job; give those
+    parameters' values in ``params``.
 
     Raises:
         HostError: an unknown kind.
@@ -163,11 +171,13 @@ def bundle_argv(
     if output_pattern:
         argv += ["--output", to_framefill(output_pattern)]
     _opt(argv, "--frames", _range(frames))
+    _opt(argv, "--keyframes", _range(keyframes))
     _opt(argv, "--filled", _range(filled))
     _opt(argv, "--model", model)
     _opt(argv, "--report", report_dir)
     _opt(argv, "--chunk-size", chunk_size)
     _opt(argv, "--name", name)
+    _opt(argv, "--render-step", render_step)
     for key in sorted(params or {}):
         argv += ["-p", "{}={}".format(key, params[key])]  # type: ignore[index]
     return [*argv, "--events"]

@@ -10,7 +10,13 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from framefill_host import HostError
-from framefill_host.commands import bundle_argv, interpolate_argv, qc_argv, split_extra, upscale_argv
+from framefill_host.commands import (
+    bundle_argv,
+    interpolate_argv,
+    qc_argv,
+    split_extra,
+    upscale_argv,
+)
 from framefill_host.patterns import (
     find_token,
     first_last_range,

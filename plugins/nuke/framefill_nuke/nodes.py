@@ -19,7 +19,15 @@ from framefill_host.settings import get_python
 
 from framefill_nuke import host_api as nk
 from framefill_nuke.background import run_in_background
-from framefill_nuke.jobs import DEVICES, JobRequest, NodeSpec, default_output, job_argv, result_view, spec_for
+from framefill_nuke.jobs import (
+    DEVICES,
+    JobRequest,
+    NodeSpec,
+    default_output,
+    job_argv,
+    result_view,
+    spec_for,
+)
 from framefill_nuke.qt import copy_to_clipboard
 
 __all__ = [

@@ -15,10 +15,9 @@ import sys
 import zipfile
 from pathlib import Path
 
-import pytest
-
 import bpy
 import build_extension
+import pytest
 from blender_env import EXTENSION_MODULE, configure_preferences
 
 pytestmark = pytest.mark.blender

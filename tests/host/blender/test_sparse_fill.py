@@ -19,10 +19,9 @@ import shutil
 import sys
 from pathlib import Path
 
+import bpy
 import numpy as np
 import pytest
-
-import bpy
 from blender_env import configure_preferences
 
 pytestmark = pytest.mark.blender
@@ -84,7 +83,7 @@ def _stray_files(folder: Path) -> list[str]:
 def _manifest_status(output_pattern: str) -> dict[int, str]:
     from framefill.pipeline.manifest import Manifest
 
-    return {f: e["status"] for f, e in Manifest(output_pattern).entries().items()}
+    return {f: e.status for f, e in Manifest(output_pattern).entries().items()}
 
 
 @pytest.fixture(scope="module")

@@ -8,10 +8,17 @@ command lines and Read settings come out, in Nuke's and framefill's spellings.
 from __future__ import annotations
 
 import pytest
-
 from framefill_host import HostError
 from framefill_host.runner import RunOutcome
-from framefill_nuke.jobs import JobRequest, default_output, heatmap_pattern, job_argv, job_bundle_argv, result_view, spec_for
+from framefill_nuke.jobs import (
+    JobRequest,
+    default_output,
+    heatmap_pattern,
+    job_argv,
+    job_bundle_argv,
+    result_view,
+    spec_for,
+)
 
 CLI = ["/opt/ff/python", "-m", "framefill"]
 
@@ -122,3 +129,26 @@ def test_results_become_the_internal_read_and_a_status():
     assert failed.read_file is None and failed.message == "no frames match /s/a/beauty.####.exr"
     cancelled = result_view(fill, RunOutcome("cancelled", 130, "cancelled"))
     assert cancelled.read_file is None and cancelled.message == ""
+
+
+@pytest.mark.parametrize(
+    ("request_kw", "error"),
+    [
+        pytest.param({"device": "cpu; touch PWNED"}, "-p Device: 'cpu; touch PWNED' is not a device", id="device"),
+        pytest.param({"options": {"mode": "direct$(touch PWNED)"}}, "-p Mode: 'direct$(touch PWNED)' is not a fill mode",
+                     id="mode"),
+        pytest.param({"model": "rife-4`touch PWNED`"}, "--model 'rife-4`touch PWNED`' is not a known interpolate model",
+                     id="model"),
+    ],
+)
+def test_a_hostile_bundle_value_fails_when_the_bundle_is_written(request_kw, error, tmp_path):
+    # GIVEN a node whose values would reach the farm's command lines
+    from framefill_host.runner import python_cli, run_cli
+
+    request = _request("FF_Interpolate", **{"model": "rife-4", **request_kw})
+    # WHEN Nuke's route (the CLI, through bundle_argv) writes the bundle
+    outcome = run_cli(job_bundle_argv(request, python_cli(), str(tmp_path / "job")), cwd=str(tmp_path))
+    # THEN the CLI refuses it with one line naming the flag or parameter, and writes nothing
+    assert outcome.status == "error" and outcome.exit_code == 2
+    assert outcome.message.startswith(error) and "\n" not in outcome.message
+    assert not (tmp_path / "job").exists() and not list(tmp_path.rglob("PWNED*"))

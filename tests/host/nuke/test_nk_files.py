@@ -11,7 +11,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from nk_syntax import NkSyntaxError, by_name, check_balanced, parse_nk
 
 export = pytest.importorskip("framefill.runtime.export")

@@ -163,7 +163,6 @@ def test_process_refuses_to_write_over_its_input(fake_nuke, home):
 
 def test_process_fills_a_sequence_in_the_background_and_shows_the_result(fake_nuke, home, tmp_path):
     import numpy as np
-
     from framefill.frames.exr import image_from_arrays, write_exr
     from framefill_nuke import nodes
 
@@ -227,7 +226,6 @@ def _fake_cli(tmp_path: Path, body: str) -> Path:
 
 def test_cancel_in_the_progress_bar_stops_the_run(fake_nuke, home, tmp_path):
     from framefill_host.settings import set_python
-
     from framefill_nuke import nodes
 
     cli = _fake_cli(tmp_path, (
@@ -256,7 +254,6 @@ def test_cancel_in_the_progress_bar_stops_the_run(fake_nuke, home, tmp_path):
 
 def test_a_failing_cli_shows_its_one_line_error(fake_nuke, home, tmp_path):
     from framefill_host.settings import set_python
-
     from framefill_nuke import nodes
 
     cli = _fake_cli(tmp_path, (

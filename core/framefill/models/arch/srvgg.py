@@ -21,35 +21,50 @@ read from a state dict, and no official checkpoint uses them.
 The ncnn release of realesr-animevideov3 also ships x2 and x3 graphs: the x4 net
 with the same weights, followed by an ncnn ``Interp`` bicubic resize by 0.5 or
 0.75. :func:`ncnn_bicubic_resize` is that output stage, reproduced to ~1e-6.
+
+:func:`build` returns the :class:`~framefill.models.upscale.UpscaleModel`
+descriptor with SRVGGNetCompact's tiling advice; :func:`build_net` the bare network.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
 from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
+from framefill.errors import UnsupportedModelError
+from framefill.models.arch.common import StateDict, load_state_dict_exact
 from torch import nn
 
-from framefill.errors import UnsupportedModelError
-from framefill.models.arch.rrdbnet import load_state_dict_exact
+if TYPE_CHECKING:
+    from framefill.models.upscale import UpscaleModel
 
 __all__ = [
     "ARCH_ID",
+    "CONVS_OUTSIDE_BODY",
+    "BYTES_PER_INPUT_PX",
     "SRVGGNetCompact",
     "SRVGGConfig",
     "detect",
     "config_from_state_dict",
+    "build_net",
     "build",
     "ncnn_bicubic_resize",
     "NcnnBicubicResize",
 ]
 
 ARCH_ID = "srvgg"
-
-StateDict = Mapping[str, torch.Tensor]
+# Tiling advice. The receptive field is exact: one pixel per 3x3 conv at input
+# resolution, num_conv body convs plus these two, beyond which outputs are
+# bit-identical (measured), so ``num_conv + 2`` pixels of context give tiles
+# equal to the untiled result (18 for animevideov3).
+CONVS_OUTSIDE_BODY = 2
+# Peak working memory of one tile, bytes per input pixel in fp32 (bench/upscale.py
+# --memory-per-px, CPU): animevideov3 1.2 KB (128 px) / 1.4 KB (256 px), rounded
+# up for the allocator's slack; fp16 on CUDA needs about half.
+BYTES_PER_INPUT_PX = 2_000.0
 
 
 @dataclass(frozen=True)
@@ -159,7 +174,7 @@ def config_from_state_dict(state_dict: StateDict) -> SRVGGConfig:
     )
 
 
-def build(state_dict: StateDict) -> SRVGGNetCompact:
+def build_net(state_dict: StateDict) -> SRVGGNetCompact:
     """An SRVGGNetCompact with hyperparameters read from ``state_dict`` and its weights loaded.
 
     Returned in eval mode, float32, on the CPU.
@@ -171,6 +186,24 @@ def build(state_dict: StateDict) -> SRVGGNetCompact:
     net = SRVGGNetCompact(**asdict(config))
     load_state_dict_exact(net, state_dict, "SRVGGNetCompact")
     return net.eval()
+
+
+def build(state_dict: StateDict) -> UpscaleModel:
+    """The upscaler descriptor of the SRVGGNetCompact in ``state_dict`` (float32, eval, CPU).
+
+    Raises:
+        UnsupportedModelError: shapes or keys that do not fit exactly.
+    """
+    # Imported here: models/upscale.py imports this module for the ncnn resize.
+    from framefill.models.upscale import describe_upscaler
+
+    net = build_net(state_dict)
+    return describe_upscaler(
+        net,
+        arch=ARCH_ID,
+        tile_overlap_px=net.config.num_conv + CONVS_OUTSIDE_BODY,
+        bytes_per_input_px=BYTES_PER_INPUT_PX,
+    )
 
 
 def _as_f32(value: float) -> float:

@@ -1,0 +1,446 @@
+"""Typed requests: what a caller asks framefill to do, validated once at construction.
+
+The CLI, :mod:`framefill.api`, the farm tasks and the host adapters all build
+these objects, so a value is checked in one place whoever passes it. A bad
+value raises :class:`~framefill.errors.RequestError`, one line that names the
+*field* (``scale must be a positive number, got nan``); the CLI renames fields
+to its own flags (``--scale must be ...``), a host shows the field name.
+
+Nothing here imports torch, OpenEXR or OpenCV.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import KW_ONLY, dataclass, field, fields
+from pathlib import Path
+from typing import Any, Literal, get_args
+
+from framefill.color import ColorSetup
+from framefill.errors import RequestError
+
+__all__ = [
+    "FillMode",
+    "Aspect",
+    "AlphaMethod",
+    "LayerPolicy",
+    "VideoCodec",
+    "BundleKind",
+    "FillRequest",
+    "UpscaleRequest",
+    "QcRequest",
+    "BundleRequest",
+    "DEFAULT_FILL_MODE",
+    "DEFAULT_INTERPOLATION_MODEL",
+    "MAX_CRF",
+    "MAX_UPSCALE_SCALE",
+    "MAX_OUTPUT_SIDE_PX",
+    "parse_frames",
+    "parse_memory_size",
+    "parse_size",
+]
+
+FillMode = Literal["direct", "recursive"]
+Aspect = Literal["error", "stretch", "fit", "fill"]
+AlphaMethod = Literal["network", "lanczos"]
+LayerPolicy = Literal["all", "beauty"]
+VideoCodec = Literal["auto", "h264", "prores"]
+BundleKind = Literal["fill", "upscale", "qc", "sparse_pipeline"]
+
+# Gaps longer than one frame: recursive halving measured better than direct
+# filling in 9 of 10 cases (rife-4, keeping 1 frame in 3 or 4 of the sample shot
+# and four test scenes; mean +0.15 dB, range -0.21..+0.54 dB): bench/fill_modes.py.
+DEFAULT_FILL_MODE: FillMode = "recursive"
+DEFAULT_INTERPOLATION_MODEL = "rife-4"
+# x264's constant-rate-factor scale for 8-bit output.
+MAX_CRF = 51
+# RIFE's resolution scale: 1/16 of the frame is the coarsest its pyramid can use,
+# and above 4 it would only upsample the inputs.
+MIN_RIFE_SCALE = 1.0 / 16
+MAX_RIFE_SCALE = 4.0
+# An upscale factor beyond 16 is no longer an upscale a network helps with; and no
+# output side beyond 64K pixels (EXR and every codec framefill writes stop there).
+MAX_UPSCALE_SCALE = 16.0
+MAX_OUTPUT_SIDE_PX = 65536
+
+
+# ---------------------------------------------------------------------------------------
+# Field checks: each raises RequestError naming the field
+# ---------------------------------------------------------------------------------------
+
+
+def _choice(name: str, value: Any, allowed: Any, what: str) -> None:
+    options = get_args(allowed)
+    if value not in options:
+        raise RequestError(name, f"{value!r} is not {what}; use {', '.join(options)}")
+
+
+def _text(name: str, value: Any, *, example: str) -> str:
+    if not isinstance(value, (str, os.PathLike)) or not os.fspath(value).strip():
+        raise RequestError(name, f"is required: {example}")
+    return os.fspath(value)
+
+
+def _optional_path(name: str, value: Any) -> Path | None:
+    if value is None:
+        return None
+    if not isinstance(value, (str, os.PathLike)) or not os.fspath(value).strip():
+        raise RequestError(name, f"must be a path, got {value!r}")
+    return Path(value)
+
+
+def _positive(name: str, value: Any, *, upper: float | None = None, lower: float = 0.0) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= lower:
+        raise RequestError(name, f"must be a number above {lower:g}, got {value!r}")
+    if upper is not None and value > upper:
+        raise RequestError(name, f"must be at most {upper:g}, got {value!r}")
+    return float(value)
+
+
+def _whole(name: str, value: Any, *, minimum: int, allow_none: bool = True) -> None:
+    if value is None and allow_none:
+        return
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise RequestError(name, f"must be a whole number >= {minimum}, got {value!r}")
+
+
+def _frames(name: str, value: Any) -> tuple[int, ...] | None:
+    """A frame selection: None, a range string (``1001-1100:2``) or a sequence of ints."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        from framefill.errors import SequenceError
+        from framefill.frames.sequence import parse_frame_range
+
+        try:
+            return tuple(sorted(set(parse_frame_range(value))))
+        except SequenceError as err:
+            raise RequestError(name, f"{value!r} is not a frame range ({err.msg})") from None
+    if not isinstance(value, Sequence) or not all(isinstance(f, int) and not isinstance(f, bool) for f in value):
+        raise RequestError(name, f"must be frame numbers or a range such as 1001-1100, got {value!r}")
+    if not value:
+        raise RequestError(name, "is empty; give at least one frame, or leave it out for the whole range")
+    return tuple(sorted(set(value)))
+
+
+def _device(name: str, value: Any) -> str:
+    from framefill.errors import DeviceError
+    from framefill.runtime.device import parse_device
+
+    try:
+        return parse_device(str(value))
+    except DeviceError as err:
+        raise RequestError(name, err.msg.removeprefix("unknown device ")) from None
+
+
+def _model_name(name: str, value: Any, task: str) -> None:
+    from framefill.models.registry import MODELS
+
+    if not isinstance(value, str) or value not in MODELS:
+        known = ", ".join(c.name for c in MODELS if c.task == task)
+        raise RequestError(name, f"{value!r} is not a known {task} model; use one of {known}")
+    card = MODELS.get(value)
+    if card.task != task:
+        raise RequestError(name, f"{value!r} is a model for {card.task}, not {task}; see `framefill models list`")
+
+
+def _freeze(obj: Any, name: str, value: Any) -> None:
+    object.__setattr__(obj, name, value)
+
+
+class _Request:
+    """Shared behaviour: a plain dict of the fields (for logs, farm params and tests)."""
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for f in fields(self):  # type: ignore[arg-type]
+            value = getattr(self, f.name)
+            if isinstance(value, Path):
+                value = str(value)
+            elif isinstance(value, ColorSetup):
+                value = [value.config, value.scene_linear, value.network]
+            elif isinstance(value, tuple):
+                value = list(value)
+            out[f.name] = value
+        return out
+
+
+# ---------------------------------------------------------------------------------------
+# The requests
+# ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FillRequest(_Request):
+    """Fill the unrendered frames of an EXR shot (``framefill interpolate``).
+
+    ``frames``: the output frames (a range string or ints; None: first to last
+    rendered). ``scale``: RIFE's resolution scale (None: by frame width).
+    ``memory_budget_bytes``: bound the fill (a smaller scale unless one is
+    given, fewer channels warped at once, fewer frames kept decoded).
+    """
+
+    input_pattern: str
+    output_pattern: str
+    _: KW_ONLY
+    frames: tuple[int, ...] | None = None
+    model: str = DEFAULT_INTERPOLATION_MODEL
+    weights: Path | None = None
+    device: str = "auto"
+    mode: FillMode = DEFAULT_FILL_MODE
+    scale: float | None = None
+    memory_budget_bytes: int | None = None
+    color: ColorSetup = field(default_factory=ColorSetup)
+    detect_cuts: bool = True
+
+    def __post_init__(self) -> None:
+        _freeze(self, "input_pattern", _text("input_pattern", self.input_pattern, example="renders/shot.####.exr"))
+        _freeze(self, "output_pattern", _text("output_pattern", self.output_pattern, example="out/shot.####.exr"))
+        if not self.output_pattern.lower().endswith(".exr"):
+            raise RequestError("output_pattern", f"{self.output_pattern} must be an .exr pattern "
+                                                 "(framefill keeps every layer)")
+        _freeze(self, "frames", _frames("frames", self.frames))
+        _model_name("model", self.model, "interpolate")
+        _freeze(self, "weights", _optional_path("weights", self.weights))
+        _freeze(self, "device", _device("device", self.device))
+        _choice("mode", self.mode, FillMode, "a fill mode")
+        _freeze(self, "scale", _positive("scale", self.scale, upper=MAX_RIFE_SCALE))
+        if self.scale is not None and self.scale < MIN_RIFE_SCALE:
+            raise RequestError("scale", f"must be at least {MIN_RIFE_SCALE:g} (RIFE's coarsest level), "
+                                        f"got {self.scale!r}")
+        _whole("memory_budget_bytes", self.memory_budget_bytes, minimum=1)
+        if not isinstance(self.color, ColorSetup):
+            raise RequestError("color", f"must be a ColorSetup, got {self.color!r}")
+
+
+@dataclass(frozen=True)
+class UpscaleRequest(_Request):
+    """Upscale a frame sequence (EXR, PNG, TIFF, JPEG pattern) or a video file.
+
+    ``model``: a registry name (None: the default upscaler); a family name with
+    a whole ``scale`` picks that family's card. ``scale`` or ``size`` (W, H; not
+    both) set the output; ``aspect`` says what to do when ``size`` changes the
+    aspect ratio. ``tile_px`` fixes the tile size (0: untiled), else it follows
+    ``memory_budget_bytes``. ``alpha`` and ``layers`` are for EXR/RGBA frames;
+    ``frames`` selects frames of a sequence; ``codec``, ``crf``, ``cache_dir``
+    and ``keep_cache`` are for video.
+    """
+
+    input_path: str
+    output_path: str
+    _: KW_ONLY
+    frames: tuple[int, ...] | None = None
+    model: str | None = None
+    weights: Path | None = None
+    scale: float | None = None
+    size: tuple[int, int] | None = None
+    aspect: Aspect = "error"
+    tile_px: int | None = None
+    memory_budget_bytes: int | None = None
+    device: str = "auto"
+    alpha: AlphaMethod = "network"
+    layers: LayerPolicy = "all"
+    color: ColorSetup = field(default_factory=ColorSetup)
+    codec: VideoCodec = "auto"
+    crf: int | None = None
+    cache_dir: Path | None = None
+    keep_cache: bool = False
+
+    def __post_init__(self) -> None:
+        _freeze(self, "input_path", _text("input_path", self.input_path, example="renders/shot.####.exr or in.mp4"))
+        _freeze(self, "output_path", _text("output_path", self.output_path, example="out/shot.####.exr or out.mp4"))
+        _freeze(self, "frames", _frames("frames", self.frames))
+        if self.model is not None:
+            _model_name("model", self.model, "upscale")
+        _freeze(self, "weights", _optional_path("weights", self.weights))
+        _freeze(self, "scale", _positive("scale", self.scale, upper=MAX_UPSCALE_SCALE))
+        self._check_size()
+        _choice("aspect", self.aspect, Aspect, "an aspect policy")
+        _whole("tile_px", self.tile_px, minimum=0)
+        _whole("memory_budget_bytes", self.memory_budget_bytes, minimum=1)
+        _freeze(self, "device", _device("device", self.device))
+        _choice("alpha", self.alpha, AlphaMethod, "an alpha method")
+        _choice("layers", self.layers, LayerPolicy, "a layers policy")
+        _choice("codec", self.codec, VideoCodec, "a video codec")
+        if self.crf is not None and (isinstance(self.crf, bool) or not isinstance(self.crf, int)
+                                     or not 0 <= self.crf <= MAX_CRF):
+            raise RequestError("crf", f"{self.crf!r} is outside H.264's constant rate factor range, "
+                                      f"0 (lossless) to {MAX_CRF}")
+        _freeze(self, "cache_dir", _optional_path("cache_dir", self.cache_dir))
+        self._check_kinds()
+
+    def _check_size(self) -> None:
+        if self.size is None:
+            return
+        size = self.size
+        if (not isinstance(size, (tuple, list)) or len(size) != 2
+                or not all(isinstance(v, int) and not isinstance(v, bool) and 0 < v <= MAX_OUTPUT_SIDE_PX
+                           for v in size)):
+            raise RequestError("size", f"must be (width, height) in whole pixels from 1 to {MAX_OUTPUT_SIDE_PX}, "
+                                       f"got {size!r}")
+        _freeze(self, "size", (int(size[0]), int(size[1])))
+        if self.scale is not None:
+            raise RequestError("size", "and scale both set the output; give one of them")
+
+    def _check_kinds(self) -> None:
+        from framefill.frames.video import is_video_path
+
+        video_in, video_out = is_video_path(self.input_path), is_video_path(self.output_path)
+        if video_in != video_out:
+            raise RequestError("output_path", f"{self.output_path} is not the same kind as {self.input_path}: "
+                                              "a video upscales to a video and frames to frames")
+        if video_in and self.frames is not None:
+            raise RequestError("frames", "selects frames of a sequence; a video is upscaled whole")
+
+    @property
+    def is_video(self) -> bool:
+        from framefill.frames.video import is_video_path
+
+        return is_video_path(self.input_path)
+
+
+@dataclass(frozen=True)
+class QcRequest(_Request):
+    """Score the filled frames of a shot and list the ones that still need a real render.
+
+    ``filled``: the filled frames (None: from the manifest); ``frames``: score only
+    these (a farm chunk); ``truth``: real renders of the same frames;
+    ``report_dir``: heatmaps, ``report.html`` and ``qc.json``; ``threshold_db``:
+    None takes the calibration's; ``calibration``: None takes the shipped one;
+    ``cost_per_frame_min`` (None: the default) prices the savings; ``device``
+    runs the model when features must be recomputed.
+    """
+
+    pattern: str
+    _: KW_ONLY
+    filled: tuple[int, ...] | None = None
+    frames: tuple[int, ...] | None = None
+    truth: str | None = None
+    report_dir: Path | None = None
+    threshold_db: float | None = None
+    calibration: Path | None = None
+    cost_per_frame_min: float | None = None
+    device: str = "cpu"
+
+    def __post_init__(self) -> None:
+        _freeze(self, "pattern", _text("pattern", self.pattern, example="filled/shot.####.exr"))
+        _freeze(self, "filled", _frames("filled", self.filled))
+        _freeze(self, "frames", _frames("frames", self.frames))
+        if self.truth is not None:
+            _freeze(self, "truth", _text("truth", self.truth, example="full/shot.####.exr"))
+        _freeze(self, "report_dir", _optional_path("report_dir", self.report_dir))
+        if self.threshold_db is not None:
+            value = self.threshold_db
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+                raise RequestError("threshold_db", f"must be a number of dB, got {value!r}")
+            _freeze(self, "threshold_db", float(value))
+        _freeze(self, "calibration", _optional_path("calibration", self.calibration))
+        if self.cost_per_frame_min is not None:
+            value = self.cost_per_frame_min
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
+                    or value < 0:
+                raise RequestError("cost_per_frame_min", f"must be a number of minutes >= 0, got {value!r}")
+            _freeze(self, "cost_per_frame_min", float(value))
+        _freeze(self, "device", _device("device", self.device))
+
+
+@dataclass(frozen=True)
+class BundleRequest(_Request):
+    """A Deadline Cloud job bundle of one of framefill's templates.
+
+    ``params`` holds template parameter values by name (``{"Device": "cuda:0"}``,
+    ``{"deadline:priority": 60}``); the other fields are shortcuts that fill the
+    same parameters (``input_pattern`` -> InputDir + InputPattern, ...; see
+    :func:`framefill.farm.bundle.write_bundle`). ``render_step`` is a host's own
+    OpenJD step put first (its extra job parameters in ``render_parameters``).
+    """
+
+    kind: BundleKind
+    out_dir: Path
+    _: KW_ONLY
+    params: Mapping[str, Any] = field(default_factory=dict)
+    input_pattern: str | None = None
+    output_pattern: str | None = None
+    frames: str | None = None
+    keyframes: str | None = None
+    filled: str | None = None
+    chunk_size: int | None = None
+    model: str | None = None
+    report_dir: Path | None = None
+    render_step: Mapping[str, Any] | None = None
+    render_parameters: tuple[Mapping[str, Any], ...] = ()
+    name: str | None = None
+    gpu_memory_mib: int | None = None
+
+    def __post_init__(self) -> None:
+        _choice("kind", self.kind, BundleKind, "a job template")
+        path = _optional_path("out_dir", self.out_dir)
+        if path is None:
+            raise RequestError("out_dir", "is required: the folder the bundle is written to")
+        _freeze(self, "out_dir", path)
+        if not isinstance(self.params, Mapping):
+            raise RequestError("params", f"must map parameter names to values, got {self.params!r}")
+        _freeze(self, "params", {str(k): v for k, v in self.params.items()})
+        _whole("chunk_size", self.chunk_size, minimum=1)
+        _whole("gpu_memory_mib", self.gpu_memory_mib, minimum=1)
+        if self.model is not None:
+            task = "upscale" if self.kind == "upscale" else "interpolate"
+            _model_name("model", self.model, task)
+        _freeze(self, "report_dir", _optional_path("report_dir", self.report_dir))
+        if self.render_step is not None and not isinstance(self.render_step, Mapping):
+            raise RequestError("render_step", "must be an OpenJD step (a mapping with name and script)")
+        _freeze(self, "render_parameters", tuple(self.render_parameters))
+        if self.render_parameters and self.render_step is None:
+            raise RequestError("render_parameters", "were given without a render_step")
+        if self.name is not None and not str(self.name).strip():
+            raise RequestError("name", "must not be empty")
+
+
+# ---------------------------------------------------------------------------------------
+# Text a person types, for the fields above (the CLI, a host's text knob)
+# ---------------------------------------------------------------------------------------
+
+
+def parse_memory_size(text: str, *, field: str = "memory_budget_bytes") -> int:
+    """``"8G"``, ``"512M"``, ``"4096"`` -> bytes (powers of 1024).
+
+    Raises:
+        RequestError: not a size above zero, naming ``field``.
+    """
+    from framefill.errors import InputError
+    from framefill.runtime.memory import parse_byte_size
+
+    try:
+        value = parse_byte_size(text)
+    except InputError:
+        value = 0
+    if value <= 0:
+        raise RequestError(field, f"{text!r} is not a memory size; use bytes or a number with K, M, G or T "
+                                  "(e.g. 4G)")
+    return value
+
+
+def parse_size(text: str, *, field: str = "size") -> tuple[int, int]:
+    """``"3840x2160"`` -> (3840, 2160).
+
+    Raises:
+        RequestError: not WIDTHxHEIGHT with whole numbers from 1 to 65536, naming ``field``.
+    """
+    parts = str(text).lower().replace(" ", "").split("x")
+    if len(parts) != 2 or not all(p.isdigit() and 0 < int(p) <= MAX_OUTPUT_SIDE_PX for p in parts):
+        raise RequestError(field, f"{text!r} is not WIDTHxHEIGHT in whole pixels (1 to {MAX_OUTPUT_SIDE_PX}), "
+                                  "e.g. 3840x2160")
+    return int(parts[0]), int(parts[1])
+
+
+def parse_frames(text: str | None, *, field: str = "frames") -> tuple[int, ...] | None:
+    """``"1001-1100:2"`` (any framefill range spelling) -> the frames, sorted; None or "" -> None.
+
+    Raises:
+        RequestError: not a frame range, naming ``field``.
+    """
+    return _frames(field, text) if text else None

@@ -1,0 +1,221 @@
+"""Memory policy: the budgets framefill works within, and the peaks it reports.
+
+One place decides how much memory a job may use:
+
+* **a decoded frame**: ``$FRAMEFILL_MEMORY_BUDGET`` or a quarter of the RAM
+  (:func:`frame_budget`); the frame readers refuse a file that would decode to
+  more, before allocating it;
+* **a fill** at 4K-8K: RIFE's scale, channels warped at once, frames kept
+  decoded (:func:`plan_fill_memory`);
+* **an upscale tile**: the user's budget, else half the free GPU memory, else
+  the frame budget (:func:`tile_budget`).
+
+The fill model: a fill holds, per output frame, its two decoded sources and the
+frame being written (plus up to ``SOURCE_CACHE_FRAMES`` more decoded frames when
+they fit: the next gap's sources, recursive midpoints), the motion network's
+working set, and the channels being warped. The network's working set per
+input pixel was measured with ``bench/interpolate.py`` (rife-4, CPU, fp32; peak
+minus the loaded process): ~705 B/px at 1080p and scale 1, ~430 B/px at 4K and
+scale 0.5, i.e. about ``340 + 370 * scale**2`` bytes per pixel: a
+full-resolution part (proxies, padded inputs, flows and mask brought back to
+full size, the QC features) and a part that shrinks with the scale.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+from dataclasses import dataclass
+
+from framefill.errors import InputError
+
+__all__ = [
+    "MEMORY_BUDGET_ENV",
+    "DEFAULT_RAM_FRACTION",
+    "SOURCE_CACHE_FRAMES",
+    "DEFAULT_CHANNELS_PER_BATCH",
+    "FillMemoryPlan",
+    "parse_byte_size",
+    "frame_budget",
+    "format_bytes",
+    "network_bytes",
+    "plan_fill_memory",
+    "tile_budget",
+    "peak_rss_mb",
+    "peak_device_mb",
+]
+
+MEMORY_BUDGET_ENV = "FRAMEFILL_MEMORY_BUDGET"
+# A fill holds two decoded source frames, the output and the network's
+# activations at once; one file may use at most a quarter of the RAM so that
+# all of that still fits without swapping.
+DEFAULT_RAM_FRACTION = 0.25
+# Used when the platform does not report its physical memory.
+FALLBACK_RAM_BYTES = 16 << 30
+# Share of the free GPU memory an upscale tile may use when no budget is given:
+# the rest is the model's weights, the allocator's slack and whatever else runs there.
+CUDA_FREE_FRACTION = 0.5
+
+# Frames kept decoded beyond the two sources: consecutive missing frames share
+# their sources, and recursive mode reuses its midpoints.
+SOURCE_CACHE_FRAMES = 2
+NETWORK_FULL_RES_BYTES_PER_PX = 340
+NETWORK_SCALED_BYTES_PER_PX = 370
+# Warping one channel: float32 copies of both sources on the canvas, both warped
+# results, the blend and grid_sample's temporaries.
+WARP_BYTES_PER_CHANNEL_PX = 24
+SMALLEST_SCALE = 0.125
+DEFAULT_CHANNELS_PER_BATCH = 4
+MOST_CHANNELS_PER_BATCH = 16
+
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(i?b)?\s*$", re.IGNORECASE)
+
+
+# ---------------------------------------------------------------------------------------
+# Budgets
+# ---------------------------------------------------------------------------------------
+
+
+def parse_byte_size(text: str) -> int:
+    """``"8G"`` -> 8 GiB, ``"512M"``, ``"1.5g"``, ``"4096"`` (bytes); units are powers of 1024.
+
+    Raises:
+        InputError: text that is not a size.
+    """
+    match = _SIZE.match(text)
+    if not match:
+        raise InputError(f"bad size {text!r}; use bytes or a number with K, M, G or T (e.g. 8G)")
+    scale = 1 << (10 * " kmgt".index((match.group(2) or " ").lower()))
+    return int(float(match.group(1)) * scale)
+
+
+def _physical_ram() -> int:
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE")) * int(os.sysconf("SC_PHYS_PAGES"))
+    except (AttributeError, ValueError, OSError):
+        return FALLBACK_RAM_BYTES
+
+
+def frame_budget(given: int | None = None) -> int:
+    """Bytes one decoded frame may take: ``given``, else ``$FRAMEFILL_MEMORY_BUDGET``, else a quarter of the RAM.
+
+    Raises:
+        InputError: the environment variable is not a size.
+    """
+    if given is not None:
+        return given
+    text = os.environ.get(MEMORY_BUDGET_ENV)
+    if text:
+        try:
+            budget = parse_byte_size(text)
+        except InputError:
+            budget = 0
+        if budget <= 0:
+            raise InputError(f"{MEMORY_BUDGET_ENV}={text!r} is not a memory size; use e.g. 8G or 512M "
+                             "(unset it for a quarter of the RAM)")
+        return budget
+    return int(_physical_ram() * DEFAULT_RAM_FRACTION)
+
+
+def tile_budget(given: int | None, device: str) -> int:
+    """Bytes an upscale tile's activations may take on ``device``.
+
+    ``given``, else ``$FRAMEFILL_MEMORY_BUDGET``, else half the free memory of a
+    CUDA device, else a quarter of the RAM.
+    """
+    if given is None and not os.environ.get(MEMORY_BUDGET_ENV) and device.startswith("cuda"):
+        import torch
+
+        free, _total = torch.cuda.mem_get_info(torch.device(device))
+        return int(free * CUDA_FREE_FRACTION)
+    return frame_budget(given)
+
+
+def format_bytes(n: int) -> str:
+    """``1.50 GiB`` from 1 GiB up, else ``12.0 MiB``."""
+    return f"{n / (1 << 30):.2f} GiB" if n >= 1 << 30 else f"{n / (1 << 20):.1f} MiB"
+
+
+# ---------------------------------------------------------------------------------------
+# The fill plan
+# ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FillMemoryPlan:
+    """What the fill does to stay in budget, and the peak it expects (bytes)."""
+
+    scale: float
+    channels_per_batch: int
+    cached_frames: int
+    estimated_peak_bytes: int
+    budget_bytes: int | None
+
+
+def network_bytes(pixels: int, scale: float) -> int:
+    """The motion network's estimated working set for a canvas of ``pixels`` at RIFE ``scale``."""
+    return int(pixels * (NETWORK_FULL_RES_BYTES_PER_PX + NETWORK_SCALED_BYTES_PER_PX * scale * scale))
+
+
+def plan_fill_memory(width: int, height: int, frame_bytes: int, *, scale: float,
+                     budget_bytes: int | None, scale_given: bool = False) -> FillMemoryPlan:
+    """Fit a fill of ``width`` x ``height`` frames of ``frame_bytes`` decoded into ``budget_bytes``.
+
+    Without a budget: ``scale`` as given, the default batch and cache. With one,
+    the scale (unless ``scale_given``) is halved down to ``SMALLEST_SCALE`` until
+    the network fits beside three decoded frames; the rest of the budget sets how
+    many channels are warped at once and how many extra frames stay decoded.
+
+    Raises:
+        InputError: even the smallest plan does not fit the budget.
+    """
+    pixels = width * height
+    if budget_bytes is None:
+        peak = 3 * frame_bytes + network_bytes(pixels, scale) + DEFAULT_CHANNELS_PER_BATCH * WARP_BYTES_PER_CHANNEL_PX * pixels
+        return FillMemoryPlan(scale, DEFAULT_CHANNELS_PER_BATCH, SOURCE_CACHE_FRAMES, peak, None)
+    frames = 3 * frame_bytes
+    channel = WARP_BYTES_PER_CHANNEL_PX * pixels
+    while not scale_given and scale > SMALLEST_SCALE and frames + network_bytes(pixels, scale) + channel > budget_bytes:
+        scale /= 2
+    need = frames + network_bytes(pixels, scale) + channel
+    if need > budget_bytes:
+        raise InputError(
+            f"a {width}x{height} fill of {_mib(frame_bytes)} frames needs at least {_mib(need)}, over the memory "
+            f"budget of {_mib(budget_bytes)}; raise --memory-budget (e.g. {-(-need // (1 << 30))}G)"
+            + ("" if not scale_given else " or lower --scale"))
+    spare = budget_bytes - need
+    channels = max(1, min(MOST_CHANNELS_PER_BATCH, 1 + spare // channel))
+    spare -= (channels - 1) * channel
+    cached = int(max(0, min(SOURCE_CACHE_FRAMES, spare // max(frame_bytes, 1))))
+    peak = need + (channels - 1) * channel + cached * frame_bytes
+    return FillMemoryPlan(scale, int(channels), cached, peak, budget_bytes)
+
+
+def _mib(n: int) -> str:
+    return f"{n / (1 << 30):.1f} GiB" if n >= 1 << 30 else f"{n / (1 << 20):.0f} MiB"
+
+
+# ---------------------------------------------------------------------------------------
+# Peaks
+# ---------------------------------------------------------------------------------------
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident memory, MiB (0.0 where the platform does not say)."""
+    try:
+        import resource
+    except ImportError:  # Windows
+        return 0.0
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    # Linux reports KiB, macOS bytes.
+    return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
+
+
+def peak_device_mb(device: str) -> float | None:
+    """Peak memory torch allocated on a CUDA ``device``, MiB; None elsewhere."""
+    if not device.startswith("cuda"):
+        return None
+    import torch
+
+    return float(torch.cuda.max_memory_allocated(device)) / 2**20
