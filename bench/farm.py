@@ -283,7 +283,8 @@ def measure_io(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     from framefill.models.interp import BlendInterpolator
     from framefill.ops.cuts import cut_score
     from framefill.ops.pixels import union_box
-    from framefill.pipeline.fill import FillOptions, _proxy, _to_tensor, apply_motion
+    from framefill.pipeline.fill import FillOptions
+    from framefill.pipeline.fill_frame import _proxy, _to_tensor, apply_motion
     from framefill.pipeline.qc_features import feature_maps
 
     src0 = read_exr(SAMPLE / f"shot.{SAMPLE_FIRST}.exr")

@@ -54,8 +54,9 @@ def cases(*, small_upscale: bool) -> list[Case]:
                              "--model", "rife-4", "--device", "cpu", "-q"), "fill-rife-4", needs="demo"),
         Case("fill-flow", ("interpolate", "demo/rendered/shot.####.exr", "--out", "fill-flow/shot.####.exr",
                            "--model", "flow", "--device", "cpu", "-q"), "fill-flow", needs="demo"),
-        Case("qc-report", ("qc", "fill-rife-4/shot.####.exr", "--truth", shot, "--report", "qc-report", "-q"),
-             "qc-report", needs="fill-rife-4"),
+        # The truth is named by a path inside the work folder: heatmap headers record it.
+        Case("qc-report", ("qc", "fill-rife-4/shot.####.exr", "--truth", "truth/shot.####.exr", "--report",
+                           "qc-report", "-q"), "qc-report", needs="fill-rife-4"),
     ]
     for card in UPSCALE_CARDS:
         out.append(Case(f"upscale-{card}", ("upscale", up_in, "--out", f"up-{card}/shot.####.exr", "--frames",
@@ -103,6 +104,7 @@ def normalised_sha256(path: Path, work: Path) -> str:
         for root in (str(work.resolve()), str(work)):
             text = text.replace(root, "<WORK>")
         text = text.replace(str(SAMPLE.resolve()), "<SAMPLE>").replace(str(SAMPLE), "<SAMPLE>")
+        text = text.replace(str(REPO.resolve()), "<REPO>").replace(str(REPO), "<REPO>")
         text = text.replace(__version__, "<placeholder-version>")
         text = "\n".join(line for line in text.splitlines() if not _VOLATILE.search(line))
         data = text.encode()
@@ -125,6 +127,8 @@ def run_case(case: Case, work: Path, framefill: list[str]) -> dict[str, str]:
 
 def run_cases(work: Path, selected: list[Case], framefill: list[str] | None = None) -> dict[str, dict[str, str]]:
     framefill = framefill or [sys.executable, "-m", "framefill"]
+    if any("truth/shot.####.exr" in c.args for c in selected):
+        shutil.copytree(SAMPLE, work / "truth")
     if any(c.args[1].startswith("small/") for c in selected if c.args[0] == "upscale"):
         make_small_input(work)
     return {case.name: run_case(case, work, framefill) for case in selected}

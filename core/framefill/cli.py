@@ -169,6 +169,11 @@ def run_command(out: Output) -> Iterator[Output]:
     except KeyboardInterrupt:
         out.error(FramefillError("interrupted; finished frames are kept and a rerun resumes"))
         sys.exit(130)
+    except BrokenPipeError:
+        # The reader went away (`framefill qc ... | head`): stop quietly, as Unix tools do; the
+        # work is done and recorded. Later writes to stdout go nowhere instead of failing again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(0)
     except (OSError, MemoryError) as err:
         # Disk full, permissions, out of memory: not bugs, but nothing we chose to raise.
         msg = f"{type(err).__name__}: {err}"
@@ -202,9 +207,22 @@ def main(argv: list[str] | None = None) -> None:
     _attach_subcommands()
     debug = os.environ.get("FRAMEFILL_DEBUG") == "1"
     try:
-        cli.main(args=argv, prog_name="framefill", standalone_mode=True)
+        code = cli.main(args=argv, prog_name="framefill", standalone_mode=False)
     except FramefillError as err:  # raised outside run_command (e.g. while parsing)
         if debug:
             raise
         click.echo(f"framefill: error: {err.msg}", err=True)
         sys.exit(err.exit_code)
+    except click.exceptions.NoArgsIsHelpError as err:  # `framefill`, `framefill farm`: the help, as before
+        click.echo(err.ctx.get_help() if err.ctx is not None else err.format_message(), err=True)
+        sys.exit(err.exit_code)
+    except click.UsageError as err:
+        # One line, like every other framefill error, instead of click's usage block.
+        where = f"; see `{err.ctx.command_path} --help`" if err.ctx is not None else ""
+        message = " ".join(err.format_message().split()).rstrip(".")
+        click.echo(f"framefill: error: {message}{where}", err=True)
+        sys.exit(err.exit_code)
+    except click.Abort:
+        click.echo("framefill: error: aborted", err=True)
+        sys.exit(1)
+    sys.exit(code if isinstance(code, int) else 0)

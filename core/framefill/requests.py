@@ -64,6 +64,8 @@ MAX_RIFE_SCALE = 4.0
 # output side beyond 64K pixels (EXR and every codec framefill writes stop there).
 MAX_UPSCALE_SCALE = 16.0
 MAX_OUTPUT_SIDE_PX = 65536
+# Smaller tiles are mostly the context they borrow from their neighbours.
+MIN_TILE_PX = 32
 
 
 # ---------------------------------------------------------------------------------------
@@ -182,6 +184,8 @@ class FillRequest(_Request):
     rendered). ``scale``: RIFE's resolution scale (None: by frame width).
     ``memory_budget_bytes``: bound the fill (a smaller scale unless one is
     given, fewer channels warped at once, fewer frames kept decoded).
+    ``in_place``: the output may be the input pattern itself (only the missing
+    frames are written beside the renders); otherwise that is refused.
     """
 
     input_pattern: str
@@ -196,6 +200,7 @@ class FillRequest(_Request):
     memory_budget_bytes: int | None = None
     color: ColorSetup = field(default_factory=ColorSetup)
     detect_cuts: bool = True
+    in_place: bool = False
 
     def __post_init__(self) -> None:
         _freeze(self, "input_pattern", _text("input_pattern", self.input_pattern, example="renders/shot.####.exr"))
@@ -261,6 +266,9 @@ class UpscaleRequest(_Request):
         self._check_size()
         _choice("aspect", self.aspect, Aspect, "an aspect policy")
         _whole("tile_px", self.tile_px, minimum=0)
+        if self.tile_px is not None and 0 < self.tile_px < MIN_TILE_PX:
+            raise RequestError("tile_px", f"{self.tile_px} is too small: a tile of under {MIN_TILE_PX} px is mostly "
+                                          "overlap (a 1080p frame would take hours); use 0 (untiled) or 256 and up")
         _whole("memory_budget_bytes", self.memory_budget_bytes, minimum=1)
         _freeze(self, "device", _device("device", self.device))
         _choice("alpha", self.alpha, AlphaMethod, "an alpha method")

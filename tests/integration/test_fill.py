@@ -241,19 +241,34 @@ def test_scene_cut_is_held_and_reported(tmp_path):
     assert _cli(*args[:-1], "--allow-held", "--quiet").returncode == 0
 
 
-@pytest.mark.parametrize(
-    ("setup", "needle"),
-    [
-        pytest.param("missing", "no rendered frames match", id="no-frames"),
-        pytest.param("corrupt", "shot.0003.exr", id="corrupt-source"),
-    ],
-)
-def test_bad_input_gives_one_line_and_exit_2(tmp_path, setup, needle):
-    pattern = write_shot(tmp_path / "in", (1, 3, 5)) if setup == "corrupt" else str(tmp_path / "none.####.exr")
-    if setup == "corrupt":
-        Path(FramePattern.parse(pattern).path(3)).write_bytes(b"not an exr at all")
-    proc = _cli("interpolate", pattern, "--out", str(tmp_path / "o" / "shot.####.exr"), "--model", "flow", "-q")
+def test_bad_input_gives_one_line_and_exit_2(tmp_path):
+    proc = _cli("interpolate", str(tmp_path / "none.####.exr"), "--out", str(tmp_path / "o" / "shot.####.exr"),
+                "--model", "flow", "-q")
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("framefill: error:") and needle in lines[0], proc.stderr
+    assert len(lines) == 1 and lines[0].startswith("framefill: error: no rendered frames match"), proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize("damage", ["not an exr at all", b"", "truncated"])
+def test_a_damaged_render_is_filled_and_listed_never_copied(tmp_path, damage):
+    # GIVEN rendered frames 1, 3, 5 where 3 is damaged (garbage, empty, or cut short)
+    pattern = write_shot(tmp_path / "in", (1, 3, 5))
+    bad = Path(FramePattern.parse(pattern).path(3))
+    data = bad.read_bytes()
+    bad.write_bytes(data[: len(data) // 2] if damage == "truncated" else
+                    damage if isinstance(damage, bytes) else damage.encode())
+    before = bad.read_bytes()
+    out = tmp_path / "o" / "shot.####.exr"
+    proc = _cli("interpolate", pattern, "--out", str(out), "--model", "flow", "--json")
+    # THEN frame 3 is filled from 1 and 5, needs a real render, and the run says so (exit 1, one error line)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr
+    doc = json.loads(proc.stdout)
+    assert doc["needs_render"] == "3"
+    frame3 = next(f for f in doc["frames"] if f["frame"] == 3)
+    assert frame3["status"] == "filled" and frame3["sources"] == [1, 5] and "damaged" in frame3["reason"]
+    assert any("frame 3: its render is damaged" in w for w in doc["warnings"])
+    entry = Manifest(str(out)).get(3)
+    assert entry is not None and entry.needs_render and entry.status == "filled"
+    assert read_exr(Path(FramePattern.parse(str(out)).path(3))).parts  # a readable frame, not the damaged copy
+    assert bad.read_bytes() == before  # the input is never modified

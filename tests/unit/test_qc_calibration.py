@@ -19,6 +19,7 @@ from framefill.pipeline.calibration import (
     CALIBRATION_FORMAT,
     FRAME_AGGREGATES,
     MARGIN_SAFETY_DB,
+    NOT_FINITE_REASON,
     PIXEL_TRANSFORMS,
     Calibration,
     default_calibration,
@@ -128,7 +129,55 @@ def test_round_trip_keeps_the_id(tmp_path):
         pytest.param(lambda d: d["frame_model"].update(inputs=["no_such_stat"]), "unknown to this framefill",
                      id="unknown-statistic"),
         pytest.param(lambda d: d.pop("operating_point"), "damaged or incomplete", id="missing-field"),
-        pytest.param(lambda d: d["frame_model"].update(sigma_db=0.0), "must be positive", id="sigma"),
+        pytest.param(lambda d: d["frame_model"].update(sigma_db=0.0), "sigma_db must be a positive finite number",
+                     id="sigma"),
+        # Numbers that would make QC flag nothing, or crash in the matrix maths.
+        pytest.param(lambda d: d["operating_point"].update(margin_db=float("nan")),
+                     "operating_point.margin_db must be a finite number of dB, got nan", id="margin-nan"),
+        pytest.param(lambda d: d["operating_point"].update(margin_db=float("inf")),
+                     "operating_point.margin_db must be a finite number of dB, got inf", id="margin-inf"),
+        pytest.param(lambda d: d["operating_point"].update(margin_db="2.5"),
+                     "operating_point.margin_db must be a finite number of dB, got '2.5'", id="margin-string"),
+        pytest.param(lambda d: d["operating_point"].update(margin_db=True), "margin_db must be a finite number",
+                     id="margin-bool"),
+        pytest.param(lambda d: d.update(threshold_db=None), "threshold_db must be a finite number", id="threshold"),
+        pytest.param(lambda d: d["frame_model"].update(coef=[1.0, 2.0]),
+                     r"frame_model.coef must be a list of 1 finite numbers \(one per input\), got a list of 2",
+                     id="coef-length"),
+        pytest.param(lambda d: d["frame_model"]["standardise"].update(mean=[]), "frame_model.standardise.mean",
+                     id="mean-length"),
+        pytest.param(lambda d: d["pixel_model"]["standardise"].update(scale=[0.0] * 8),
+                     "pixel_model.standardise.scale must be a list of 8 positive", id="scale-zero"),
+        pytest.param(lambda d: d["pixel_model"].update(coef=[1.0] * 7 + [float("nan")]),
+                     "pixel_model.coef must be a list of 8 finite numbers .*holding nan", id="coef-nan"),
+        pytest.param(lambda d: d["pixel_model"].update(coef="abc"), "pixel_model.coef must be a list", id="coef-str"),
+        pytest.param(lambda d: d["frame_model"].update(intercept=float("-inf")), "frame_model.intercept",
+                     id="intercept"),
+        pytest.param(lambda d: d["pixel_model"].update(tau=-1), "pixel_model.tau must be a positive", id="tau"),
+        pytest.param(lambda d: d["pixel_model"].update(inputs=["residual"]), "pixel_model.inputs must be the transforms'",
+                     id="pixel-inputs"),
+        pytest.param(lambda d: d["pixel_model"]["transforms"].pop(), "pixel_model.inputs must be the transforms'",
+                     id="transforms-inputs"),
+        pytest.param(lambda d: d["pixel_model"]["transforms"][0].update(log10_eps=0), "log10_eps must be a positive",
+                     id="eps-zero"),
+        pytest.param(lambda d: d["pixel_model"]["transforms"][0].update(log10_eps="x"), r"transforms\[0\].log10_eps",
+                     id="eps-string"),
+        pytest.param(lambda d: d["pixel_model"].update(transforms=[7]), r"transforms\[0\] must be an object",
+                     id="transform-not-object"),
+        pytest.param(lambda d: d["frame_model"].update(inputs=[]), "frame_model.inputs must be a non-empty list",
+                     id="no-inputs"),
+        pytest.param(lambda d: d["frame_model"].update(kind="lasso"), "frame_model.kind must be 'ridge'", id="kind"),
+        pytest.param(lambda d: d["frame_model"].update(l2=-1.0), "frame_model.l2 must be 0 or more", id="l2"),
+        pytest.param(lambda d: d["frame_model"].pop("standardise"), "damaged or incomplete: "
+                     "frame_model.standardise.mean is missing", id="missing-standardise"),
+        pytest.param(lambda d: d.update(version="1"), "version must be a calibration version number", id="version-str"),
+        pytest.param(lambda d: d.pop("version"), "version is missing", id="version-missing"),
+        pytest.param(lambda d: d.update(operating_point=[1]), "operating_point.margin_db is missing",
+                     id="operating-point-list"),
+        pytest.param(lambda d: d.update(trained_on=["a"]), "trained_on must be an object", id="trained-on"),
+        pytest.param(lambda d: d.update(margin_db=float("nan")),
+                     "margin_db is not read at the top level; it belongs in operating_point", id="margin-misplaced"),
+        pytest.param(lambda d: d.update(coef=[1.0]), "coef is not read at the top level", id="coef-misplaced"),
     ],
 )
 def test_bad_calibration_files_give_one_line(tmp_path, edit, needle):
@@ -139,6 +188,42 @@ def test_bad_calibration_files_give_one_line(tmp_path, edit, needle):
     with pytest.raises(InputError, match=needle) as info:
         load_calibration(path)
     assert "\n" not in info.value.msg
+    assert info.value.msg.startswith(f"calibration {path}")
+
+
+def test_a_bad_field_names_the_file_the_field_and_the_fix(tmp_path):
+    doc = _tiny_calibration().to_json()
+    doc["operating_point"]["margin_db"] = float("nan")
+    path = tmp_path / "cal.json"
+    path.write_text(json.dumps(doc))  # json writes NaN, and reads it back
+    with pytest.raises(InputError) as info:
+        load_calibration(path)
+    assert info.value.msg == (f"calibration {path}: operating_point.margin_db must be a finite number of dB, got nan; "
+                              "refit it with `framefill qc calibrate` or remove --calibration")
+
+
+@pytest.mark.parametrize("content", [b"\xff\xfe not utf-8", b"[1, 2]", b"{", b""])
+def test_unreadable_calibration_files_give_one_line(tmp_path, content):
+    path = tmp_path / "cal.json"
+    path.write_bytes(content)
+    with pytest.raises(InputError) as info:
+        load_calibration(path)
+    assert str(path) in info.value.msg and "\n" not in info.value.msg
+
+
+def test_decide_is_the_one_operating_point_and_fails_closed():
+    cal = _tiny_calibration()  # margin 1.5 dB
+    assert cal.decide(31.4, 30.0) == (True, "predicted 31.4 dB < 30 + 1.5 dB margin")
+    assert cal.decide(31.6, 30.0) == (False, "")
+    for bad in (float("nan"), float("inf"), float("-inf")):
+        listed, reason = cal.decide(bad, 30.0)
+        assert listed and reason.startswith(NOT_FINITE_REASON) and "predicted_psnr_db" in reason
+        assert cal.flagged(bad, 30.0)
+    # A finite prediction standing on a non-finite statistic (or a NaN true PSNR) is listed too.
+    listed, reason = cal.decide(45.0, 30.0, inputs={"log_mean_residual_sq": float("nan"), "other": 1.0})
+    assert listed and reason == f"{NOT_FINITE_REASON}: log_mean_residual_sq"
+    assert cal.decide(45.0, 30.0, inputs={"true psnr_db": float("nan")})[0]
+    assert cal.decide(45.0, 30.0, inputs={"true psnr_db": 44.0}) == (False, "")
 
 
 def test_missing_calibration_file(tmp_path):

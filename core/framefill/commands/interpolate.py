@@ -30,20 +30,27 @@ FLAGS = {"input_pattern": "PATTERN", "output_pattern": "--out", "memory_budget_b
                    "channels warped at once, fewer frames kept decoded. Default: no limit beyond the frame read "
                    "budget ($FRAMEFILL_MEMORY_BUDGET, a quarter of the RAM).")
 @click.option("--no-cut-detection", is_flag=True, help="Blend even across a detected scene cut.")
+@click.option("--in-place", is_flag=True,
+              help="--out may be PATTERN itself: write only the missing frames into the render folder "
+                   "(rendered frames are never overwritten). Without it that is refused.")
 @click.option("--allow-held", is_flag=True,
               help="Exit 0 even when frames are held; they are still listed as needing a render (farm tasks).")
 @output_options
 def interpolate_command(
     pattern: str, out_pattern: str, frames_text: str | None, model: str, weights: str | None, device: str,
-    mode: str | None, scale: float | None, memory_budget_text: str | None, no_cut_detection: bool, allow_held: bool,
+    mode: str | None, scale: float | None, memory_budget_text: str | None, no_cut_detection: bool, in_place: bool,
+    allow_held: bool,
     json_mode: bool, events_mode: bool, quiet: bool,
 ) -> None:
     """Write the complete frame range of PATTERN to --out: rendered frames are copied
     bit-exact, missing ones are filled by ML frame interpolation.
 
     A rerun skips frames that are already done and verify against the manifest,
-    so an interrupted run resumes. Exit code 1 if any frame still needs a real
-    render (a hold at the range's edge or across a scene cut), unless --allow-held.
+    so an interrupted run resumes. --out is never PATTERN itself unless
+    --in-place. A damaged render is filled from its neighbours instead of
+    copied; NaN/Inf pixels of a render are read as 0 / 65504 so they do not
+    spread. Exit code 1 if any frame still needs a real render (a hold at the
+    range's edge or across a scene cut, a damaged render), unless --allow-held.
     """
     from framefill import api
     from framefill.requests import (
@@ -60,7 +67,7 @@ def interpolate_command(
             weights=Path(weights) if weights else None, device=device,
             mode=mode or DEFAULT_FILL_MODE, scale=scale,  # type: ignore[arg-type]
             memory_budget_bytes=parse_memory_size(memory_budget_text) if memory_budget_text else None,
-            detect_cuts=not no_cut_detection,
+            detect_cuts=not no_cut_detection, in_place=in_place,
         )
         payload = api.fill_shot(request, report=out.report).to_json()
 
@@ -75,4 +82,5 @@ def interpolate_command(
 
         out.result(payload, human)
         if payload["needs_render"] and not allow_held:
-            raise JobFailedError(f"frames {payload['needs_render']} need a real render (held, not filled)")
+            raise JobFailedError(f"frames {payload['needs_render']} need a real render (held, or their render is "
+                                 "damaged); the warnings above say which and why")

@@ -33,19 +33,31 @@ def squared_error_map(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def psnr(a: np.ndarray, b: np.ndarray, *, peak: float = 1.0) -> float:
-    """Peak signal-to-noise ratio in dB of two same-shaped arrays."""
-    mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
+    """Peak signal-to-noise ratio in dB of two same-shaped arrays.
+
+    NaN when the difference is not finite (a NaN or Inf pixel in either): such
+    frames are not "identical", and a caller must see that it cannot score them.
+    """
+    with np.errstate(invalid="ignore", over="ignore"):  # Inf - Inf: answered below
+        mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
+    if not np.isfinite(mse):
+        return float("nan")
     if mse <= 0.0:
         return PSNR_IDENTICAL_DB
-    return min(PSNR_IDENTICAL_DB, 10.0 * np.log10(peak * peak / mse))
+    return float(min(PSNR_IDENTICAL_DB, 10.0 * np.log10(peak * peak / mse)))
 
 
 def ssim(a: np.ndarray, b: np.ndarray) -> float:
-    """Mean SSIM (Gaussian window, sigma 1.5) over pixels and channels; data in [0, 1]."""
+    """Mean SSIM (Gaussian window, sigma 1.5) over pixels and channels; data in [0, 1].
+
+    NaN when either holds a NaN or Inf pixel.
+    """
     import cv2
 
     a = a.astype(np.float64)
     b = b.astype(np.float64)
+    if not (np.isfinite(a).all() and np.isfinite(b).all()):
+        return float("nan")
     if a.ndim == 2:
         a, b = a[..., None], b[..., None]
 

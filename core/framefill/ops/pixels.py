@@ -12,7 +12,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
-__all__ = ["Box", "HALF_MAX", "union_box", "on_canvas", "cast_like", "is_constant"]
+__all__ = ["Box", "HALF_MAX", "union_box", "on_canvas", "cast_like", "is_constant", "finite"]
 
 Box = tuple[int, int, int, int]
 # The largest finite half-float value: past it a cast would give inf.
@@ -52,3 +52,15 @@ def is_constant(channel: np.ndarray) -> bool:
     """True when every value is the same (or every value is NaN)."""
     flat = channel.reshape(-1)
     return bool(np.all(flat == flat[0])) or bool(np.all(np.isnan(flat)))
+
+
+def finite(values: np.ndarray) -> np.ndarray:
+    """``values`` with NaN as 0 and +/-Inf as +/-``HALF_MAX``; the same array when all are finite.
+
+    What a fill or an upscale does with a renderer's odd NaN/Inf pixel before
+    warping or resampling: one bad sample must not spread into its neighbours
+    (or, through a network, into the whole frame).
+    """
+    if values.dtype.kind != "f" or bool(np.isfinite(values).all()):
+        return values
+    return np.nan_to_num(values, nan=0.0, posinf=HALF_MAX, neginf=-HALF_MAX)

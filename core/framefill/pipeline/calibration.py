@@ -40,7 +40,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import numpy as np
 
@@ -67,6 +67,7 @@ __all__ = [
     "pixel_design",
     "frame_aggregates",
     "normal_cdf",
+    "NOT_FINITE_REASON",
 ]
 
 CALIBRATION_FORMAT = "framefill-qc-calibration"
@@ -83,6 +84,9 @@ PIXEL_TAU = 0.01
 # training frames is still caught.
 TARGET_RECALL = 0.98
 MARGIN_SAFETY_DB = 1.0
+
+# Why a frame with a NaN/Inf score is on the re-render list (QC fails closed).
+NOT_FINITE_REASON = "its QC score is not finite (NaN/Inf pixels in the frame or its features)"
 
 # Per-pixel input transforms: (feature, eps) -> log10(x + eps); eps None -> x itself.
 # eps sits near each feature's noise floor, so the log spreads the meaningful range.
@@ -250,14 +254,33 @@ class Calibration:
         return FramePrediction(risk, psnr, dict(zip(self.frame_model.inputs, map(float, agg))))
 
     def risk(self, predicted_psnr_db: float, threshold_db: float | None = None) -> float:
-        """P(true PSNR < threshold) given the prediction and the out-of-fold spread."""
+        """P(true PSNR < threshold) given the prediction and the out-of-fold spread (NaN for a NaN prediction)."""
         thr = self.threshold_db if threshold_db is None else threshold_db
         return normal_cdf((thr - predicted_psnr_db) / self.sigma_db)
 
-    def flagged(self, predicted_psnr_db: float, threshold_db: float | None = None) -> bool:
-        """Whether a frame goes on the re-render list (the operating point, favouring recall)."""
+    def decide(self, predicted_psnr_db: float, threshold_db: float | None = None, *,
+               inputs: Mapping[str, float] | None = None) -> tuple[bool, str]:
+        """The operating point: whether a frame goes on the re-render list, and why.
+
+        Favours recall: listed when ``predicted < threshold + margin_db``. Fails
+        closed: listed too when the prediction, its risk or any of ``inputs``
+        (the numbers the score stands on: frame statistics, a pixel check, the
+        true PSNR) is NaN or infinite, with :data:`NOT_FINITE_REASON` and the
+        names of those numbers. The one rule every caller flags and explains with.
+        """
         thr = self.threshold_db if threshold_db is None else threshold_db
-        return predicted_psnr_db < thr + self.margin_db
+        own = {"predicted_psnr_db": predicted_psnr_db, "risk": self.risk(predicted_psnr_db, thr)}
+        bad = [name for name, value in own.items() if not math.isfinite(value)]
+        bad += sorted(name for name, value in (inputs or {}).items() if not math.isfinite(value))
+        if bad:
+            return True, f"{NOT_FINITE_REASON}: {', '.join(bad)}"
+        if predicted_psnr_db < thr + self.margin_db:
+            return True, f"predicted {predicted_psnr_db:.1f} dB < {thr:g} + {self.margin_db:.1f} dB margin"
+        return False, ""
+
+    def flagged(self, predicted_psnr_db: float, threshold_db: float | None = None) -> bool:
+        """Whether a frame with this prediction goes on the re-render list (see :meth:`decide`)."""
+        return self.decide(predicted_psnr_db, threshold_db)[0]
 
     # -- identity and files ------------------------------------------------------------
     def to_json(self) -> dict[str, Any]:
@@ -303,45 +326,161 @@ class Calibration:
 
     @classmethod
     def from_json(cls, doc: Mapping[str, Any], *, source: str = "") -> Calibration:
-        """Parse a calibration document.
+        """Parse and check a calibration document: every field present, of its type, finite, of the right length.
 
         Raises:
-            InputError: not a calibration, a newer version, or missing fields.
+            InputError: one line naming the file and the field: not a calibration, a newer
+                version, a missing or wrong field, a model that does not fit its inputs.
         """
-        where = source or "calibration"
+        r = _Fields(source)
         if not isinstance(doc, Mapping) or doc.get("format") != CALIBRATION_FORMAT:
-            raise InputError(f"{where} is not a framefill QC calibration (format {CALIBRATION_FORMAT!r} expected)")
-        if int(doc.get("version", 0)) > CALIBRATION_VERSION:
-            raise InputError(f"{where} is calibration version {doc.get('version')}; this framefill reads "
+            raise InputError(f"{r.where} is not a framefill QC calibration (format {CALIBRATION_FORMAT!r} expected)")
+        version = r.get(doc, "version")
+        if not _is_int(version) or version < 1:
+            r.fail("version", f"a calibration version number ({CALIBRATION_VERSION})", version)
+        if version > CALIBRATION_VERSION:
+            raise InputError(f"{r.where} is calibration version {version}; this framefill reads "
                              f"version {CALIBRATION_VERSION}; upgrade framefill")
-        try:
-            pm, fm = doc["pixel_model"], doc["frame_model"]
-            transforms = tuple((str(t["feature"]), None if t["log10_eps"] is None else float(t["log10_eps"]))
-                               for t in pm["transforms"])
-            unknown = [n for n, _ in transforms if n not in FEATURE_NAMES]
-            if unknown:
-                raise InputError(f"{where} uses features {unknown} unknown to this framefill; upgrade framefill")
-            cal = cls(
-                pixel_model=LinearModel.from_json(pm),
-                pixel_tau=float(pm["tau"]),
-                pixel_transforms=transforms,
-                frame_model=LinearModel.from_json(fm),
-                sigma_db=float(fm["sigma_db"]),
-                margin_db=float(doc["operating_point"]["margin_db"]),
-                threshold_db=float(doc.get("threshold_db", DEFAULT_THRESHOLD_DB)),
-                trained_on=dict(doc.get("trained_on", {})),
-                metrics=dict(doc.get("metrics", {})),
-                source=source,
-            )
-        except (KeyError, TypeError, ValueError) as err:
-            raise InputError(f"{where} is damaged or incomplete ({type(err).__name__}: {err}); "
-                             "refit it with `framefill qc calibrate`") from None
-        for name in cal.frame_model.inputs:
+        for name, home in _NESTED_FIELDS.items():
+            if name in doc:  # a hand edit in the wrong place would silently change nothing
+                raise InputError(f"{r.where}: {name} is not read at the top level; it belongs in {home}; {r.fix}")
+        transforms = _transforms(r, doc)
+        features = [n for n, _ in transforms]
+        if r.get(doc, "pixel_model.inputs") != features:
+            r.fail("pixel_model.inputs", f"the transforms' features {features}", r.get(doc, "pixel_model.inputs"))
+        pixel = r.linear(doc, "pixel_model", "logistic")
+        frame = r.linear(doc, "frame_model", "ridge")
+        for name in frame.inputs:
             if name not in FRAME_AGGREGATES:
-                raise InputError(f"{where} uses frame statistic {name!r}, unknown to this framefill; upgrade framefill")
-        if not (cal.sigma_db > 0):
-            raise InputError(f"{where} has sigma_db {cal.sigma_db}; it must be positive")
-        return cal
+                raise InputError(f"{r.where} uses frame statistic {name!r}, unknown to this framefill; "
+                                 "upgrade framefill")
+        return cls(
+            pixel_model=pixel,
+            pixel_tau=r.number(doc, "pixel_model.tau", positive=True),
+            pixel_transforms=transforms,
+            frame_model=frame,
+            sigma_db=r.number(doc, "frame_model.sigma_db", unit=" of dB", positive=True),
+            margin_db=r.number(doc, "operating_point.margin_db", unit=" of dB"),
+            threshold_db=r.number(doc, "threshold_db", unit=" of dB", default=DEFAULT_THRESHOLD_DB),
+            trained_on=dict(r.mapping(doc, "trained_on", default={})),
+            metrics=dict(r.mapping(doc, "metrics", default={})),
+            source=source,
+        )
+
+
+# ---------------------------------------------------------------------------------------
+# Reading a calibration file
+# ---------------------------------------------------------------------------------------
+
+_MISSING: Any = object()
+# Fields of the nested sections, by where they belong: found at the top level, they are a misplaced edit.
+_NESTED_FIELDS = {
+    "margin_db": "operating_point", "rule": "operating_point", "sigma_db": "frame_model", "tau": "pixel_model",
+    "transforms": "pixel_model", "coef": "pixel_model and frame_model", "intercept": "pixel_model and frame_model",
+    "standardise": "pixel_model and frame_model", "inputs": "pixel_model and frame_model",
+}
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _shown(value: Any) -> str:
+    """A value as an error message shows it: numbers as written, other things by type, long ones cut."""
+    if isinstance(value, list):
+        return f"a list of {len(value)}"
+    if isinstance(value, Mapping):
+        return "an object"
+    text = repr(value) if isinstance(value, str) or value is None else str(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+class _Fields:
+    """Typed fields of a calibration document: a wrong one is a one-line InputError naming the file and field."""
+
+    def __init__(self, source: str) -> None:
+        self.where = f"calibration {source}" if source else "calibration"
+        shipped = bool(source) and Path(source) == default_calibration_path()
+        self.fix = ("reinstall framefill (its shipped calibration is damaged)" if shipped else
+                    "refit it with `framefill qc calibrate` or remove --calibration")
+
+    def fail(self, name: str, want: str, got: Any) -> NoReturn:
+        raise InputError(f"{self.where}: {name} must be {want}, got {_shown(got)}; {self.fix}")
+
+    def get(self, doc: Any, name: str, default: Any = _MISSING) -> Any:
+        """The value at a dotted path (``frame_model.coef``)."""
+        node = doc
+        for part in name.split("."):
+            if not isinstance(node, Mapping) or part not in node:
+                if default is not _MISSING:
+                    return default
+                raise InputError(f"{self.where} is damaged or incomplete: {name} is missing; {self.fix}")
+            node = node[part]
+        return node
+
+    def mapping(self, doc: Any, name: str, default: Any = _MISSING) -> Mapping[str, Any]:
+        value = self.get(doc, name, default)
+        if not isinstance(value, Mapping):
+            self.fail(name, "an object", value)
+        return value
+
+    def number(self, doc: Any, name: str, *, unit: str = "", positive: bool = False, default: Any = _MISSING,
+               ) -> float:
+        return self.finite(self.get(doc, name, default), name, unit=unit, positive=positive)
+
+    def finite(self, value: Any, name: str, *, unit: str = "", positive: bool = False) -> float:
+        """``value`` as a float: a finite number (above 0 with ``positive``), never a bool or a string."""
+        if not _is_number(value) or not math.isfinite(value) or (positive and value <= 0):
+            self.fail(name, f"a {'positive ' if positive else ''}finite number{unit}", value)
+        return float(value)
+
+    def numbers(self, doc: Any, name: str, length: int, *, positive: bool = False) -> tuple[float, ...]:
+        value = self.get(doc, name)
+        want = f"a list of {length} {'positive ' if positive else ''}finite numbers (one per input)"
+        if not isinstance(value, list) or len(value) != length:
+            self.fail(name, want, value)
+        for item in value:
+            if not _is_number(item) or not math.isfinite(item) or (positive and item <= 0):
+                self.fail(name, want, f"a list holding {_shown(item)}")
+        return tuple(float(v) for v in value)
+
+    def linear(self, doc: Any, name: str, kind: str) -> LinearModel:
+        """A model's linear part: inputs, standardisation, coefficients and intercept, all of one length."""
+        if self.get(doc, f"{name}.kind", kind) != kind:
+            self.fail(f"{name}.kind", repr(kind), self.get(doc, f"{name}.kind"))
+        inputs = self.get(doc, f"{name}.inputs")
+        if not isinstance(inputs, list) or not inputs or not all(isinstance(n, str) for n in inputs):
+            self.fail(f"{name}.inputs", "a non-empty list of names", inputs)
+        k = len(inputs)
+        l2 = self.number(doc, f"{name}.l2", default=0.0)
+        if l2 < 0:
+            self.fail(f"{name}.l2", "0 or more", l2)
+        return LinearModel(tuple(inputs), self.numbers(doc, f"{name}.standardise.mean", k),
+                           self.numbers(doc, f"{name}.standardise.scale", k, positive=True),
+                           self.numbers(doc, f"{name}.coef", k), self.number(doc, f"{name}.intercept"), l2)
+
+
+def _transforms(r: _Fields, doc: Any) -> tuple[tuple[str, float | None], ...]:
+    """The pixel model's input transforms: known features, each with ``log10_eps`` null or above 0."""
+    items = r.get(doc, "pixel_model.transforms")
+    if not isinstance(items, list) or not items:
+        r.fail("pixel_model.transforms", "a non-empty list of {feature, log10_eps}", items)
+    out: list[tuple[str, float | None]] = []
+    for i, item in enumerate(items):
+        if not isinstance(item, Mapping) or not isinstance(item.get("feature"), str) or "log10_eps" not in item:
+            r.fail(f"pixel_model.transforms[{i}]", "an object with a feature name and log10_eps", item)
+        name, eps = item["feature"], item["log10_eps"]
+        if name not in FEATURE_NAMES:
+            raise InputError(f"{r.where} uses features {[name]} unknown to this framefill; upgrade framefill")
+        field_name = f"pixel_model.transforms[{i}].log10_eps"
+        if eps is not None and not _is_number(eps):
+            r.fail(field_name, "null or a positive finite number", eps)
+        out.append((name, None if eps is None else r.finite(eps, field_name, positive=True)))
+    return tuple(out)
 
 
 def default_calibration_path() -> Path:
@@ -361,8 +500,9 @@ def load_calibration(path: str | Path | None = None) -> Calibration:
     except FileNotFoundError:
         raise InputError(f"calibration file {p} not found; fit one with `framefill qc calibrate` "
                          "or leave --calibration out to use the shipped one") from None
-    except (OSError, json.JSONDecodeError) as err:
-        raise InputError(f"cannot read calibration {p}: {err}") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise InputError(f"cannot read calibration {p}: {err}; refit it with `framefill qc calibrate` "
+                         "or remove --calibration") from None
     return Calibration.from_json(doc, source=str(p))
 
 

@@ -34,6 +34,8 @@ __all__ = ["Made", "FrameJob", "JobRun", "OutputLedger", "run_frames"]
 Item = TypeVar("Item")
 Outcome = TypeVar("Outcome")
 Item_contra = TypeVar("Item_contra", contravariant=True)
+# Frames made between two checkpoints of a long job.
+CHECKPOINT_FRAMES = 50
 
 
 @dataclass(frozen=True)
@@ -86,10 +88,13 @@ def run_frames(
     start_message: str,
     device: str = "cpu",
     cancel_hint: str = "",
+    checkpoint: Callable[[], None] | None = None,
 ) -> JobRun[Outcome]:
     """Run ``job`` over ``items`` in order; see the module docstring.
 
     ``items`` may be a stream (decoded video frames): then ``total`` says how many.
+    ``checkpoint`` runs after every ``CHECKPOINT_FRAMES`` frames made (the merged
+    manifest of a long job is kept current while it runs).
 
     Raises:
         CancelledError: ``cancelled()`` became true between frames; finished frames are kept.
@@ -100,6 +105,7 @@ def run_frames(
         total = len(items)
     report(Event("start", stage=job.stage, message=start_message, total=total))
     outcomes: list[Outcome] = []
+    made_count = 0
     for index, item in enumerate(items):
         if cancelled():
             raise CancelledError(f"cancelled after {index} of {total} frames; rerun to resume{cancel_hint}")
@@ -110,6 +116,9 @@ def run_frames(
             made = job.make(item)
             if made.entry is not None and manifest is not None:
                 manifest.put(made.frame, made.entry)
+            made_count += 1
+            if checkpoint is not None and made_count % CHECKPOINT_FRAMES == 0:
+                checkpoint()
         seconds = time.perf_counter() - t0
         data = dict(made.event)
         if not skipped:

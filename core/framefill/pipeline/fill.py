@@ -24,20 +24,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-import numpy as np
 
 from framefill._version import __version__
 from framefill.atomic import atomic_output
-from framefill.color import ColorSetup, to_network
+from framefill.color import ColorSetup
 from framefill.errors import ExrError, SequenceError
-from framefill.events import Reporter, never_cancelled, null_reporter
-from framefill.frames import ExrImage, ExrPart, FramePattern, read_exr, write_exr
-from framefill.frames.channels import channel_kind, find_beauty
+from framefill.events import Event, Reporter, never_cancelled, null_reporter
+from framefill.frames import ExrImage, FramePattern, count_nonfinite, read_exr, write_exr
 from framefill.frames.exr import pixel_sha256, with_attributes
-from framefill.models.interp import Interpolator, Motion
-from framefill.ops.cuts import CUT_THRESHOLD, cut_score
-from framefill.ops.pixels import Box, cast_like, on_canvas, union_box
+from framefill.models.interp import Interpolator
+from framefill.ops.cuts import CUT_THRESHOLD
 from framefill.pipeline.engine import Made, OutputLedger, run_frames
+from framefill.pipeline.fill_frame import apply_motion, pair_motion
 from framefill.pipeline.manifest import ManifestEntry
 from framefill.pipeline.plan import FrameTask, plan_frames, recursive_sources
 from framefill.requests import FillMode, FillRequest
@@ -47,14 +45,17 @@ from framefill.runtime.memory import (
     frame_budget,
 )
 
-__all__ = ["FillOptions", "FillResult", "FrameOutcome", "PairMotion", "run_fill", "fill_sequence", "pair_motion",
-           "apply_motion", "interpolate_exr"]
+__all__ = ["FillOptions", "FillResult", "FrameOutcome", "run_fill", "fill_sequence", "interpolate_exr", "check_output",
+           "MAX_HELD_OUTSIDE"]
 
 FillStatus = Literal["copied", "filled", "held", "skipped"]
 # Per-frame stamps renderers write (Blender's metadata): a filled frame takes its
 # source's header, so the frame number is rewritten and the render's own
 # statistics, which describe another frame's render, are dropped.
 FRAME_NUMBER_ATTRS = ("Frame",)
+# Frames asked for beyond the first and last render can only be held copies of
+# them: a few handles are normal, a range of thousands is a typo.
+MAX_HELD_OUTSIDE = 100
 RENDER_STATS_ATTRS = ("RenderTime", "Memory", "Date", "Time")
 
 
@@ -78,6 +79,8 @@ class FillOptions:
     # Compute QC feature maps while the motion is at hand and keep them in a sidecar
     # (.framefill/<sequence>/features/); the written frame is the same either way.
     qc_features: bool = True
+    # Write the filled frames into the rendered sequence's own folder (output pattern = input).
+    in_place: bool = False
     extra_job: dict[str, Any] = field(default_factory=dict)
 
 
@@ -133,123 +136,8 @@ class FillResult:
 
 
 # ---------------------------------------------------------------------------------------
-# One filled image from two decoded EXRs
+# One filled image from two decoded EXRs (the maths: pipeline/fill_frame.py)
 # ---------------------------------------------------------------------------------------
-
-
-def _beauty(image: ExrImage) -> tuple[int, tuple[str, str, str]]:
-    for index, part in enumerate(image.parts):
-        rgb = find_beauty(part.channels.keys())
-        if rgb is not None:
-            return index, rgb
-    where = image.path or "the source frame"
-    raise ExrError(f"{where} has no R,G,B channels to estimate motion from; framefill needs a beauty/rgba layer")
-
-
-def _proxy(image: ExrImage, canvas: Box, color: ColorSetup) -> np.ndarray:
-    index, rgb = _beauty(image)
-    part = image.parts[index]
-    linear = np.stack([on_canvas(part.channels[ch], part.data_window, canvas) for ch in rgb], axis=-1)
-    return to_network(linear, color)
-
-
-def _to_tensor(array: np.ndarray, device: str) -> Any:
-    import torch
-
-    return torch.from_numpy(np.ascontiguousarray(array.transpose(2, 0, 1)))[None].to(device)
-
-
-def _check_same_layout(img0: ExrImage, img1: ExrImage) -> None:
-    layout0 = [(p.name, sorted(p.channels)) for p in img0.parts]
-    layout1 = [(p.name, sorted(p.channels)) for p in img1.parts]
-    if layout0 != layout1:
-        raise ExrError(
-            f"{img0.path} and {img1.path} have different parts or channels; "
-            "every frame of a shot must have the same layers to be filled"
-        )
-
-
-def _stack(part: ExrPart, names: Sequence[str], canvas: Box, device: Any) -> Any:
-    import torch
-
-    return torch.from_numpy(np.stack([on_canvas(part.channels[n], part.data_window, canvas) for n in names]))[None] \
-        .to(device)
-
-
-def apply_motion(img0: ExrImage, img1: ExrImage, motion: Motion, *, canvas: Box,
-                 channels_per_batch: int = 4) -> ExrImage:
-    """Warp and blend every channel of every part with one motion; headers from img0.
-
-    Colour, alpha and data channels: ``warp(c0) * mask + warp(c1) * (1 - mask)``
-    in float32, then cast back to the channel's type. ID-like channels: the
-    nearest sample of source 0 where mask >= 0.5, else of source 1.
-    """
-    from framefill.ops.warp import warp_blend, warp_pick_nearest
-
-    device = motion.mask.device
-    pick0 = motion.mask >= 0.5
-    cx0, cy0, _, _ = canvas
-    parts = []
-    for p0, p1 in zip(img0.parts, img1.parts, strict=True):
-        ox0, oy0, ox1, oy1 = union_box([p0.data_window, p1.data_window])
-        rows, cols = slice(oy0 - cy0, oy1 - cy0 + 1), slice(ox0 - cx0, ox1 - cx0 + 1)
-        names = list(p0.channels)
-        out: dict[str, np.ndarray] = {}
-        smooth = [n for n in names if channel_kind(n) != "id"]
-        for start in range(0, len(smooth), channels_per_batch):
-            batch = smooth[start : start + channels_per_batch]
-            blended = warp_blend(_stack(p0, batch, canvas, device), _stack(p1, batch, canvas, device),
-                                 motion.flow_t0, motion.flow_t1, motion.mask)[0].cpu().numpy()
-            for i, name in enumerate(batch):
-                out[name] = cast_like(blended[i, rows, cols], p0.channels[name].dtype)
-        for name in (n for n in names if channel_kind(n) == "id"):
-            chosen = warp_pick_nearest(_stack(p0, [name], canvas, device), _stack(p1, [name], canvas, device),
-                                       motion.flow_t0, motion.flow_t1, pick0)
-            out[name] = cast_like(chosen[0, 0, rows, cols].cpu().numpy(), p0.channels[name].dtype)
-        header = dict(p0.header)
-        header["dataWindow"] = (np.array([ox0, oy0], dtype=np.int32), np.array([ox1, oy1], dtype=np.int32))
-        parts.append(ExrPart(name=p0.name, channels={n: out[n] for n in names}, header=header, linear=set(p0.linear)))
-    return ExrImage(parts=parts, path=None)
-
-
-@dataclass(frozen=True)
-class PairMotion:
-    """Two source frames on their shared canvas: the proxies the network saw and the motion at t.
-
-    ``motion`` is None when the pair straddles a cut (``cut_score`` over the threshold).
-    """
-
-    canvas: Box
-    proxy0: np.ndarray
-    proxy1: np.ndarray
-    motion: Motion | None
-    cut_score: float | None = None
-
-    def qc_features(self, t: float) -> dict[str, np.ndarray]:
-        """The QC feature maps of the frame this motion makes (see :mod:`framefill.pipeline.qc_features`)."""
-        from framefill.pipeline.qc_features import feature_maps
-
-        assert self.motion is not None
-        return feature_maps(self.proxy0, self.proxy1, self.motion, t)
-
-
-def pair_motion(img0: ExrImage, img1: ExrImage, t: float, interpolator: Interpolator, *, color: ColorSetup,
-                device: str, detect_cuts: bool = True, cut_threshold: float = CUT_THRESHOLD) -> PairMotion:
-    """The motion at ``t`` between two decoded frames (or a detected cut).
-
-    Raises:
-        ExrError: the frames have different layouts or no beauty.
-    """
-    _check_same_layout(img0, img1)
-    canvas = union_box(p.data_window for im in (img0, img1) for p in im.parts)
-    proxy0, proxy1 = _proxy(img0, canvas, color), _proxy(img1, canvas, color)
-    score = None
-    if detect_cuts:
-        score = cut_score(proxy0, proxy1)
-        if score > cut_threshold:
-            return PairMotion(canvas, proxy0, proxy1, None, score)
-    motion = interpolator.motion(_to_tensor(proxy0, device), _to_tensor(proxy1, device), t)
-    return PairMotion(canvas, proxy0, proxy1, motion, score)
 
 
 def interpolate_exr(img0: ExrImage, img1: ExrImage, t: float, interpolator: Interpolator, *,
@@ -321,20 +209,27 @@ def _framefill_attrs(task: FrameTask, options: FillOptions, facts: dict[str, Any
 
 
 class _FillJob:
-    """The fill as a frame job: copy, fill or hold each planned frame."""
+    """The fill as a frame job: copy, fill or hold each planned frame.
+
+    ``damaged`` maps rendered frames whose file is damaged to why: they were
+    planned as missing, so they are filled (or held) and listed for a real render.
+    """
 
     stage = "fill"
 
     def __init__(self, rendered: dict[int, Path], output_pattern: str, interpolator: Interpolator,
-                 options: FillOptions) -> None:
+                 options: FillOptions, damaged: dict[int, str]) -> None:
         self.rendered = rendered
         self.output_pattern = output_pattern
         self.dst = FramePattern.parse(output_pattern)
         self.interpolator = interpolator
         self.options = options
+        self.damaged = damaged
         self.ledger = OutputLedger(output_pattern)
         self.cache = _SourceCache(2 + options.cached_frames)
         self.budget = frame_budget(options.frame_budget_bytes)
+        self.nonfinite: dict[int, dict[str, int]] = {}  # NaN/Inf pixels per rendered frame read
+        self._told: set[int] = set()  # frames whose NaN/Inf pixels were already warned about
 
     # -- what a frame is made from ----------------------------------------------------
     def recipe(self, task: FrameTask) -> dict[str, Any]:
@@ -363,7 +258,6 @@ class _FillJob:
         out_path = Path(self.dst.path(task.frame))
         recipe = self.recipe(task)
         previous = self.ledger.manifest.get(task.frame)
-        warnings: list[str] = []
         facts: dict[str, Any] = {}
         pixels = qc_record = None
         if task.kind == "copy":
@@ -371,12 +265,9 @@ class _FillJob:
                 with atomic_output(out_path) as tmp:
                     shutil.copyfile(self.rendered[task.frame], tmp)
             status: Literal["copied", "filled", "held"] = "copied"
-            needs_render, reason = False, ""
         else:
             image, facts = self._make_image(task)
-            needs_render = task.kind == "hold" or bool(facts.get("cut"))
-            reason = task.reason or ("scene cut between its rendered neighbours" if facts.get("cut") else "")
-            status = "held" if needs_render else "filled"
+            status = "held" if task.kind == "hold" or facts.get("cut") else "filled"
             image = with_attributes(image, _framefill_attrs(task, self.options, facts, image.parts[0].header),
                                     drop=RENDER_STATS_ATTRS)
             write_exr(out_path, image)
@@ -387,22 +278,53 @@ class _FillJob:
                 qc_record = write_feature_sidecar(self.output_pattern, task.frame, facts["qc_features"], t=task.t,
                                                   canvas=facts["canvas"])
         self.ledger.forget(out_path)
+        reason = self._reason(task, facts)
+        needs_render = status == "held" or task.frame in self.damaged
+        warnings = self._warnings(task, reason if needs_render else "")
         if previous is not None and previous.pixel_sha256 and pixels and previous.pixel_sha256 != pixels \
                 and previous.recipe == recipe:
-            warnings.append(f"frame {task.frame} regenerated with different pixels than recorded "
-                            "(another device or framefill version?)")
-        if needs_render:
-            warnings.append(f"frame {task.frame}: {reason}; it is held from the nearest rendered frame and needs a "
-                            "real render")
+            warnings.insert(0, f"frame {task.frame} regenerated with different pixels than recorded "
+                               "(another device or framefill version?)")
+        nonfinite = {str(s): self.nonfinite[s] for s in _sources(task) if s in self.nonfinite} or None
         entry = ManifestEntry(status=status, recipe=recipe, file_sha256=self.ledger.sha256(out_path),
                               pixel_sha256=pixels, needs_render=needs_render, reason=reason or None,
-                              cut_score=facts.get("cut_score"), cut=facts.get("cut"), qc_features=qc_record)
+                              cut_score=facts.get("cut_score"), cut=facts.get("cut"), qc_features=qc_record,
+                              nonfinite=nonfinite)
         return Made(task.frame, self._outcome(task, status, needs_render, reason), entry,
                     event={"status": status, "needs_render": needs_render}, warnings=tuple(warnings))
 
+    def _reason(self, task: FrameTask, facts: dict[str, Any]) -> str:
+        if task.frame in self.damaged:
+            return f"its render is damaged ({self.damaged[task.frame]}); it was filled instead: re-render it"
+        return task.reason or ("scene cut between its rendered neighbours" if facts.get("cut") else "")
+
+    def _warnings(self, task: FrameTask, needs_render_reason: str) -> list[str]:
+        """Held or damaged, and the NaN/Inf pixels of sources read for the first time."""
+        warnings = []
+        for source in sorted(set(self.nonfinite) - self._told):
+            self._told.add(source)
+            counts = self.nonfinite[source]
+            where = ", ".join(f"{n} in {ch}" for ch, n in list(counts.items())[:4])
+            warnings.append(f"rendered frame {source} has NaN/Inf pixels ({where}); fills read them as 0 "
+                            "(NaN) or +/-65504 (Inf), so they do not spread: fix the render if it matters")
+        if needs_render_reason and task.frame in self.damaged:
+            warnings.append(f"frame {task.frame}: {needs_render_reason}")
+        elif needs_render_reason:
+            warnings.append(f"frame {task.frame}: {needs_render_reason}; it is held from the nearest rendered frame "
+                            "and needs a real render")
+        return warnings
+
     # -- images -------------------------------------------------------------------------------
     def _read(self, frame: int) -> ExrImage:
-        return self.cache.get(("src", frame), lambda: read_exr(self.rendered[frame], memory_budget_bytes=self.budget))
+        def load() -> ExrImage:
+            image = read_exr(self.rendered[frame], memory_budget_bytes=self.budget)
+            counts = count_nonfinite(image)
+            if counts:
+                self.nonfinite[frame] = counts
+            return image
+
+        image: ExrImage = self.cache.get(("src", frame), load)
+        return image
 
     def _make_image(self, task: FrameTask) -> tuple[ExrImage, dict[str, Any]]:
         if task.kind == "hold":
@@ -431,6 +353,84 @@ class _FillJob:
         return made[task.frame], facts
 
 
+# ---------------------------------------------------------------------------------------
+# Before anything is written: the output rule, the range, the renders
+# ---------------------------------------------------------------------------------------
+
+
+def check_output(input_pattern: str, output_pattern: str, *, in_place: bool) -> None:
+    """framefill never writes into the sequence it reads unless asked: ``in_place`` fills the render folder's gaps.
+
+    The patterns are compared as files, whatever the spelling (``####``,
+    ``%04d``, ``$F4``, a symlinked folder, ``x/../``).
+
+    Raises:
+        SequenceError: the output is the input and ``in_place`` is not set.
+    """
+    src, dst = FramePattern.parse(input_pattern), FramePattern.parse(output_pattern)
+    if Path(src.path(1)).resolve() == Path(dst.path(1)).resolve() and not in_place:
+        raise SequenceError(f"--out {output_pattern} is the rendered sequence {input_pattern} itself; write the "
+                            "filled shot to another folder, or add --in-place to write only the missing frames "
+                            "beside the renders (rendered frames are never overwritten)")
+
+
+def _check_range(wanted: Sequence[int], rendered: dict[int, Path], input_pattern: str) -> None:
+    """Refuse a range that is mostly held copies beyond the rendered frames (``--frames 1-9000000``)."""
+    from framefill.frames import format_frame_range
+
+    first, last = min(rendered), max(rendered)
+    outside = sum(1 for f in wanted if f < first or f > last)
+    if outside > MAX_HELD_OUTSIDE:
+        raise SequenceError(
+            f"--frames asks for {outside} frames outside the rendered {format_frame_range(sorted(rendered))} of "
+            f"{input_pattern}; they could only be held copies of the first or last render (at most "
+            f"{MAX_HELD_OUTSIDE} are made): ask for the shot's range, e.g. --frames {first}-{last}")
+
+
+def _check_renders(rendered: dict[int, Path], frames: Sequence[int], budget: int) -> dict[int, str]:
+    """Which of the rendered ``frames`` are damaged (frame -> why), without decoding pixels.
+
+    Raises:
+        ExrError: a render decodes to more than the memory budget (the job cannot read it).
+    """
+    from framefill.frames import check_exr, decoded_bytes, probe_exr
+    from framefill.runtime.memory import format_bytes
+
+    damaged = {}
+    for frame in frames:
+        path = rendered[frame]
+        try:
+            check_exr(path)
+        except ExrError as err:
+            damaged[frame] = err.msg.removeprefix(f"cannot read {path}: ")
+            continue
+        need = decoded_bytes(probe_exr(path))
+        if need > budget:
+            raise ExrError(f"cannot read {path}: it decodes to {format_bytes(need)}, over the memory budget of "
+                           f"{format_bytes(budget)}; raise --memory-budget or FRAMEFILL_MEMORY_BUDGET")
+    return damaged
+
+
+def _plan(wanted: Sequence[int], rendered: dict[int, Path], budget: int,
+          ) -> tuple[list[FrameTask], dict[int, Path], dict[int, str]]:
+    """The tasks, the usable renders, and the damaged ones (planned as missing, so filled from their neighbours)."""
+    usable = dict(rendered)
+    damaged: dict[int, str] = {}
+    checked: set[int] = set()
+    while True:
+        tasks = plan_frames(wanted, usable)
+        used = sorted({s for t in tasks for s in _sources(t)} - checked)
+        bad = _check_renders(usable, used, budget)
+        checked.update(used)
+        if not bad:
+            return tasks, usable, damaged
+        damaged.update(bad)
+        usable = {f: p for f, p in usable.items() if f not in damaged}
+        if not usable:
+            raise SequenceError(f"every rendered frame is damaged, e.g. frame {min(damaged)}: "
+                                f"{damaged[min(damaged)]}; re-render them")
+
+
 def fill_sequence(
     input_pattern: str,
     output_pattern: str,
@@ -445,27 +445,48 @@ def fill_sequence(
 
     Args:
         input_pattern: the sparsely rendered sequence (never modified).
-        output_pattern: where every frame of the range goes (may equal the input:
-            then rendered frames stay where they are and only gaps are written).
+        output_pattern: where every frame of the range goes; the input pattern
+            itself only with ``options.in_place`` (then only gaps are written).
         frames: the output frames to produce (a farm chunk, or the whole range);
             None means first to last rendered frame.
     Raises:
-        SequenceError: no rendered frames, or a bad output pattern.
+        SequenceError: no rendered frames, an output that is the input, or a
+            range of mostly held frames.
+        ExrError: a render over the memory budget, or frames that cannot be blended.
         CancelledError: ``cancelled()`` became true; finished frames are kept.
     """
-    rendered = FramePattern.parse(input_pattern).scan()
+    src = FramePattern.parse(input_pattern)
+    rendered = src.scan()
+    for stray in src.strays():
+        report(Event("warning", stage="fill", message=src.stray_warning(stray)))
     if not rendered:
         raise SequenceError(f"no rendered frames match {input_pattern}; check the path and the padding (#)")
+    check_output(input_pattern, output_pattern, in_place=options.in_place)
     wanted = tuple(sorted(set(frames))) if frames is not None else tuple(range(min(rendered), max(rendered) + 1))
-    tasks = plan_frames(wanted, rendered)
-    job = _FillJob(rendered, output_pattern, interpolator, options)
-    run = run_frames(tasks, job, manifest=job.ledger.manifest, report=report, cancelled=cancelled,
-                     start_message=f"filling {len(tasks)} frame(s) of {output_pattern}", device=options.device)
+    _check_range(wanted, rendered, input_pattern)
+    tasks, usable, damaged = _plan(wanted, rendered, frame_budget(options.frame_budget_bytes))
+    job = _FillJob(usable, output_pattern, interpolator, options, damaged)
     manifest = job.ledger.manifest
-    manifest.publish(model=options.model_id, model_sha256=options.model_sha256, mode=options.mode,
-                     device=options.device, input=str(input_pattern), **options.extra_job)
+    fields = dict(model=options.model_id, model_sha256=options.model_sha256, mode=options.mode,
+                  device=options.device, input=str(input_pattern), **options.extra_job)
+    run = run_frames(tasks, job, manifest=manifest, report=report, cancelled=cancelled,
+                     start_message=f"filling {len(tasks)} frame(s) of {output_pattern}", device=options.device,
+                     checkpoint=lambda: manifest.publish(**fields))
+    manifest.publish(**fields)
     return FillResult(run.outcomes, output_pattern, str(manifest.path), run.peak_rss_mb, run.peak_device_mb,
                       run.seconds)
+
+
+def _first_readable(rendered: dict[int, Path]) -> ExrImage | None:
+    """The headers of the first rendered frame that has readable ones (a damaged one is dealt with later)."""
+    from framefill.frames import probe_exr
+
+    for frame in sorted(rendered):
+        try:
+            return probe_exr(rendered[frame])
+        except ExrError:
+            continue
+    return None
 
 
 def run_fill(request: FillRequest, *, report: Reporter = null_reporter,
@@ -479,7 +500,7 @@ def run_fill(request: FillRequest, *, report: Reporter = null_reporter,
     """
     from dataclasses import asdict, replace
 
-    from framefill.frames import decoded_bytes, probe_exr
+    from framefill.frames import decoded_bytes
     from framefill.models.interp import LazyInterpolator
     from framefill.models.loading import (
         auto_rife_scale,
@@ -492,8 +513,7 @@ def run_fill(request: FillRequest, *, report: Reporter = null_reporter,
     r = request
     spec = resolve_devices(r.device)[0]
     determinism = configure_determinism()
-    rendered = FramePattern.parse(r.input_pattern).scan()
-    first = probe_exr(rendered[min(rendered)]) if rendered else None
+    first = _first_readable(FramePattern.parse(r.input_pattern).scan())
     x0, y0, x1, y1 = first.parts[0].display_window if first else (0, 0, -1, -1)
     width, height = x1 - x0 + 1, y1 - y0 + 1
     plan = plan_fill_memory(width, height, decoded_bytes(first) if first else 0,
@@ -507,7 +527,7 @@ def run_fill(request: FillRequest, *, report: Reporter = null_reporter,
     options = FillOptions(
         model_id=name, model_sha256=sha, mode=r.mode, color=r.color, device=spec.device, detect_cuts=r.detect_cuts,
         channels_per_batch=plan.channels_per_batch, cached_frames=plan.cached_frames,
-        frame_budget_bytes=r.memory_budget_bytes,
+        frame_budget_bytes=r.memory_budget_bytes, in_place=r.in_place,
         extra_job={"precision": spec.precision, "rife_scale": plan.scale, "determinism": determinism,
                    "bit_identical": not spec.is_cuda},
     )

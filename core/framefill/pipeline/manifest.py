@@ -10,28 +10,73 @@ frame's entry is first written atomically to its own small file under
 ``.framefill/<sequence>/``; the merged ``framefill.manifest.json`` is then
 rebuilt from all entries under an exclusive lock. Entries are the truth; the
 merged file is always a complete view as of the last writer.
+
+Damage: a per-frame entry that is not one counts as absent (its frame is redone);
+a damaged merged file (not JSON, not an object, a field of the wrong type) is
+rebuilt from the entries on the next publish, keeping the other sequences' sound
+sections. Only a merged file whose version is newer than this framefill's is refused.
+
+``<sequence>`` is :func:`entries_folder_name` of the pattern's file name, spelled
+with ``#`` (``shot.%04d.exr``, ``shot.$F4.exr`` and ``shot.@@@@.exr`` are all
+``shot.####.exr``): one folder per sequence, whatever the spelling.
 """
 
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import json
 import re
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeGuard
 
 from framefill._version import __version__
 from framefill.atomic import atomic_write_text
-from framefill.errors import InputError
+from framefill.errors import InputError, SequenceError
 
-__all__ = ["MANIFEST_NAME", "MANIFEST_VERSION", "EntryStatus", "ManifestEntry", "Manifest"]
+__all__ = ["MANIFEST_NAME", "MANIFEST_VERSION", "EntryStatus", "ManifestEntry", "Manifest", "sequence_name",
+           "entries_folder_name"]
 
 MANIFEST_NAME = "framefill.manifest.json"
 MANIFEST_VERSION = 1
 _SAFE = re.compile(r"[^A-Za-z0-9._-]+")
+_PLAIN = re.compile(r"[A-Za-z0-9._-]*")
+
+
+def sequence_name(name: str) -> str:
+    """A pattern's file name in its one spelling, ``shot.####.exr`` (a name without a frame token as it is)."""
+    from framefill.frames import FramePattern
+
+    try:
+        return FramePattern.parse(name).as_hashes()
+    except SequenceError:
+        return name
+
+
+def entries_folder_name(name: str) -> str:
+    """The folder under ``.framefill/`` that holds one sequence's entries, unique per :func:`sequence_name`.
+
+    A plain ASCII name keeps the name framefill always gave it, the frame token
+    as ``_`` (``shot.####.exr`` -> ``shot._.exr``). A name that mapping would
+    blur (non-ASCII letters, spaces, other characters: ``a b`` and ``a_b``,
+    ``日本`` and ``中国``) also gets 8 hex digits of the sha256 of the exact name.
+    """
+    from framefill.frames import FramePattern
+
+    name = sequence_name(name)
+    safe = _SAFE.sub("_", name)
+    try:
+        pattern = FramePattern.parse(name)
+        plain = _PLAIN.fullmatch(pattern.prefix) and _PLAIN.fullmatch(pattern.suffix)
+    except SequenceError:
+        plain = _PLAIN.fullmatch(name)
+    if plain:
+        return safe
+    digest = hashlib.sha256(name.encode("utf-8", "surrogateescape")).hexdigest()[:8]
+    return f"{safe}-{digest}"
 
 EntryStatus = Literal["copied", "filled", "held", "upscaled"]
 _STATUSES = ("copied", "filled", "held", "upscaled")
@@ -58,6 +103,7 @@ class ManifestEntry:
     cut: bool | None = None
     qc_features: Mapping[str, Any] | None = None  # the QC feature sidecar: path, version
     qc: Mapping[str, Any] | None = None  # the cached QC score
+    nonfinite: Mapping[str, Any] | None = None  # NaN/Inf pixels of the inputs: {source frame: {channel: count}}
     tile_px: int | None = None  # upscale
     overlap_px: int | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
@@ -73,15 +119,24 @@ class ManifestEntry:
 
     @classmethod
     def from_json(cls, doc: Any) -> ManifestEntry | None:
-        """An entry from its stored form; None when it is not one (a damaged or hand-edited file)."""
+        """An entry from its stored form; None when it is not one (a damaged or hand-edited file).
+
+        A known field of the wrong type makes the whole entry damaged, except the records
+        (``qc_features`` without a path, ``qc`` or ``nonfinite`` not an object): those are
+        dropped and recomputed when needed.
+        """
         if not isinstance(doc, Mapping) or doc.get("status") not in _STATUSES \
                 or not isinstance(doc.get("recipe"), Mapping) or not isinstance(doc.get("file_sha256"), str):
             return None
         known = {f.name for f in fields(cls)} - {"extra"}
         values = {k: v for k, v in doc.items() if k in known}
-        for name in ("qc_features", "qc"):
-            if name in values and not isinstance(values[name], Mapping):
-                del values[name]  # a damaged optional record: recomputed when needed
+        if any(not _OPTIONAL_TYPES[k](values[k]) for k in _OPTIONAL_TYPES if values.get(k) is not None):
+            return None
+        if not isinstance(values.get("qc_features"), Mapping) or not isinstance(values["qc_features"].get("path"), str):
+            values.pop("qc_features", None)
+        for name in ("qc", "nonfinite"):  # a damaged record: recomputed or counted again when needed
+            if not isinstance(values.get(name), Mapping):
+                values.pop(name, None)
         return cls(**values, extra={k: v for k, v in doc.items() if k not in known})
 
     def with_qc(self, qc: Mapping[str, Any]) -> ManifestEntry:
@@ -91,15 +146,37 @@ class ManifestEntry:
         return replace(self, qc=dict(qc))
 
 
+def _is_int(value: Any) -> TypeGuard[int]:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+# The optional scalar fields of an entry and what each must be when present.
+_OPTIONAL_TYPES: dict[str, Any] = {
+    "pixel_sha256": lambda v: isinstance(v, str),
+    "needs_render": lambda v: isinstance(v, bool),
+    "reason": lambda v: isinstance(v, str),
+    "cut_score": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
+    "cut": lambda v: isinstance(v, bool),
+    "tile_px": _is_int,
+    "overlap_px": _is_int,
+}
+
+
 class Manifest:
     """The manifest of one output sequence (a pattern such as ``out/shot.####.exr``)."""
 
     def __init__(self, pattern: str) -> None:
         path = Path(pattern)
-        self.pattern = path.name
+        self.pattern = sequence_name(path.name)  # the sequence's key in the merged file
+        self._spelling = path.name
         self.folder = path.parent if str(path.parent) else Path(".")
         self.path = self.folder / MANIFEST_NAME
-        self._entries_dir = self.folder / ".framefill" / _SAFE.sub("_", self.pattern)
+        self._entries_dir = self.folder / ".framefill" / entries_folder_name(self.pattern)
+
+    @property
+    def entries_dir(self) -> Path:
+        """The folder of this sequence's per-frame entries (its QC feature sidecars sit below it)."""
+        return self._entries_dir
 
     # -- per-frame entries --------------------------------------------------------
     def _entry_path(self, frame: int) -> Path:
@@ -151,12 +228,19 @@ class Manifest:
     def publish(self, **job: Any) -> None:
         """Rebuild ``framefill.manifest.json`` from all entries (atomic, under a lock).
 
-        ``job`` fields (model, device, determinism...) are stored per sequence.
+        ``job`` fields (model, device, determinism...) are stored per sequence. A
+        damaged merged file is rebuilt (see the module's notes).
+
+        Raises:
+            InputError: the merged file was written by a newer framefill.
         """
         with self._locked():
             doc = self._read_merged()
-            sequences = doc.setdefault("sequences", {})
+            sequences = doc["sequences"]
             seq = sequences.setdefault(self.pattern, {})
+            older = sequences.pop(self._spelling, None) if self._spelling != self.pattern else None
+            if older is not None and "job" in older:  # published under another spelling of this pattern
+                seq.setdefault("job", older["job"])
             if job:
                 seq.setdefault("job", {}).update(job)
             seq["frames"] = {str(f): e.to_json() for f, e in self.entries().items()}
@@ -165,16 +249,42 @@ class Manifest:
             atomic_write_text(self.path, json.dumps(doc, sort_keys=True, indent=1))
 
     def job(self) -> dict[str, Any]:
-        """The job fields last published for this sequence."""
-        return dict(self._read_merged().get("sequences", {}).get(self.pattern, {}).get("job", {}))
+        """The job fields last published for this sequence ({} when none, or when the merged file is damaged).
+
+        Raises:
+            InputError: the merged file was written by a newer framefill.
+        """
+        sequences = self._read_merged()["sequences"]
+        seq = sequences.get(self.pattern) or sequences.get(self._spelling) or {}
+        return dict(seq.get("job", {}))
 
     def _read_merged(self) -> dict[str, Any]:
+        """The merged file with its sound parts only: ``sequences`` an object of objects, each with a
+        ``job`` object and a ``frames`` object of objects; a part of another shape is left out (rebuilt)."""
         try:
-            doc = json.loads(self.path.read_text())
-        except FileNotFoundError:
-            return {}
-        except (json.JSONDecodeError, OSError):
-            return {}  # rebuilt from the entries, which are the truth
-        if not isinstance(doc, dict) or doc.get("version", MANIFEST_VERSION) > MANIFEST_VERSION:
-            raise InputError(f"{self.path} was written by a newer framefill; upgrade framefill to use it")
+            doc = json.loads(self.path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, ValueError):
+            doc = None  # missing or not JSON: rebuilt from the entries, which are the truth
+        if not isinstance(doc, dict):
+            return {"sequences": {}}
+        version = doc.get("version")
+        if _is_int(version) and version > MANIFEST_VERSION:
+            raise InputError(f"{self.path} was written by a newer framefill (manifest version {version}); "
+                             "upgrade framefill to use it")
+        sequences = doc.get("sequences")
+        doc["sequences"] = {name: _sound_sequence(seq) for name, seq in sequences.items()
+                            if isinstance(seq, dict)} if isinstance(sequences, dict) else {}
         return doc
+
+
+def _sound_sequence(seq: dict[str, Any]) -> dict[str, Any]:
+    """A sequence section without its damaged parts (a job or frames that are not objects, a frame not an object)."""
+    out = dict(seq)
+    if not isinstance(out.get("job", {}), dict):
+        del out["job"]
+    frames = out.get("frames", {})
+    if not isinstance(frames, dict):
+        del out["frames"]
+    elif not all(isinstance(e, dict) for e in frames.values()):
+        out["frames"] = {f: e for f, e in frames.items() if isinstance(e, dict)}
+    return out

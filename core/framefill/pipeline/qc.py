@@ -2,12 +2,16 @@
 
 For every filled frame of an output sequence (from its ``framefill.manifest.json``):
 
-1. the feature maps: the sidecar written at fill time, or, for frames filled by
-   an older framefill, recomputed from the two rendered sources with the model
-   the manifest names (CPU is fine: QC runs on farm workers without GPUs);
+1. the feature maps: the sidecar written at fill time, or, where it is missing or
+   unreadable (a frame filled by an older framefill), recomputed from the two
+   rendered sources with the model the manifest names and rounded as a sidecar
+   stores them (CPU is fine: QC runs on farm workers without GPUs). The same goes
+   for the neighbours whose motion gives the frame its context, so a prediction
+   never depends on what happens to be cached;
 2. the calibration turns them into a risk map (``ff_risk.Y``), a predicted
-   PSNR and a risk ``P(PSNR < threshold)``; the operating point decides whether
-   the frame goes on the re-render list;
+   PSNR and a risk ``P(PSNR < threshold)``; the operating point
+   (:meth:`Calibration.decide`) decides whether the frame goes on the re-render
+   list, and fails closed: a NaN/Inf score, statistic, pixel or true PSNR lists it;
 3. with ``truth`` (real renders of the same frames), the true squared-error map
    (``ff_err.Y``), PSNR and SSIM as well;
 4. the scores go into the frame's manifest entry (``qc``), keyed on the
@@ -23,7 +27,8 @@ are written; a report run over frames already scored only reads the cache.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+import math
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -38,10 +43,20 @@ from framefill.frames import FramePattern, format_frame_range, probe_exr, read_e
 from framefill.frames.channels import find_beauty
 from framefill.frames.exr import ExrImage, ExrPart
 from framefill.ops.resample import resize
-from framefill.pipeline.calibration import Calibration, load_calibration
+from framefill.pipeline.calibration import (
+    Calibration,
+    GapContext,
+    flow_p99,
+    load_calibration,
+)
 from framefill.pipeline.engine import Made, run_frames
 from framefill.pipeline.manifest import Manifest, ManifestEntry
-from framefill.pipeline.qc_features import gap_context
+from framefill.pipeline.qc_features import (
+    FeatureSidecar,
+    as_stored,
+    gap_context,
+    read_feature_sidecar,
+)
 from framefill.requests import QcRequest
 from framefill.runtime.memory import frame_budget
 
@@ -76,11 +91,18 @@ class FrameQc:
     seconds: float = 0.0
 
     def to_json(self) -> dict[str, Any]:
+        """The frame's record in qc.json and ``--json``: standard JSON, so a NaN/Inf number is left out
+        and named in ``not_finite`` (the reason says why the frame is listed)."""
         out: dict[str, Any] = {"frame": self.frame, "status": self.status, "flagged": self.flagged}
+        not_finite = []
         for key in ("reason", "predicted_psnr_db", "risk", "psnr_db", "ssim", "heatmap", "source"):
             value = getattr(self, key)
-            if value not in (None, ""):
+            if isinstance(value, float) and not math.isfinite(value):
+                not_finite.append(key)
+            elif value not in (None, ""):
                 out[key] = round(value, 4) if isinstance(value, float) else value
+        if not_finite:
+            out["not_finite"] = not_finite
         return out
 
 
@@ -105,8 +127,9 @@ class QcResult:
         return tuple(f.frame for f in self.frames if f.flagged)
 
     def below_threshold(self) -> tuple[int, ...]:
-        """Frames whose TRUE PSNR is below the threshold (only with truth)."""
-        return tuple(f.frame for f in self.frames if f.psnr_db is not None and f.psnr_db < self.threshold_db)
+        """Frames whose TRUE PSNR is below the threshold or not finite (NaN/Inf pixels; only with truth)."""
+        return tuple(f.frame for f in self.frames if f.psnr_db is not None
+                     and not (math.isfinite(f.psnr_db) and f.psnr_db >= self.threshold_db))
 
     def recall(self) -> float | None:
         """Share of truly-bad frames on the re-render list (None without truth or bad frames)."""
@@ -204,6 +227,8 @@ class _Scorer:
         self.report = report
         self.budget = frame_budget()
         self._models: dict[tuple[str, float], Any] = {}
+        self._p99: dict[int, float] = {}  # flow_p99 of each frame's full maps, for its neighbours' context
+        self._recomputed: dict[int, FeatureSidecar] = {}  # the last few recomputed frames, oldest first
 
     def cache_key(self, entries: dict[int, ManifestEntry], frame: int) -> dict[str, Any]:
         """What a cached score depends on: calibration, this frame and its neighbours' files, the truth."""
@@ -213,25 +238,43 @@ class _Scorer:
         return {"qc_version": QC_VERSION, "calibration": self.cal.id, "file_sha256": entries[frame].file_sha256,
                 "neighbours": neighbours, "truth": None if self.truth is None else str(self.truth)}
 
-    # -- feature maps --------------------------------------------------------------------
-    def maps(self, frame: int, entry: ManifestEntry, window: tuple[int, int, int, int],
-             ) -> tuple[dict[str, np.ndarray], QcSource]:
-        """The frame's feature maps over ``window`` (the beauty's data window), and where they came from."""
-        from framefill.pipeline.qc_features import FeatureSidecar, read_feature_sidecar
-
+    # -- feature maps ----------------------------------------------------------------------
+    def sidecar(self, frame: int, entry: ManifestEntry) -> tuple[FeatureSidecar, QcSource]:
+        """The frame's feature maps over its fill canvas: its sidecar, or recomputed exactly as a sidecar stores them."""
         record = entry.qc_features
         if record is not None and record.get("path"):
             sidecar = read_feature_sidecar(self.manifest.folder / str(record["path"]))
             if sidecar is not None:
-                return sidecar.crop(window), "sidecar"
-        maps, canvas = self._recompute(frame, entry)
-        return FeatureSidecar(maps, canvas).crop(window), "recomputed"
+                return sidecar, "sidecar"
+        if frame not in self._recomputed:  # a frame and its neighbours ask in turn: keep the last few
+            maps, canvas = self._recompute(frame, entry)
+            self._recomputed[frame] = FeatureSidecar(as_stored(maps), canvas)
+            while len(self._recomputed) > 3:
+                self._recomputed.pop(next(iter(self._recomputed)))
+        return self._recomputed[frame], "recomputed"
+
+    def maps(self, frame: int, entry: ManifestEntry, window: tuple[int, int, int, int],
+             ) -> tuple[dict[str, np.ndarray], QcSource]:
+        """The frame's feature maps over ``window`` (the beauty's data window), and where they came from."""
+        sidecar, source = self.sidecar(frame, entry)
+        self._p99.setdefault(frame, flow_p99(sidecar.maps))
+        return sidecar.crop(window), source
+
+    def context(self, entries: dict[int, ManifestEntry], frame: int) -> GapContext:
+        """The motion of the neighbouring gaps, the same whether the neighbours' sidecars are there or not."""
+        def p99(f: int) -> float:
+            if f not in self._p99:
+                self._p99[f] = flow_p99(self.sidecar(f, entries[f])[0].maps)
+            return self._p99[f]
+
+        context: GapContext = gap_context(entries, frame, self.manifest.folder, p99)
+        return context
 
     def _recompute(self, frame: int, entry: ManifestEntry) -> tuple[dict[str, np.ndarray], Any]:
-        """Features of a frame filled without a sidecar: rerun the manifest's model on its sources."""
+        """Features of a frame without a readable sidecar: rerun the manifest's model on its sources."""
         from framefill.color import ColorSetup
         from framefill.models.loading import load_interpolator
-        from framefill.pipeline.fill import pair_motion
+        from framefill.pipeline.fill_frame import pair_motion
 
         recipe = entry.recipe
         sources = sorted(int(s) for s in (recipe.get("sources") or {}))
@@ -353,13 +396,12 @@ class _QcJob:
             held = FrameQc(frame, "held", True, entry.reason or "held: needs a real render", source="held")
             return Made(frame, held, event={"status": "held", "flagged": True})
         key = self.scorer.cache_key(self.entries, frame)
-        cached = dict(entry.qc) if entry.qc is not None else None
-        valid = cached is not None and cached.get("key") == key
-        qc: dict[str, Any] = cached if valid and cached is not None else {}
+        cached = _cached_score(entry.qc, key)
+        qc: dict[str, Any] = cached or {}
         source: QcSource = "cached"
         new_entry = None
-        if not valid or (self.heat is not None and not _heatmap_current(self.heat, frame, key)):
-            qc, source, new_entry = self._score(frame, entry, key, qc if valid else None)
+        if cached is None or (self.heat is not None and not _heatmap_current(self.heat, frame, key)):
+            qc, source, new_entry = self._score(frame, entry, key, cached)
         fq = self._frame_qc(frame, qc, source)
         data = {k: v for k, v in fq.to_json().items() if k in ("status", "flagged", "risk", "predicted_psnr_db",
                                                               "psnr_db")}
@@ -367,34 +409,75 @@ class _QcJob:
 
     def _score(self, frame: int, entry: ManifestEntry, key: dict[str, Any], valid: dict[str, Any] | None,
                ) -> tuple[dict[str, Any], QcSource, ManifestEntry | None]:
-        """Score the frame (or only redraw its heatmap when ``valid`` holds its score)."""
+        """Score the frame (or only redraw its heatmap when ``valid`` holds its score).
+
+        The record keeps numbers JSON can hold: a NaN/Inf one is stored as null.
+        """
         cal = self.scorer.cal
         rgb, part = beauty_rgb(read_exr(self.frames.path(frame), memory_budget_bytes=self.scorer.budget))
         maps, maps_source = self.scorer.maps(frame, entry, part.data_window)
-        pred = cal.predict(maps, gap_context(self.entries, frame, self.scorer.manifest.folder))
+        pred = cal.predict(maps, self.scorer.context(self.entries, frame))
         truth_err = self.scorer.truth_error(frame, rgb)
         if self.heat is not None:
             _write_heatmaps(self.heat, frame, part, rgb, pred.risk_map, None if truth_err is None else truth_err[0],
                             key)
         if valid is not None:
             return valid, "cached", None
-        qc: dict[str, Any] = {"key": key, "predicted_psnr_db": round(pred.predicted_psnr_db, 4),
-                              "aggregates": {k: round(v, 6) for k, v in pred.aggregates.items()}}
+        qc: dict[str, Any] = {"key": key, "predicted_psnr_db": _stored(pred.predicted_psnr_db, 4),
+                              "aggregates": {k: _stored(v, 6) for k, v in pred.aggregates.items()}}
+        nonfinite = int(rgb.size - np.count_nonzero(np.isfinite(rgb)))
+        if nonfinite:
+            qc["nonfinite_pixels"] = nonfinite
         if truth_err is not None:
-            qc.update(psnr_db=round(truth_err[1], 4), ssim=round(truth_err[2], 5))
+            qc.update(psnr_db=_stored(truth_err[1], 4), ssim=_stored(truth_err[2], 5))
         return qc, maps_source, entry.with_qc(qc)
 
-    def _frame_qc(self, frame: int, qc: dict[str, Any], source: QcSource) -> FrameQc:
+    def _frame_qc(self, frame: int, qc: Mapping[str, Any], source: QcSource) -> FrameQc:
+        """The frame's result from its score record; whether it is listed is :meth:`Calibration.decide`'s call."""
         cal, thr = self.scorer.cal, self.thr
-        predicted = float(qc["predicted_psnr_db"])
-        flagged = cal.flagged(predicted, thr)
+        predicted = _number(qc["predicted_psnr_db"])
+        aggregates = {str(k): _number(v) for k, v in qc.get("aggregates", {}).items()}
+        psnr_db = None if "psnr_db" not in qc else _number(qc["psnr_db"])
+        ssim = None if "ssim" not in qc else _number(qc["ssim"])
+        inputs = dict(aggregates)
+        if qc.get("nonfinite_pixels"):
+            inputs["pixels of the filled frame"] = math.nan
+        inputs.update({f"true {k}": v for k, v in (("psnr_db", psnr_db), ("ssim", ssim)) if v is not None})
+        flagged, reason = cal.decide(predicted, thr, inputs=inputs)
         return FrameQc(
-            frame, "filled", flagged,
-            reason=f"predicted {predicted:.1f} dB < {thr:g} + {cal.margin_db:.1f} dB margin" if flagged else "",
-            predicted_psnr_db=predicted, risk=cal.risk(predicted, thr),
-            psnr_db=qc.get("psnr_db"), ssim=qc.get("ssim"), aggregates=dict(qc.get("aggregates", {})),
+            frame, "filled", flagged, reason=reason, predicted_psnr_db=predicted, risk=cal.risk(predicted, thr),
+            psnr_db=psnr_db, ssim=ssim, aggregates=aggregates,
             heatmap=None if self.heat is None else self.heat.path(frame), source=source,
         )
+
+
+def _stored(value: float, digits: int) -> float | None:
+    """A score as the manifest stores it: rounded, or null when NaN/Inf (not JSON)."""
+    return round(value, digits) if math.isfinite(value) else None
+
+
+def _number(value: Any) -> float:
+    """A stored score as a float: null (a NaN/Inf score) reads as NaN."""
+    return math.nan if value is None else float(value)
+
+
+def _is_score(value: Any) -> bool:
+    return value is None or (isinstance(value, (int, float)) and not isinstance(value, bool))
+
+
+def _cached_score(record: Mapping[str, Any] | None, key: dict[str, Any]) -> dict[str, Any] | None:
+    """The frame's cached score when it was made with ``key`` and is well formed, else None (rescored)."""
+    if record is None or record.get("key") != key or not _is_score(record.get("predicted_psnr_db", "")):
+        return None
+    aggregates = record.get("aggregates", {})
+    if not isinstance(aggregates, Mapping) or not all(_is_score(v) for v in aggregates.values()):
+        return None
+    if not all(_is_score(record[k]) for k in ("psnr_db", "ssim") if k in record):
+        return None
+    if key.get("truth") is not None and "psnr_db" in record and "ssim" not in record:
+        return None
+    pixels = record.get("nonfinite_pixels", 0)
+    return dict(record) if isinstance(pixels, int) and not isinstance(pixels, bool) else None
 
 
 def _frames_to_score(request: QcRequest, entries: dict[int, ManifestEntry], manifest: Manifest,

@@ -180,8 +180,21 @@ def collect_training_frames(
         rows, cols = sidecar.crop(part.data_window)["residual"].shape
         grid = grid_resize(squared_error_map(a, b), rows, cols).astype(np.float16)
         context = gap_context(entries, f, manifest.folder)
-        collected.append(TrainingFrame(scene, every, f, path, part.data_window, context, grid, psnr(a, b), ssim(a, b)))
+        frame = TrainingFrame(scene, every, f, path, part.data_window, context, grid, psnr(a, b), ssim(a, b))
+        if not _finite_frame(frame, sidecar.maps):
+            report(Event("warning", stage="calibrate", frame=f, message=(
+                f"{scene}: frame {f} left out of the fit: NaN/Inf pixels in {on_disk[f]} or in its fill's "
+                "features; fix or re-render that frame to use it")))
+            continue
+        collected.append(frame)
     return collected
+
+
+def _finite_frame(frame: TrainingFrame, maps: dict[str, np.ndarray]) -> bool:
+    """Whether everything the fit reads of a frame is finite (one NaN would make every fitted number NaN)."""
+    context = (frame.context.prev_flow_p99, frame.context.next_flow_p99)
+    return bool(np.isfinite([frame.psnr_db, frame.ssim, *(v for v in context if v is not None)]).all()
+                and np.isfinite(frame.error_grid).all() and all(np.isfinite(m).all() for m in maps.values()))
 
 
 # ---------------------------------------------------------------------------------------

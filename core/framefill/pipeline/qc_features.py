@@ -18,6 +18,8 @@ the calibration on the same scale as the 320x180 scenes it was fitted on.
 from __future__ import annotations
 
 import json
+import math
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -42,6 +44,7 @@ __all__ = [
     "feature_sidecar_path",
     "FeatureSidecar",
     "crop_to_window",
+    "as_stored",
     "write_feature_sidecar",
     "read_feature_sidecar",
     "neighbour_frames",
@@ -112,7 +115,7 @@ def feature_sidecar_path(output_pattern: str, frame: int) -> Path:
     from framefill.pipeline.manifest import Manifest
 
     # The manifest keeps per-frame files in .framefill/<sequence>/; the features sit below it.
-    return Manifest(output_pattern)._entries_dir / "features" / f"{int(frame)}.exr"
+    return Manifest(output_pattern).entries_dir / "features" / f"{int(frame)}.exr"
 
 
 @dataclass(frozen=True)
@@ -145,6 +148,15 @@ def crop_to_window(maps: dict[str, np.ndarray], canvas: tuple[int, int, int, int
     r0, c0 = round((y0 - cy0) * sy), round((x0 - cx0) * sx)
     r1, c1 = max(r0 + 1, round((y1 + 1 - cy0) * sy)), max(c0 + 1, round((x1 + 1 - cx0) * sx))
     return {k: np.ascontiguousarray(v[r0:r1, c0:c1]) for k, v in maps.items()}
+
+
+def as_stored(maps: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Maps exactly as a sidecar stores and reads them back: rounded to half float, as float32.
+
+    Recomputed maps go through this too, so a frame scores the same whether its
+    features (or its neighbours') came from a sidecar or were recomputed.
+    """
+    return {k: np.asarray(v, dtype=np.float16).astype(np.float32) for k, v in maps.items()}
 
 
 def write_feature_sidecar(
@@ -184,7 +196,9 @@ def read_feature_sidecar(path: Path) -> FeatureSidecar | None:
         meta = json.loads(str(part.header.get(_ATTR, "{}")))
     except json.JSONDecodeError:
         return None
-    if not isinstance(meta, dict) or meta.get("version") != FEATURES_VERSION or len(meta.get("canvas", ())) != 4:
+    canvas = meta.get("canvas") if isinstance(meta, dict) else None
+    if not isinstance(meta, dict) or meta.get("version") != FEATURES_VERSION or not isinstance(canvas, list) \
+            or len(canvas) != 4 or not all(isinstance(v, int) and not isinstance(v, bool) for v in canvas):
         return None
     maps = {}
     for name in FEATURE_NAMES:
@@ -192,7 +206,9 @@ def read_feature_sidecar(path: Path) -> FeatureSidecar | None:
         if arr is None:
             return None
         maps[name] = arr.astype(np.float32)
-    x0, y0, x1, y1 = (int(v) for v in meta["canvas"])
+    if len({m.shape for m in maps.values()}) != 1:
+        return None
+    x0, y0, x1, y1 = canvas
     return FeatureSidecar(maps, (x0, y0, x1, y1))
 
 
@@ -230,21 +246,29 @@ def neighbour_frames(entries: dict[int, ManifestEntry], frame: int) -> tuple[int
     return (best["prev"][1] if "prev" in best else None, best["next"][1] if "next" in best else None)
 
 
-def gap_context(entries: dict[int, ManifestEntry], frame: int, folder: Path) -> Any:
-    """The :class:`~framefill.pipeline.calibration.GapContext` of a filled frame, from its neighbours' sidecars.
+def gap_context(entries: dict[int, ManifestEntry], frame: int, folder: Path,
+                flow_p99_of: Callable[[int], float | None] | None = None) -> Any:
+    """The :class:`~framefill.pipeline.calibration.GapContext` of a filled frame, from its neighbours' motion.
 
-    A neighbour without a readable sidecar (filled by an older framefill) counts as absent.
+    ``flow_p99_of(f)`` gives a neighbour's :func:`~framefill.pipeline.calibration.flow_p99`;
+    QC passes one that recomputes the features of a neighbour without a readable
+    sidecar, so a prediction never depends on what is cached. The default reads the
+    sidecars only, and a neighbour without one counts as absent. A neighbour whose
+    motion is NaN/Inf (broken features: QC lists that frame itself) counts as absent
+    too, as at a shot's edge, rather than make this frame's score NaN.
     """
     from framefill.pipeline.calibration import GapContext, flow_p99
 
-    def p99(f: int | None) -> float | None:
-        if f is None:
-            return None
+    def from_sidecar(f: int) -> float | None:
         record = entries[f].qc_features
-        if not isinstance(record, dict) or not record.get("path"):
+        if not isinstance(record, Mapping) or not record.get("path"):
             return None
         sidecar = read_feature_sidecar(folder / str(record["path"]))
         return None if sidecar is None else flow_p99(sidecar.maps)
 
+    def motion(f: int | None) -> float | None:
+        value = None if f is None else (flow_p99_of or from_sidecar)(f)
+        return value if value is not None and math.isfinite(value) else None
+
     prev, nxt = neighbour_frames(entries, frame)
-    return GapContext(p99(prev), p99(nxt))
+    return GapContext(motion(prev), motion(nxt))

@@ -21,6 +21,7 @@ from __future__ import annotations
 import base64
 import html
 import json
+import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -53,86 +54,130 @@ def _e(value: Any) -> str:
 # ---------------------------------------------------------------------------------------
 
 
+class _Axes:
+    """The plot's frame axis (x), risk axis (left) and PSNR axis (right), in SVG pixels."""
+
+    def __init__(self, result: QcResult) -> None:
+        self.w, self.h = PLOT_WIDTH_PX, PLOT_HEIGHT_PX
+        self.left, right, self.top, bottom = 56, 56, 24, 40
+        self.pw, self.ph = self.w - self.left - right, self.h - self.top - bottom
+        all_frames = [f.frame for f in result.frames] + list(result.rendered)
+        self.lo = min(all_frames) if all_frames else 0
+        hi = max(all_frames) if all_frames else 1
+        self.hi = hi if hi != self.lo else self.lo + 1
+
+    def x(self, frame: float) -> float:
+        return self.left + (frame - self.lo) / (self.hi - self.lo) * self.pw
+
+    def y_risk(self, r: float) -> float:
+        return self.top + (1.0 - min(max(r, 0.0), 1.0)) * self.ph
+
+    def y_db(self, db: float) -> float:
+        p_lo, p_hi = _PSNR_AXIS_DB
+        return self.top + (1.0 - (min(max(db, p_lo), p_hi) - p_lo) / (p_hi - p_lo)) * self.ph
+
+
+def _finite(value: float | None) -> bool:
+    return value is not None and math.isfinite(value)
+
+
+def _scored(f: FrameQc) -> bool:
+    """The frame has a finite prediction and risk (not held, not failed closed)."""
+    return _finite(f.risk) and _finite(f.predicted_psnr_db)
+
+
 def _plot_svg(result: QcResult) -> str:
-    w, h = PLOT_WIDTH_PX, PLOT_HEIGHT_PX
-    left, right, top, bottom = 56, 56, 24, 40
-    pw, ph = w - left - right, h - top - bottom
-    frames = [f.frame for f in result.frames]
-    all_frames = frames + list(result.rendered)
-    lo = min(all_frames) if all_frames else 0
-    hi = max(all_frames) if all_frames else 1
-    if hi == lo:
-        hi = lo + 1
-    p_lo, p_hi = _PSNR_AXIS_DB
-
-    def x(frame: float) -> float:
-        return left + (frame - lo) / (hi - lo) * pw
-
-    def y_risk(r: float) -> float:
-        return top + (1.0 - min(max(r, 0.0), 1.0)) * ph
-
-    def y_db(db: float) -> float:
-        return top + (1.0 - (min(max(db, p_lo), p_hi) - p_lo) / (p_hi - p_lo)) * ph
-
-    parts = [f'<svg id="plot" width="{w}" height="{h}" viewBox="0 0 {w} {h}" role="img" '
+    a = _Axes(result)
+    parts = [f'<svg id="plot" width="{a.w}" height="{a.h}" viewBox="0 0 {a.w} {a.h}" role="img" '
              f'aria-label="per-frame risk and PSNR">',
-             f'<rect x="0" y="0" width="{w}" height="{h}" fill="#ffffff"/>',
-             f'<rect x="{left}" y="{top}" width="{pw}" height="{ph}" fill="#f8f9fa" stroke="#ced4da"/>']
-    # Grid and axes.
+             f'<rect x="0" y="0" width="{a.w}" height="{a.h}" fill="#ffffff"/>',
+             f'<rect x="{a.left}" y="{a.top}" width="{a.pw}" height="{a.ph}" fill="#f8f9fa" stroke="#ced4da"/>']
+    parts += _plot_axes(a, result)
+    parts += _plot_curves(a, result)
+    parts += _plot_markers(a, result)
+    parts.append("</svg>")
+    return "\n".join(parts)
+
+
+def _plot_axes(a: _Axes, result: QcResult) -> list[str]:
+    """Grid, axis labels, the threshold line and the rendered frames' ticks."""
+    left, top, pw, ph = a.left, a.top, a.pw, a.ph
+    parts = []
     for r in (0.0, 0.25, 0.5, 0.75, 1.0):
-        yy = y_risk(r)
+        yy = a.y_risk(r)
         parts.append(f'<line x1="{left}" x2="{left + pw}" y1="{yy:.1f}" y2="{yy:.1f}" stroke="#e9ecef"/>')
         parts.append(f'<text x="{left - 6}" y="{yy + 4:.1f}" text-anchor="end" font-size="11" '
                      f'fill="{_COLOURS["risk"]}">{r:.2f}</text>')
-    for db in range(int(p_lo), int(p_hi) + 1, 10):
-        parts.append(f'<text x="{left + pw + 6}" y="{y_db(db) + 4:.1f}" font-size="11" '
+    for db in range(int(_PSNR_AXIS_DB[0]), int(_PSNR_AXIS_DB[1]) + 1, 10):
+        parts.append(f'<text x="{left + pw + 6}" y="{a.y_db(db) + 4:.1f}" font-size="11" '
                      f'fill="{_COLOURS["psnr"]}">{db} dB</text>')
-    step = max(1, int(np.ceil((hi - lo) / 12)))
-    for tick in range(lo, hi + 1, step):
-        parts.append(f'<text x="{x(tick):.1f}" y="{top + ph + 16}" text-anchor="middle" font-size="11" '
+    step = max(1, int(np.ceil((a.hi - a.lo) / 12)))
+    for tick in range(a.lo, a.hi + 1, step):
+        parts.append(f'<text x="{a.x(tick):.1f}" y="{top + ph + 16}" text-anchor="middle" font-size="11" '
                      f'fill="#495057">{tick}</text>')
     parts.append(f'<text x="{left}" y="14" font-size="12" fill="{_COLOURS["risk"]}">risk P(PSNR &lt; '
                  f'{result.threshold_db:g} dB)</text>')
     parts.append(f'<text x="{left + pw}" y="14" text-anchor="end" font-size="12" fill="{_COLOURS["psnr"]}">'
                  f'true PSNR (dB) where rendered</text>')
-    # Threshold on the PSNR axis.
-    ty = y_db(result.threshold_db)
+    ty = a.y_db(result.threshold_db)
     parts.append(f'<line x1="{left}" x2="{left + pw}" y1="{ty:.1f}" y2="{ty:.1f}" stroke="{_COLOURS["thr"]}" '
                  f'stroke-dasharray="6 4"/>')
     parts.append(f'<text x="{left + 4}" y="{ty - 4:.1f}" font-size="10" fill="{_COLOURS["thr"]}">threshold '
                  f'{result.threshold_db:g} dB</text>')
-    # Rendered frames as ticks along the bottom.
     for rendered in result.rendered:
-        if lo <= rendered <= hi:
-            parts.append(f'<line x1="{x(rendered):.1f}" x2="{x(rendered):.1f}" y1="{top + ph - 6}" y2="{top + ph}" '
-                         'stroke="#adb5bd"/>')
-    scored = [f for f in result.frames if f.risk is not None]
+        if a.lo <= rendered <= a.hi:
+            parts.append(f'<line x1="{a.x(rendered):.1f}" x2="{a.x(rendered):.1f}" y1="{top + ph - 6}" '
+                         f'y2="{top + ph}" stroke="#adb5bd"/>')
+    return parts
+
+
+def _plot_curves(a: _Axes, result: QcResult) -> list[str]:
+    """The risk curve and, with truth, the true-PSNR curve and points (finite values only)."""
+    parts = []
+    scored = [f for f in result.frames if _finite(f.risk)]
     if scored:
-        pts = " ".join(f"{x(f.frame):.1f},{y_risk(f.risk or 0.0):.1f}" for f in scored)
+        pts = " ".join(f"{a.x(f.frame):.1f},{a.y_risk(f.risk or 0.0):.1f}" for f in scored)
         parts.append(f'<polyline class="risk-curve" points="{pts}" fill="none" stroke="{_COLOURS["risk"]}" '
                      f'stroke-width="2.5"/>')
-    truth = [f for f in result.frames if f.psnr_db is not None]
+    truth = [f for f in result.frames if _finite(f.psnr_db)]
     if truth:
-        pts = " ".join(f"{x(f.frame):.1f},{y_db(f.psnr_db or 0.0):.1f}" for f in truth)
+        pts = " ".join(f"{a.x(f.frame):.1f},{a.y_db(f.psnr_db or 0.0):.1f}" for f in truth)
         parts.append(f'<polyline class="psnr-curve" points="{pts}" fill="none" stroke="{_COLOURS["psnr"]}" '
                      f'stroke-width="2"/>')
         for f in truth:
-            parts.append(f'<circle cx="{x(f.frame):.1f}" cy="{y_db(f.psnr_db or 0.0):.1f}" r="3" '
+            parts.append(f'<circle cx="{a.x(f.frame):.1f}" cy="{a.y_db(f.psnr_db or 0.0):.1f}" r="3" '
                          f'fill="{_COLOURS["psnr"]}"><title>frame {f.frame}: true {f.psnr_db:.2f} dB</title></circle>')
+    return parts
+
+
+def _plot_markers(a: _Axes, result: QcResult) -> list[str]:
+    """A dot per scored frame; a cross at the top for a held frame or one whose score is not finite."""
+    parts = []
     for f in result.frames:
-        if f.risk is not None:
+        if _finite(f.risk) and f.risk is not None:
             colour = _COLOURS["flag"] if f.flagged else _COLOURS["risk"]
             radius = 5 if f.flagged else 3.5
-            parts.append(f'<circle cx="{x(f.frame):.1f}" cy="{y_risk(f.risk):.1f}" r="{radius}" fill="{colour}">'
-                         f'<title>frame {f.frame}: risk {f.risk:.3f}, predicted {f.predicted_psnr_db:.2f} dB'
-                         f'{" (flagged)" if f.flagged else ""}</title></circle>')
-        elif f.status == "held":
-            cx, cy = x(f.frame), top + 10
+            parts.append(f'<circle cx="{a.x(f.frame):.1f}" cy="{a.y_risk(f.risk):.1f}" r="{radius}" fill="{colour}">'
+                         f'<title>frame {f.frame}: risk {f.risk:.3f}, predicted {_num(f.predicted_psnr_db, ".2f")} '
+                         f'dB{" (flagged)" if f.flagged else ""}</title></circle>')
+        elif f.status == "held" or f.risk is not None:
+            cx, cy = a.x(f.frame), a.top + 10
+            what = "held" if f.status == "held" else "not scored"
             parts.append(f'<path d="M{cx - 5:.1f},{cy - 5} L{cx + 5:.1f},{cy + 5} M{cx - 5:.1f},{cy + 5} '
                          f'L{cx + 5:.1f},{cy - 5}" stroke="{_COLOURS["flag"]}" stroke-width="2.5">'
-                         f'<title>frame {f.frame}: held ({_e(f.reason)})</title></path>')
-    parts.append("</svg>")
-    return "\n".join(parts)
+                         f'<title>frame {f.frame}: {what} ({_e(f.reason)})</title></path>')
+    return parts
+
+
+def _num(value: float | None, spec: str) -> str:
+    """A number for the page: formatted, ``NaN``/``Inf`` as such, empty when absent."""
+    if value is None:
+        return ""
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "Inf" if value > 0 else "-Inf"
+    return format(value, spec)
 
 
 # ---------------------------------------------------------------------------------------
@@ -254,8 +299,9 @@ def render_report(result: QcResult, *, calibration: Calibration | None = None) -
                     f'<code class="range">{_e(format_frame_range(bad) or "(none)")}</code>; recall of the '
                     f'list: {"n/a" if recall is None else f"{recall:.0%}"}.</p>')
     body += ["<h2>Risk per frame</h2>", _plot_svg(result)]
+    # Riskiest first; a frame whose score is not finite before all of them.
     flagged = sorted((f for f in result.frames if f.flagged and f.risk is not None),
-                     key=lambda f: -(f.risk or 0.0))
+                     key=lambda f: -(f.risk or 0.0) if _scored(f) else -math.inf)
     body.append(f"<h2>Flagged frames ({len(flagged)})</h2>")
     if len(flagged) > MAX_THUMB_FRAMES:
         body.append(f"<p>The {MAX_THUMB_FRAMES} riskiest are shown.</p>")
@@ -263,9 +309,10 @@ def render_report(result: QcResult, *, calibration: Calibration | None = None) -
     for f in flagged[:MAX_THUMB_FRAMES]:
         folder = Path(f.heatmap).parent / "png" / "thumbs" if f.heatmap else None
         thumbs = _thumbnails(f, folder) if folder is not None else []
-        label = (f'<div class="thumb-label"><b>frame {f.frame}</b><br>risk {f.risk:.2f}<br>'
-                 f'predicted {f.predicted_psnr_db:.1f} dB' +
-                 (f"<br>true {f.psnr_db:.1f} dB" if f.psnr_db is not None else "") + "</div>")
+        label = (f'<div class="thumb-label"><b>frame {f.frame}</b><br>risk {_num(f.risk, ".2f")}<br>'
+                 f'predicted {_num(f.predicted_psnr_db, ".1f")} dB' +
+                 (f"<br>true {_num(f.psnr_db, '.1f')} dB" if f.psnr_db is not None else "") +
+                 (f"<br>{_e(f.reason)}" if not _scored(f) else "") + "</div>")
         figures = "".join(f'<figure><img class="thumb" alt="frame {f.frame} {_e(c)}" src="{uri}">'
                           f"<figcaption>{_e(c)}</figcaption></figure>" for c, uri in thumbs)
         rows.append(f'<div class="thumb-row" id="frame-{f.frame}">{label}{figures}</div>')
@@ -274,10 +321,8 @@ def render_report(result: QcResult, *, calibration: Calibration | None = None) -
     table = ["<table><tr><th>frame</th><th>status</th><th>risk</th><th>predicted dB</th><th>true dB</th>"
              "<th>SSIM</th><th>re-render</th></tr>"]
     for f in result.frames:
-        cells = [f.frame, f.status, "" if f.risk is None else f"{f.risk:.3f}",
-                 "" if f.predicted_psnr_db is None else f"{f.predicted_psnr_db:.2f}",
-                 "" if f.psnr_db is None else f"{f.psnr_db:.2f}", "" if f.ssim is None else f"{f.ssim:.4f}",
-                 "yes" if f.flagged else ""]
+        cells = [f.frame, f.status, _num(f.risk, ".3f"), _num(f.predicted_psnr_db, ".2f"), _num(f.psnr_db, ".2f"),
+                 _num(f.ssim, ".4f"), "yes" if f.flagged else ""]
         cls = ' class="flagged"' if f.flagged else ""
         table.append(f"<tr{cls}>" + "".join(f"<td>{_e(c)}</td>" for c in cells) + "</tr>")
     table.append("</table>")

@@ -3,7 +3,9 @@
 The colour path (network on the clip-and-carry proxy), alpha, data and ID
 rules are described in :mod:`framefill.pipeline.upscale`; this module applies
 them to the parts of an :class:`~framefill.frames.exr.ExrImage` and maps the
-data and display windows.
+data and display windows. Non-finite input pixels (NaN, +/-Inf) are read as 0
+and +/-65504 before any filter or network sees them, so one bad sample never
+spreads (the job counts them, warns and records them in the manifest).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from framefill.color import from_network, to_network
 from framefill.errors import ExrError
 from framefill.frames.channels import channel_kind, find_beauty, split_channel
 from framefill.frames.exr import ExrImage, ExrPart
-from framefill.ops.pixels import cast_like, is_constant
+from framefill.ops.pixels import cast_like, finite, is_constant
 from framefill.ops.resample import OutputSize, plan_output_size, resize
 from framefill.pipeline.upscale import (
     Runner,
@@ -117,7 +119,7 @@ def upscale_part(
     kinds = {n: ("id" if part.channels[n].dtype == np.uint32 else channel_kind(n)) for n in names}
     classical = replace(runner, model=lanczos_upscaler()) if not runner.classical else runner
     for triplet in _triplets([n for n in names if kinds[n] == "color"]):
-        rgb = np.stack([part.channels[c].astype(np.float32) for c in triplet], axis=-1)
+        rgb = finite(np.stack([part.channels[c].astype(np.float32) for c in triplet], axis=-1))
         proxy = to_network(rgb, options.color)
         del rgb
         use = runner if (options.layers == "all" or triplet == beauty) else classical
@@ -134,7 +136,7 @@ def upscale_part(
     for name in names:
         if name in out:
             continue
-        src = part.channels[name]
+        src = finite(part.channels[name])
         kind = kinds[name]
         if is_constant(src):
             value = np.full((oh, ow), src.reshape(-1)[0], dtype=src.dtype)

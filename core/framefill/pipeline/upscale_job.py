@@ -16,10 +16,11 @@ from typing import Any, Literal
 
 import numpy as np
 
-from framefill.errors import InputError, SequenceError
+from framefill.errors import ExrError, InputError, SequenceError
 from framefill.events import Event, Reporter, never_cancelled, null_reporter
 from framefill.frames import (
     FramePattern,
+    count_nonfinite,
     format_frame_range,
     read_exr,
     read_image,
@@ -112,10 +113,12 @@ class _SequenceJob:
     def make(self, frame: int) -> Made[FrameOutcome]:
         source, out_path = Path(self.on_disk[frame]), Path(self.dst.path(frame))
         want = self._recipe(frame)
+        nonfinite: dict[str, int] = {}
         if self.kind == "exr":
             from framefill.pipeline.upscale_exr import upscale_exr
 
             image = read_exr(source, memory_budget_bytes=frame_budget())
+            nonfinite = count_nonfinite(image)
             runner = self._bind(image.parts[0].height, image.parts[0].width, frame)
             result, facts = upscale_exr(image, runner, options=self.options, warn=self._warn_once)
             del image
@@ -132,15 +135,23 @@ class _SequenceJob:
         self.meter.add(facts.get("display"), facts.get("display_lanczos"))
         self.ledger.forget(out_path)
         entry = ManifestEntry(status="upscaled", recipe=want, file_sha256=self.ledger.sha256(out_path),
-                              pixel_sha256=pixels, tile_px=runner.tile_px, overlap_px=runner.overlap_px)
+                              pixel_sha256=pixels, tile_px=runner.tile_px, overlap_px=runner.overlap_px,
+                              nonfinite={str(frame): nonfinite} if nonfinite else None)
         tiles = len(runner.plan(*reversed(self.sizes[0])).tiles) if not runner.classical else 0
+        warnings: tuple[str, ...] = ()
+        if nonfinite:
+            where = ", ".join(f"{n} in {ch}" for ch, n in list(nonfinite.items())[:4])
+            warnings = (f"frame {frame} has NaN/Inf pixels ({where}); they were upscaled as 0 (NaN) or +/-65504 "
+                        "(Inf), so they do not spread: fix the render if it matters",)
         return Made(frame, FrameOutcome(frame, "upscaled", tiles=tiles), entry,
-                    event={"status": "upscaled", "tiles": tiles})
+                    event={"status": "upscaled", "tiles": tiles}, warnings=warnings)
 
 
-def _frames_to_upscale(input_pattern: str, frames: Sequence[int] | None) -> dict[int, Path]:
+def _frames_to_upscale(input_pattern: str, frames: Sequence[int] | None, report: Reporter) -> dict[int, Path]:
     src = FramePattern.parse(input_pattern)
     on_disk = src.scan()
+    for stray in src.strays():
+        report(Event("warning", stage="upscale", message=src.stray_warning(stray)))
     if not on_disk:
         raise SequenceError(f"no frames match {input_pattern}; check the path and the padding (#)")
     wanted = tuple(sorted(set(frames))) if frames is not None else tuple(on_disk)
@@ -149,6 +160,33 @@ def _frames_to_upscale(input_pattern: str, frames: Sequence[int] | None) -> dict
         raise SequenceError(f"frames {format_frame_range(missing)} of {input_pattern} are missing; "
                             f"on disk: {format_frame_range(on_disk)}")
     return {f: on_disk[f] for f in wanted}
+
+
+def _check_inputs(todo: dict[int, Path], model: Any, options: UpscaleOptions) -> None:
+    """Refuse, before anything is written, a damaged input frame or an output that cannot fit in memory.
+
+    Raises:
+        ExrError: a damaged frame (named), or an output frame over the memory budget.
+    """
+    from framefill.frames import check_exr, decoded_bytes, probe_exr
+    from framefill.ops.resample import plan_output_size
+    from framefill.runtime.memory import format_bytes
+
+    budget = frame_budget()  # --memory-budget of an upscale bounds a tile; a frame has the frame budget
+    for path in todo.values():
+        check_exr(path, memory_budget_bytes=budget)
+    first = probe_exr(next(iter(todo.values())))
+    x0, y0, x1, y1 = first.parts[0].display_window
+    size = plan_output_size(x1 - x0 + 1, y1 - y0 + 1, scale=options.scale, size=options.size, aspect=options.aspect,
+                            default_scale=model.default_scale)
+    growth = (size.canvas_width * size.canvas_height) / max(1, (x1 - x0 + 1) * (y1 - y0 + 1))
+    # The output frame is built in float32 before it is cast and written: twice its stored size at most.
+    need = int(decoded_bytes(first) * growth * 2)
+    if need > budget:
+        raise ExrError(
+            f"upscaling {first.path} to {size.canvas_width}x{size.canvas_height} needs about {format_bytes(need)} "
+            f"for the output frame, over the memory budget of {format_bytes(budget)}; upscale less or raise "
+            "--memory-budget (or FRAMEFILL_MEMORY_BUDGET)")
 
 
 def upscale_sequence(
@@ -178,13 +216,17 @@ def upscale_sequence(
                          "framefill keeps every layer of an EXR only in an EXR")
     if Path(src.path(0)).resolve() == Path(dst.path(0)).resolve():
         raise SequenceError(f"--out {output_pattern} is the input pattern; upscaled frames need their own files")
-    todo = _frames_to_upscale(input_pattern, frames)
+    todo = _frames_to_upscale(input_pattern, frames, report)
+    if kind == "exr":
+        _check_inputs(todo, model, options)
     job = _SequenceJob(todo, output_pattern, kind, model, options, report)  # type: ignore[arg-type]
-    run = run_frames(list(todo), job, manifest=job.ledger.manifest, report=report, cancelled=cancelled,
-                     start_message=f"upscaling {len(todo)} frame(s) to {output_pattern}", device=options.device)
-    job.ledger.manifest.publish(model=options.model_id, model_sha256=options.model_sha256, device=options.device,
-                                precision=options.precision, input=str(input_pattern), task="upscale",
-                                **options.extra_job)
+    manifest = job.ledger.manifest
+    fields = dict(model=options.model_id, model_sha256=options.model_sha256, device=options.device,
+                  precision=options.precision, input=str(input_pattern), task="upscale", **options.extra_job)
+    run = run_frames(list(todo), job, manifest=manifest, report=report, cancelled=cancelled,
+                     start_message=f"upscaling {len(todo)} frame(s) to {output_pattern}", device=options.device,
+                     checkpoint=lambda: manifest.publish(**fields))
+    manifest.publish(**fields)
     runner = job.runner
     return UpscaleResult(
         kind="frames", output=output_pattern, model=options.model_id, model_sha256=options.model_sha256,

@@ -1,0 +1,164 @@
+"""One in-between EXR from two decoded source frames: the motion on a proxy, then every layer warped.
+
+The network sees an invertible proxy of the beauty (OCIO, unclamped) on the
+canvas that holds both frames' data windows; its motion (flows to both
+sources and a blend mask) is applied to the ORIGINAL linear pixels of every
+channel of every part. ID-like channels take the nearest sample of one source.
+
+Non-finite source pixels (a renderer's odd NaN or Inf) never spread: the proxy
+and the warped channels see NaN as 0 and +/-Inf as +/-65504 (the largest
+half), so the motion and the filled frame stay finite; the fill job counts
+them per frame, warns, and records them in the manifest. Rendered frames are
+copied byte for byte and keep whatever they hold.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from framefill.color import ColorSetup, to_network
+from framefill.errors import ExrError
+from framefill.frames import ExrImage, ExrPart
+from framefill.frames.channels import channel_kind, find_beauty
+from framefill.models.interp import Interpolator, Motion
+from framefill.ops.cuts import CUT_THRESHOLD, cut_score
+from framefill.ops.pixels import Box, cast_like, finite, on_canvas, union_box
+
+__all__ = ["PairMotion", "pair_motion", "apply_motion", "check_pair"]
+
+
+def _beauty(image: ExrImage) -> tuple[int, tuple[str, str, str]]:
+    for index, part in enumerate(image.parts):
+        rgb = find_beauty(part.channels.keys())
+        if rgb is not None:
+            return index, rgb
+    where = image.path or "the source frame"
+    raise ExrError(f"{where} has no R,G,B channels to estimate motion from; framefill needs a beauty/rgba layer")
+
+
+def _proxy(image: ExrImage, canvas: Box, color: ColorSetup) -> np.ndarray:
+    index, rgb = _beauty(image)
+    part = image.parts[index]
+    linear = np.stack([on_canvas(finite(part.channels[ch]), part.data_window, canvas) for ch in rgb], axis=-1)
+    return to_network(linear, color)
+
+
+def _to_tensor(array: np.ndarray, device: str) -> Any:
+    import torch
+
+    return torch.from_numpy(np.ascontiguousarray(array.transpose(2, 0, 1)))[None].to(device)
+
+
+def _size(image: ExrImage) -> tuple[int, int]:
+    x0, y0, x1, y1 = image.parts[0].display_window
+    return x1 - x0 + 1, y1 - y0 + 1
+
+
+def check_pair(img0: ExrImage, img1: ExrImage) -> None:
+    """Refuse two frames that cannot be blended: other parts or channels, or another frame size.
+
+    Raises:
+        ExrError: naming both files and what differs.
+    """
+    layout0 = [(p.name, sorted(p.channels)) for p in img0.parts]
+    layout1 = [(p.name, sorted(p.channels)) for p in img1.parts]
+    if layout0 != layout1:
+        raise ExrError(
+            f"{img0.path} and {img1.path} have different parts or channels; "
+            "every frame of a shot must have the same layers to be filled"
+        )
+    windows0 = [p.display_window for p in img0.parts]
+    windows1 = [p.display_window for p in img1.parts]
+    if windows0 != windows1:
+        (w0, h0), (w1, h1) = _size(img0), _size(img1)
+        raise ExrError(
+            f"{img0.path} is {w0}x{h0} but {img1.path} is {w1}x{h1} (display windows {windows0[0]} and "
+            f"{windows1[0]}); every frame of a shot must be the same size: re-render the odd one"
+        )
+
+
+def _stack(part: ExrPart, names: Sequence[str], canvas: Box, device: Any) -> Any:
+    import torch
+
+    planes = [on_canvas(finite(part.channels[n]), part.data_window, canvas) for n in names]
+    return torch.from_numpy(np.stack(planes))[None].to(device)
+
+
+def apply_motion(img0: ExrImage, img1: ExrImage, motion: Motion, *, canvas: Box,
+                 channels_per_batch: int = 4) -> ExrImage:
+    """Warp and blend every channel of every part with one motion; headers from img0.
+
+    Colour, alpha and data channels: ``warp(c0) * mask + warp(c1) * (1 - mask)``
+    in float32, then cast back to the channel's type. ID-like channels: the
+    nearest sample of source 0 where mask >= 0.5, else of source 1.
+    """
+    from framefill.ops.warp import warp_blend, warp_pick_nearest
+
+    device = motion.mask.device
+    pick0 = motion.mask >= 0.5
+    cx0, cy0, _, _ = canvas
+    parts = []
+    for p0, p1 in zip(img0.parts, img1.parts, strict=True):
+        ox0, oy0, ox1, oy1 = union_box([p0.data_window, p1.data_window])
+        rows, cols = slice(oy0 - cy0, oy1 - cy0 + 1), slice(ox0 - cx0, ox1 - cx0 + 1)
+        names = list(p0.channels)
+        out: dict[str, np.ndarray] = {}
+        smooth = [n for n in names if channel_kind(n) != "id"]
+        for start in range(0, len(smooth), channels_per_batch):
+            batch = smooth[start : start + channels_per_batch]
+            blended = warp_blend(_stack(p0, batch, canvas, device), _stack(p1, batch, canvas, device),
+                                 motion.flow_t0, motion.flow_t1, motion.mask)[0].cpu().numpy()
+            for i, name in enumerate(batch):
+                out[name] = cast_like(blended[i, rows, cols], p0.channels[name].dtype)
+        for name in (n for n in names if channel_kind(n) == "id"):
+            chosen = warp_pick_nearest(_stack(p0, [name], canvas, device), _stack(p1, [name], canvas, device),
+                                       motion.flow_t0, motion.flow_t1, pick0)
+            out[name] = cast_like(chosen[0, 0, rows, cols].cpu().numpy(), p0.channels[name].dtype)
+        header = dict(p0.header)
+        header["dataWindow"] = (np.array([ox0, oy0], dtype=np.int32), np.array([ox1, oy1], dtype=np.int32))
+        parts.append(ExrPart(name=p0.name, channels={n: out[n] for n in names}, header=header, linear=set(p0.linear)))
+    return ExrImage(parts=parts, path=None)
+
+
+@dataclass(frozen=True)
+class PairMotion:
+    """Two source frames on their shared canvas: the proxies the network saw and the motion at t.
+
+    ``motion`` is None when the pair straddles a cut (``cut_score`` over the threshold).
+    """
+
+    canvas: Box
+    proxy0: np.ndarray
+    proxy1: np.ndarray
+    motion: Motion | None
+    cut_score: float | None = None
+
+    def qc_features(self, t: float) -> dict[str, np.ndarray]:
+        """The QC feature maps of the frame this motion makes (see :mod:`framefill.pipeline.qc_features`)."""
+        from framefill.pipeline.qc_features import feature_maps
+
+        assert self.motion is not None
+        return feature_maps(self.proxy0, self.proxy1, self.motion, t)
+
+
+def pair_motion(img0: ExrImage, img1: ExrImage, t: float, interpolator: Interpolator, *, color: ColorSetup,
+                device: str, detect_cuts: bool = True, cut_threshold: float = CUT_THRESHOLD) -> PairMotion:
+    """The motion at ``t`` between two decoded frames (or a detected cut).
+
+    Raises:
+        ExrError: the frames have different layouts or sizes, or no beauty.
+    """
+    check_pair(img0, img1)
+    canvas = union_box(p.data_window for im in (img0, img1) for p in im.parts)
+    proxy0, proxy1 = _proxy(img0, canvas, color), _proxy(img1, canvas, color)
+    score = None
+    if detect_cuts:
+        score = cut_score(proxy0, proxy1)
+        if score > cut_threshold:
+            return PairMotion(canvas, proxy0, proxy1, None, score)
+    motion = interpolator.motion(_to_tensor(proxy0, device), _to_tensor(proxy1, device), t)
+    return PairMotion(canvas, proxy0, proxy1, motion, score)
