@@ -10,15 +10,13 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import click
 
-from framefill.cli import cli, make_output, output_options, run_command
-from framefill.errors import InputError, JobFailedError, RequestError
+from framefill.cli import cli, make_output, named_flags, output_options, run_command
+from framefill.errors import InputError, JobFailedError
 
 __all__ = ["farm_group"]
 
@@ -60,15 +58,6 @@ _BUNDLE_FLAGS = {
 }
 # The keys a --render-step file may hold.
 _RENDER_STEP_KEYS = ("step", "parameterDefinitions")
-
-
-@contextmanager
-def _flags(names: Mapping[str, str]) -> Iterator[None]:
-    """Re-raise a request's field error under the command's flag (``chunk_size`` -> ``--chunk-size``)."""
-    try:
-        yield
-    except RequestError as err:
-        raise err.renamed(names.get(err.field, err.field)) from None
 
 
 def _read_render_step(path_text: str) -> tuple[dict[str, Any], tuple[dict[str, Any], ...]]:
@@ -150,7 +139,7 @@ def bundle_command(
 
         render_step, render_parameters = _read_render_step(render_step_file) if render_step_file else (None, ())
         step_flag = f"--render-step {render_step_file}:"
-        with _flags({**_BUNDLE_FLAGS, "render_step": step_flag, "render_parameters": step_flag}):
+        with named_flags({**_BUNDLE_FLAGS, "render_step": step_flag, "render_parameters": step_flag}):
             request = BundleRequest(
                 kind=kind,  # type: ignore[arg-type]  # one of _KINDS (click.Choice)
                 out_dir=Path(out_dir), params=_parse_params(param_items), input_pattern=input_pattern,

@@ -30,7 +30,6 @@ __all__ = ["cache_dir", "cached_path", "require_files", "fetch", "verify", "sha2
 
 # Direct downloads fail fast on machines that only reach a PyPI mirror.
 URL_TIMEOUT_S = 20
-_CHUNK = 1 << 20
 
 
 def cache_dir() -> Path:
