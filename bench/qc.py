@@ -1,30 +1,35 @@
-"""How well QC predicts which filled frames are bad, on scenes the calibration never saw.
+"""Whether QC ships no bad frame and re-renders only the bad ones, on shots its calibration never saw.
 
     PYTHONPATH=core .venv/bin/python bench/qc.py [--split loso|fixed] [--scenes a,b,..]
-                                                 [--train a,b,..] [--test x,y,..] [--every 2,3]
+                                                 [--train a,b,..] [--test x,y,..] [--every 2,3,4]
                                                  [--model rife-4] [--threshold 30] [--work DIR]
                                                  [--write-default FILE] [--json] [--cuts]
 
-1. Every scene of the QC family is rendered once through bench/scenes/ensure.py (cached under
-   ~/.cache/framefill/scenes); `sample` is the bundled sample shot as committed.
-2. For each scene and each --every, every Nth frame is kept, the rest filled with --model
-   (resumable fills under --work, default ~/.cache/framefill/qc-bench), and each filled frame is
-   measured against its real render (PSNR of the sRGB proxy).
-3. Held-out scoring. --split loso (default): each scene is scored by a calibration fitted, exactly
-   as `framefill qc calibrate` fits, on the OTHER scenes only (its ridge weight and margin are
-   chosen by leave-one-scene-out among those); the scores of all scenes are then pooled.
-   --split fixed: one calibration fitted on --train, scored on --test.
-4. For "true PSNR < threshold" (ROC AUC) and the true error (Spearman with the MSE):
-     combined          the calibration's per-frame risk P(PSNR < threshold)
-     angle_std fitted  the same ridge frame model, fitted on the same training frames, reading only
-                       statistics of the local flow-angle deviation (mean, 90th percentile)
-     angle_std mean    the frame's mean local flow-angle deviation, no fitting (the published baseline)
-   plus the recall and flag rate of the re-render list at each calibration's operating point.
+1. Shots: the QC scene family rendered once through bench/scenes/ensure.py (cached under
+   ~/.cache/framefill/scenes), `sample` (the bundled sample shot), and real footage (`real_*`:
+   clips of CC BY 4.0 videos turned into linear EXR sequences by bench/real_footage.py; put the
+   videos in ~/.cache/framefill/real-footage/videos).
+2. For each shot and each --every, every Nth frame is kept, the rest filled with --model
+   (resumable fills under --work, default ~/.cache/framefill/qc-bench), each filled frame is
+   measured against its real render (PSNR of the sRGB proxy), and every keyframe check of the
+   kept frames is measured (each kept frame filled from its kept neighbours).
+3. Held-out judging. --split loso (default, over the training shots and the sample): each shot
+   is judged by a calibration fitted, exactly as `framefill qc calibrate` fits, on the OTHER
+   shots only. --split fixed: one calibration fitted on --train (default: every training shot),
+   judging --test (default: the shots the shipped calibration never saw: the sample and three
+   real clips).
+4. Per shot, per --every and pooled, for "true PSNR < threshold":
+     with keyframe checks   what `framefill qc` decides: recall of the bad fills, the share of
+                            good fills accepted, ROC AUC of its risk, share judged on checks
+     features only          the same, for `framefill qc --no-keyframe-check` (fitted on the same
+                            frames without their checks)
+     angle-std AUC          the published baseline: the ridge frame model on statistics of the
+                            local flow-angle deviation (fitted), and its frame mean (raw)
 
---write-default FILE also fits on every scene but `sample` (the end-to-end test's shot, so it stays
-unseen) and writes that calibration: what ships as core/framefill/data/qc_calibration.json.
+--write-default FILE also fits on the training shots only (never the sample or the held-out
+real clips) and writes that calibration: what ships as core/framefill/data/qc_calibration.json.
 --cuts only measures ops.cuts.cut_score on frame pairs 1-4 apart (how CUT_THRESHOLD was set).
-Exits 1 if the combined score does not beat angle-std alone on AUC.
+Exits 1 if QC's risk does not beat the raw angle-std baseline on pooled AUC.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -39,31 +45,53 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "core"))
 sys.path.insert(0, str(REPO / "bench" / "scenes"))
+sys.path.insert(0, str(REPO / "bench"))
 
 from framefill.events import Event  # noqa: E402
 from framefill.ops.errormaps import roc_auc, spearman  # noqa: E402
-from framefill.pipeline.calibration import BASELINE_AGGREGATES  # noqa: E402
+from framefill.pipeline.calibration import BASELINE_AGGREGATES, FillEvidence  # noqa: E402
 from framefill.pipeline.qc_calibrate import (  # noqa: E402
-    PSNR_FIT_RANGE_DB,
     TrainingFrame,
     collect_training_frames,
+    fill_evidence_table,
     fit_calibration,
     fit_frame_model,
     frame_table,
 )
 
-ALL_SCENES = ("sample", "fast_spin", "trip_fall", "whip_pan", "thin_structures", "motion_blur", "particles", "cut",
-              "easy_drift", "easy_pan")
-# For --split fixed: held out are the sample shot (the end-to-end test's shot) and four QC
-# scenes that cover a fall, thin structures, particles and an easy pan.
-DEFAULT_TRAIN = ("fast_spin", "whip_pan", "motion_blur", "cut", "easy_drift")
-DEFAULT_TEST = ("sample", "trip_fall", "thin_structures", "particles", "easy_pan")
+TRAINING_SHOTS = ("fast_spin", "trip_fall", "whip_pan", "thin_structures", "motion_blur", "particles", "cut",
+                  "easy_drift", "easy_pan", "real_walk", "real_again")
+# Never in the shipped calibration: the sample shot (the end-to-end test's shot) and three real
+# clips kept for judging it on real footage it never saw.
+HELD_OUT = ("sample", "real_sister", "real_night", "real_book")
+ALL_SCENES = ("sample", *TRAINING_SHOTS)
+DEFAULT_TRAIN = TRAINING_SHOTS
+DEFAULT_TEST = HELD_OUT
+
+
+# Real footage (bench/real_footage.py): name -> (video file, first frame, last frame), 0-based.
+# The videos are intel-iot-devkit/sample-videos clips (CC BY 4.0), looked up in --videos.
+REAL_CLIPS = {
+    "real_walk": ("walk.mkv", 0, 31),
+    "real_again": ("again.mkv", 0, 31),
+    "real_sister": ("sister.mkv", 12, 43),
+    "real_night": ("night.mkv", 10, 41),
+    "real_book": ("book.mkv", 0, 31),
+}
+VIDEOS = Path.home() / ".cache" / "framefill" / "real-footage" / "videos"
 
 
 def scene_pattern(name: str) -> str:
-    """The full-render pattern of a scene: the bundled sample, or a cached render of the QC family."""
+    """The full-render pattern of a scene: the bundled sample, a cached render of the QC family, or a real clip."""
     if name == "sample":
         return str(REPO / "core" / "framefill" / "data" / "sample_shot" / "shot.####.exr")
+    if name in REAL_CLIPS:
+        from real_footage import extract
+
+        video, first, last = REAL_CLIPS[name]
+        if not (VIDEOS / video).is_file():
+            raise SystemExit(f"{name}: put {video} (intel-iot-devkit/sample-videos) in {VIDEOS} or pass --videos")
+        return extract(VIDEOS / video, first, last, VIDEOS.parent)
     from ensure import ensure_scene
 
     return str(ensure_scene(name) / f"{name}.####.exr")
@@ -90,74 +118,75 @@ def collect(names: list[str], every: list[int], model: str, work: Path, verbose:
 
 
 def predict_fold(train: list[TrainingFrame], test: list[TrainingFrame], threshold: float) -> dict:
-    """Fit on `train` exactly as `framefill qc calibrate` does, then score `test` with every method."""
+    """Fit on `train` exactly as `framefill qc calibrate` does, then judge `test` with and without keyframe checks."""
     cal = fit_calibration(train, threshold_db=threshold)
-    pred = cal.frame_model.decision(frame_table(test, cal, cal.frame_model.inputs))
+    features = cal.frame_model.decision(frame_table(test, cal, cal.frame_model.inputs))
+    verdicts = [cal.judge(e, threshold) for e in fill_evidence_table(test, cal, features)]
+    # Without keyframe checks (`framefill qc --no-keyframe-check`): fitted on the same frames without their checks.
+    plain = fit_calibration([replace(f, checks=()) for f in train], threshold_db=threshold)
+    plain_pred = plain.frame_model.decision(frame_table(test, plain, plain.frame_model.inputs))
+    plain_verdicts = [plain.judge(FillEvidence(float(p)), threshold) for p in plain_pred]
     # Angle std, fitted: the same ridge frame model on the baseline's statistics, same training frames.
     base_fit = fit_frame_model(frame_table(train, None, BASELINE_AGGREGATES), np.array([f.psnr_db for f in train]),
                                [f.scene for f in train], BASELINE_AGGREGATES)
     return {
-        "calibration": cal,
-        "pred": pred,
-        "risk": np.array([cal.risk(p, threshold) for p in pred]),
-        "flagged": np.array([cal.flagged(p, threshold) for p in pred]),
+        "listed": np.array([v.listed for v in verdicts]),
+        "risk": np.array([v.risk for v in verdicts]),
+        "pred": np.array([v.predicted_psnr_db for v in verdicts]),
+        "keyframe_basis": np.array([v.basis == "keyframe-check" for v in verdicts]),
+        "plain_listed": np.array([v.listed for v in plain_verdicts]),
+        "plain_risk": np.array([v.risk for v in plain_verdicts]),
         "base_pred": base_fit.model.decision(frame_table(test, None, BASELINE_AGGREGATES)),
-        # Angle std, raw: the frame's mean local flow-angle deviation, no fitting.
+        # Angle std, raw: the frame's mean local flow-angle deviation, no fitting (the published baseline).
         "raw": frame_table(test, None, ("angle_std_mean",))[:, 0],
-        "margin": np.full(len(test), cal.margin_db),
     }
 
 
+def _rates(listed: np.ndarray, bad: np.ndarray) -> dict:
+    return {"recall": _r(float(listed[bad].mean()) if bad.any() else float("nan")),
+            "good_accepted": _r(float((~listed[~bad]).mean()) if (~bad).any() else float("nan"))}
+
+
 def evaluate(test: list[TrainingFrame], out: dict, threshold: float) -> dict:
-    """AUC / Spearman / recall / flag rate of held-out predictions (`out` as predict_fold returns, concatenated)."""
+    """Recall, good fills accepted and ROC AUC of held-out judgements, per shot, per --every and pooled."""
     psnr = np.array([f.psnr_db for f in test])
-    mse = 10.0 ** (-psnr / 10.0)
     bad = psnr < threshold
-    flagged = out["flagged"]
 
-    def row(score: np.ndarray) -> dict:
-        return {"auc": round(roc_auc(score, bad), 4), "spearman_vs_mse": round(spearman(score, mse), 4)}
-
-    per_scene = {}
-    for name in sorted({f.scene for f in test}):
-        sel = np.array([f.scene == name for f in test])
-        per_scene[name] = {
-            "frames": int(sel.sum()), "below_threshold": int(bad[sel].sum()),
-            "combined_auc": _r(roc_auc(out["risk"][sel], bad[sel])),
-            "angle_std_fitted_auc": _r(roc_auc(-out["base_pred"][sel], bad[sel])),
-            "recall": _r(float(flagged[sel][bad[sel]].mean()) if bad[sel].any() else float("nan")),
-            "flag_rate": round(float(flagged[sel].mean()), 4),
-            "margin_db": round(float(out["margin"][sel][0]), 3),
+    def block(sel: np.ndarray) -> dict:
+        b = bad[sel]
+        return {
+            "fills": int(sel.sum()), "below_threshold": int(b.sum()),
+            "keyframe_check": {**_rates(out["listed"][sel], b), "auc": _r(roc_auc(out["risk"][sel], b)),
+                               "basis_keyframe_share": _r(float(out["keyframe_basis"][sel].mean()))},
+            "features_only": {**_rates(out["plain_listed"][sel], b), "auc": _r(roc_auc(out["plain_risk"][sel], b))},
+            "angle_std_fitted_auc": _r(roc_auc(-out["base_pred"][sel], b)),
+            "angle_std_mean_auc": _r(roc_auc(out["raw"][sel], b)),
         }
+
+    scenes = np.array([f.scene for f in test])
+    every = np.array([f.every for f in test])
     return {
-        "test_frames": len(test),
-        "test_below_threshold": int(bad.sum()),
-        "combined": {**row(out["risk"]),
-                     "recall_at_operating_point": _r(float(flagged[bad].mean()) if bad.any() else float("nan")),
-                     "flag_rate": round(float(flagged.mean()), 4),
-                     "rmse_db": round(float(np.sqrt(np.mean((np.clip(psnr, *PSNR_FIT_RANGE_DB) - out["pred"]) ** 2))),
-                                      3)},
-        "angle_std_fitted": row(-out["base_pred"]),
-        "angle_std_mean": row(out["raw"]),
-        "per_scene": per_scene,
+        "pooled": block(np.ones(len(test), bool)),
+        "per_shot": {name: block(scenes == name) for name in sorted(set(scenes))},
+        "per_every": {str(n): block(every == n) for n in sorted(set(every))},
         "missed": [f"{f.scene}:{f.frame}(every {f.every}, {f.psnr_db:.1f} dB, predicted {p:.1f})"
-                   for f, p, b, fl in zip(test, out["pred"], bad, flagged) if b and not fl],
+                   for f, p, b, fl in zip(test, out["pred"], bad, out["listed"]) if b and not fl],
+        "spearman_vs_mse": _r(spearman(out["risk"], 10.0 ** (-psnr / 10.0))),
     }
 
 
 def leave_one_scene_out(frames: list[TrainingFrame], threshold: float, verbose: bool) -> tuple[list, dict]:
-    """Every scene scored by a calibration fitted on all the other scenes (margin chosen among those too)."""
+    """Every shot judged by calibrations fitted on all the other shots."""
     order: list[TrainingFrame] = []
     parts: list[dict] = []
     for name in sorted({f.scene for f in frames}):
         train = [f for f in frames if f.scene != name]
         test = [f for f in frames if f.scene == name]
         out = predict_fold(train, test, threshold)
-        out.pop("calibration")
         order += test
         parts.append(out)
         if verbose:
-            print(f"fold {name}: margin {out['margin'][0]:.2f} dB", file=sys.stderr, flush=True)
+            print(f"fold {name}: {int(out['listed'].sum())} of {len(test)} listed", file=sys.stderr, flush=True)
     return order, {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
 
 
@@ -213,7 +242,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--scenes", default=",".join(ALL_SCENES), help="Scenes for --split loso.")
     ap.add_argument("--train", default=",".join(DEFAULT_TRAIN), help="Training scenes for --split fixed.")
     ap.add_argument("--test", default=",".join(DEFAULT_TEST), help="Held-out scenes for --split fixed.")
-    ap.add_argument("--every", default="2,3")
+    ap.add_argument("--every", default="2,3,4")
     ap.add_argument("--model", default="rife-4")
     ap.add_argument("--threshold", type=float, default=30.0)
     ap.add_argument("--work", type=Path, default=Path.home() / ".cache" / "framefill" / "qc-bench")
@@ -248,47 +277,61 @@ def main(argv: list[str] | None = None) -> int:
     if args.split == "fixed":
         test = [f for f in frames if f.scene in test_names]
         out = predict_fold([f for f in frames if f.scene in train_names], test, args.threshold)
-        cal = out.pop("calibration")
-        split = {"train_scenes": train_names, "test_scenes": test_names, "calibration_id": cal.id,
-                 "margin_db": cal.margin_db}
+        split = {"train_shots": train_names, "test_shots": test_names}
     else:
         test, out = leave_one_scene_out(frames, args.threshold, verbose)
-        split = {"scenes": names, "protocol": "each scene scored by a calibration fitted on the other scenes "
-                                              "(ridge weight and margin chosen by leave-one-scene-out inside them)"}
+        split = {"shots": names, "protocol": "each shot judged by calibrations fitted on the other shots only "
+                                             "(ridge weights and spreads chosen leave-one-shot-out inside them)"}
     result = evaluate(test, out, args.threshold)
     if args.write_default:
-        shipped = [f for f in frames if f.scene != "sample"]
+        shipped = [f for f in frames if f.scene not in HELD_OUT]
         cal = fit_calibration(shipped, threshold_db=args.threshold, trained_on={
             "scenes": sorted({f.scene for f in shipped}), "every": every, "model": args.model,
-            "frames": len(shipped), "held_out": ["sample"],
-            "renders": "bench/scenes (Blender 5.0.1 Cycles, 320x180, 32 frames, 16 spp)"})
+            "frames": len(shipped), "held_out": list(HELD_OUT),
+            "renders": "bench/scenes (Blender 5.0.1 Cycles, 320x180, 32 frames, 16 spp); real clips: "
+                       "bench/real_footage.py on intel-iot-devkit/sample-videos (CC BY 4.0)"})
         cal.save(args.write_default)
-        split["written"] = {"path": str(args.write_default), "id": cal.id, "margin_db": cal.margin_db,
-                            "metrics": cal.metrics}
+        split["written"] = {"path": str(args.write_default), "id": cal.id, "metrics": cal.metrics}
     doc = {"threshold_db": args.threshold, "model": args.model, "every": every, "split": args.split, **split,
            **result}
     if args.json:
         print(json.dumps(doc, indent=1, sort_keys=True))
     else:
-        where = (f"held-out scenes {', '.join(test_names)}, trained on {', '.join(train_names)}"
-                 if args.split == "fixed" else f"leave-one-scene-out over {len(names)} scenes")
-        print(f"{where}: {result['test_frames']} filled frames, {result['test_below_threshold']} below "
-              f"{args.threshold:g} dB; every {','.join(map(str, every))}; model {args.model}")
-        print(f"{'score':<20}{'ROC AUC':>10}{'Spearman':>10}   (Spearman: risk vs true MSE)")
-        for key in ("combined", "angle_std_fitted", "angle_std_mean"):
-            print(f"{key:<20}{result[key]['auc']:>10.3f}{result[key]['spearman_vs_mse']:>10.3f}")
-        c = result["combined"]
-        print(f"operating point (re-render when predicted PSNR < threshold + margin): recall "
-              f"{c['recall_at_operating_point']}, flag rate {c['flag_rate']}; prediction rmse {c['rmse_db']} dB")
-        for name, sc in result["per_scene"].items():
-            print(f"  {name:<16} {sc}")
-        if result["missed"]:
-            print("missed:", ", ".join(result["missed"]))
-        if "written" in split:
-            w = split["written"]
-            print(f"wrote {w['path']} (id {w['id']}, margin {w['margin_db']} dB): {w['metrics']}")
-    return 0 if result["combined"]["auc"] > result["angle_std_fitted"]["auc"] and \
-        result["combined"]["auc"] > result["angle_std_mean"]["auc"] else 1
+        _print_table(doc, args.threshold)
+    pooled = result["pooled"]
+    return 0 if (pooled["keyframe_check"]["auc"] or 0) > (pooled["angle_std_mean_auc"] or 0) else 1
+
+
+def _print_table(doc: dict, threshold: float) -> None:
+    where = (f"trained on {', '.join(doc['train_shots'])}; judged: {', '.join(doc['test_shots'])}"
+             if doc["split"] == "fixed" else f"leave-one-shot-out over {len(doc['shots'])} shots")
+    print(f"{where}; every {','.join(map(str, doc['every']))}; model {doc['model']}; "
+          f"bad = true PSNR below {threshold:g} dB")
+    print(f"{'':<18}{'fills':>6}{'bad':>5} | {'with keyframe checks':^30} | {'features only':^24} | "
+          f"{'angle-std AUC':^14}")
+    print(f"{'':<18}{'':>6}{'':>5} | {'recall':>8}{'good acc':>9}{'AUC':>7}{'kf%':>6} | {'recall':>8}{'good acc':>9}"
+          f"{'AUC':>7} | {'fitted':>7}{'raw':>7}")
+
+    def cell(v: object, fmt: str = ".2f") -> str:
+        return "-" if v is None else format(v, fmt)
+
+    def row(label: str, b: dict) -> None:
+        k, f = b["keyframe_check"], b["features_only"]
+        print(f"{label:<18}{b['fills']:>6}{b['below_threshold']:>5} | {cell(k['recall']):>8}"
+              f"{cell(k['good_accepted']):>9}{cell(k['auc']):>7}{cell(k['basis_keyframe_share'], '.0%'):>6} | "
+              f"{cell(f['recall']):>8}{cell(f['good_accepted']):>9}{cell(f['auc']):>7} | "
+              f"{cell(b['angle_std_fitted_auc']):>7}{cell(b['angle_std_mean_auc']):>7}")
+
+    for name, b in doc["per_shot"].items():
+        row(name, b)
+    for n, b in doc["per_every"].items():
+        row(f"every {n}", b)
+    row("pooled", doc["pooled"])
+    if doc["missed"]:
+        print("shipped below the threshold:", ", ".join(doc["missed"]))
+    if "written" in doc:
+        w = doc["written"]
+        print(f"wrote {w['path']} (id {w['id']}): {w['metrics']}")
 
 
 if __name__ == "__main__":

@@ -320,7 +320,11 @@ class QcRequest(_Request):
     ``report_dir``: heatmaps, ``report.html`` and ``qc.json``; ``threshold_db``:
     None takes the calibration's; ``calibration``: None takes the shipped one;
     ``cost_per_frame_min`` (None: the default) prices the savings; ``device``
-    runs the model when features must be recomputed.
+    runs the model when features must be recomputed and for the keyframe checks;
+    ``keyframe_check``: fill each checkable rendered frame from its rendered
+    neighbours and use the measured error as evidence (see
+    :mod:`framefill.pipeline.keyframe_check`); ``confidence`` (None: the
+    calibration's) is how sure QC must be that an accepted frame is above the threshold.
     """
 
     pattern: str
@@ -333,9 +337,18 @@ class QcRequest(_Request):
     calibration: Path | None = None
     cost_per_frame_min: float | None = None
     device: str = "cpu"
+    keyframe_check: bool = True
+    confidence: float | None = None
 
     def __post_init__(self) -> None:
         _freeze(self, "pattern", _text("pattern", self.pattern, example="filled/shot.####.exr"))
+        if not isinstance(self.keyframe_check, bool):
+            raise RequestError("keyframe_check", f"must be true or false, got {self.keyframe_check!r}")
+        if self.confidence is not None:
+            value = self.confidence
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.5 <= value < 1.0:
+                raise RequestError("confidence", f"must be a probability from 0.5 to below 1 (e.g. 0.95), got {value!r}")
+            _freeze(self, "confidence", float(value))
         _freeze(self, "filled", _frames("filled", self.filled))
         _freeze(self, "frames", _frames("frames", self.frames))
         if self.truth is not None:

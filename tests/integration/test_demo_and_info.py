@@ -167,5 +167,14 @@ def test_demo_scores_rife_above_flow_above_blend(tmp_path, model_files):
     means = doc["mean_psnr_db"]
     assert means["rife-4"] > means["flow"] > means["blend"], means
     assert doc["filled"] == "1002-1022:2" and len(doc["psnr_db"]["rife-4"]) == 11
-    assert (tmp_path / "summary.md").read_text().count("| 10") == 11
     assert json.loads((tmp_path / "summary.json").read_text())["mean_psnr_db"] == means
+    # QC judged the rife-4 fill without the real renders: what it shipped, scored against them.
+    qc = doc["qc"]
+    assert qc["frames_rendered"] == 13 and qc["frames_filled"] == 11 and qc["keyframe_checks"] == 11
+    assert qc["true_below_threshold"] == "1006-1014:2,1018"
+    assert qc["shipped_below_threshold"] == ""  # no bad frame shipped
+    assert qc["accepted"] == "1022" and qc["rerender"] == "1002-1020:2" and qc["renders_saved"] == 1
+    assert all(v >= 30.0 for v in qc["shipped_fill_psnr_db"].values())
+    summary = (tmp_path / "summary.md").read_text()
+    assert summary.count("| 10") == 12  # the 11 filled frames, and the one shipped fill
+    assert "**1 of 24 renders saved**" in summary and "shipped below it: **none**" in summary

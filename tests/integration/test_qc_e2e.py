@@ -77,6 +77,10 @@ def test_plan_fill_qc_rerender_loop_on_the_sample_shot(tmp_path, model_files, re
     assert doc["recall"] == 1.0 and recall == 1.0
     assert doc["rerender_nuke"] == doc["rerender"].replace(":", "x")
     assert set(rerender) < set(true_db), "a list of every filled frame saves nothing"
+    # The keyframe checks decided: every fill was judged on them, and only the easy last fill (39 dB) passed.
+    assert {f["basis"] for f in doc["frames"]} == {"keyframe-check"}
+    assert [c["frame"] for c in doc["keyframe_checks"]] == list(range(1003, 1024, 2))
+    assert doc["rerender"] == "1002-1020:2" and doc["savings"]["frames_accepted"] == 1
     assert (tmp_path / "qc" / "report.html").is_file()
     for f in doc["frames"]:
         assert (tmp_path / "qc" / "heatmaps" / f"shot.{f['frame']}.exr").is_file()

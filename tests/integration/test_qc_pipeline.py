@@ -92,7 +92,7 @@ def test_scores_truth_heatmaps_and_report(shot, filled, tmp_path):
         rgb = [np.stack([p.channels[c].astype(np.float32) for c in "RGB"], -1) for p in (made, real)]
         assert fq.psnr_db == pytest.approx(psnr(display_proxy(rgb[0]), display_proxy(rgb[1])), abs=1e-3)
         assert 0.0 <= fq.risk <= 1.0 and fq.predicted_psnr_db is not None
-        assert fq.flagged == (fq.predicted_psnr_db < 30.0 + result.margin_db)
+        assert fq.flagged == (fq.interval_db[0] < 30.0 or fq.reason.startswith("beside a failed keyframe check"))
         heat = read_exr(fq.heatmap).parts[0]
         assert sorted(heat.channels) == ["B", "G", "R", "ff_err.Y", "ff_risk.Y"]
         assert heat.data_window == made.data_window and heat.display_window == made.display_window
@@ -106,7 +106,8 @@ def test_scores_truth_heatmaps_and_report(shot, filled, tmp_path):
     # Scores were cached in the manifest entries.
     entries = Manifest(filled).entries()
     for fq in result.frames:
-        assert entries[fq.frame].qc["predicted_psnr_db"] == pytest.approx(fq.predicted_psnr_db, abs=1e-4)
+        assert entries[fq.frame].qc["verdict"]["predicted_psnr_db"] == pytest.approx(fq.predicted_psnr_db, abs=1e-4)
+        assert entries[fq.frame].qc["verdict"]["flagged"] == fq.flagged
 
 
 def test_rerun_and_other_thresholds_use_the_cache(shot, filled, tmp_path):
@@ -117,7 +118,8 @@ def test_rerun_and_other_thresholds_use_the_cache(shot, filled, tmp_path):
     assert [f.predicted_psnr_db for f in again.frames] == [f.predicted_psnr_db for f in first.frames]
     # A stricter threshold flags at least as much.
     assert set(again.rerender) >= set(first.rerender)
-    assert [f.flagged for f in again.frames] == [f.predicted_psnr_db < 45.0 + again.margin_db for f in again.frames]
+    assert [f.flagged for f in again.frames] == [
+        f.interval_db[0] < 45.0 or f.reason.startswith("beside a failed keyframe check") for f in again.frames]
     # Without the truth the key differs: rescored, same prediction, no true PSNR.
     blind = qc_sequence(QcRequest(filled))
     assert {f.source for f in blind.frames} == {"sidecar"} and all(f.psnr_db is None for f in blind.frames)

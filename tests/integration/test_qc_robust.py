@@ -97,7 +97,7 @@ def test_a_frame_whose_features_are_nan_is_listed(shot, tmp_path):
     # The cached score keeps failing closed; the documents are standard JSON and say what is not finite.
     doc = _strict_json(tmp_path / "rep" / "qc.json")
     frame4 = next(f for f in doc["frames"] if f["frame"] == 4)
-    assert frame4["not_finite"] == ["predicted_psnr_db", "risk"] and frame4["flagged"]
+    assert frame4["not_finite"] == ["predicted_psnr_db", "risk", "interval_db"] and frame4["flagged"]
     assert 4 in doc["rerender_frames"]
     _strict_json(Path(out).parent / "framefill.manifest.json")
     assert "<td>NaN</td>" in (tmp_path / "rep" / "report.html").read_text()

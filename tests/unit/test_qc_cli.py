@@ -6,7 +6,11 @@ import json
 
 import pytest
 from click.testing import CliRunner
+from framefill import api
 from framefill.cli import _attach_subcommands, cli
+from framefill.errors import RequestError
+from framefill.pipeline.qc import FrameQc, KeyframeCheckQc, QcResult
+from framefill.requests import QcRequest
 
 _attach_subcommands()
 
@@ -54,8 +58,10 @@ def test_plan_bad_input_is_one_line_and_exit_2(tmp_path, args, needle):
 def test_qc_help_lists_calibrate_and_scoring_options():
     res = _run("qc", "--help")
     assert res.exit_code == 0 and "calibrate" in res.stdout and "--threshold" in res.stdout
+    assert "--confidence" in res.stdout and "--no-keyframe-check" in res.stdout
     res = _run("qc", "some.####.exr", "--help")
     assert res.exit_code == 0 and "--filled" in res.stdout and "--truth" in res.stdout
+    assert "--confidence" in res.stdout and "--keyframe-check / --no-keyframe-check" in res.stdout
     res = _run("qc", "calibrate", "--help")
     assert res.exit_code == 0 and "--every" in res.stdout
 
@@ -64,6 +70,14 @@ def test_qc_help_lists_calibrate_and_scoring_options():
     ("args", "needle"),
     [
         pytest.param(("--threshold", "thirty"), "--threshold must be a number", id="threshold"),
+        pytest.param(("--confidence", "high"), "--confidence must be a probability from 0.5 to below 1 (e.g. 0.95), "
+                     "got 'high'", id="confidence-word"),
+        pytest.param(("--confidence", "95"), "--confidence must be a probability from 0.5 to below 1 (e.g. 0.95), "
+                     "got 95.0", id="confidence-percent"),
+        pytest.param(("--confidence", "0.4"), "--confidence must be a probability", id="confidence-low"),
+        pytest.param(("--confidence", "1"), "--confidence must be a probability", id="confidence-one"),
+        pytest.param(("--confidence", "nan"), "--confidence must be a probability", id="confidence-nan"),
+        pytest.param(("--confidence", "inf"), "--confidence must be a probability", id="confidence-inf"),
         pytest.param((), "no framefill manifest entries", id="no-manifest"),
         pytest.param(("--filled", "1-x"), "bad frame range", id="filled"),
     ],
@@ -72,6 +86,73 @@ def test_qc_bad_input_is_one_line_and_exit_2(tmp_path, args, needle):
     res = CliRunner().invoke(cli, ["qc", str(tmp_path / "a.####.exr"), *args])
     assert res.exit_code == 2, res.output
     assert needle in res.stderr and res.stderr.count("\n") == 1
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "needle"),
+    [
+        ("confidence", True, "confidence must be a probability from 0.5 to below 1 (e.g. 0.95), got True"),
+        ("confidence", "0.95", "confidence must be a probability"),
+        ("confidence", 0.49, "confidence must be a probability"),
+        ("confidence", 1.0, "confidence must be a probability"),
+        ("keyframe_check", "yes", "keyframe_check must be true or false, got 'yes'"),
+        ("keyframe_check", 1, "keyframe_check must be true or false, got 1"),
+        ("keyframe_check", None, "keyframe_check must be true or false"),
+    ],
+)
+def test_qc_request_refuses_bad_confidence_and_keyframe_check(field, value, needle):
+    with pytest.raises(RequestError) as info:
+        QcRequest("shot.####.exr", **{field: value})
+    assert info.value.field == field and needle in str(info.value)
+
+
+def test_qc_request_defaults_and_accepted_values():
+    request = QcRequest("shot.####.exr")
+    assert request.keyframe_check is True and request.confidence is None
+    assert QcRequest("shot.####.exr", confidence=0.5).confidence == 0.5
+    assert QcRequest("shot.####.exr", confidence=0.999, keyframe_check=False).keyframe_check is False
+
+
+def _fake_result(request: QcRequest) -> QcResult:
+    frames = (
+        FrameQc(1002, "filled", True, "beside a failed keyframe check: frame 1003 filled across 2 frames "
+                "measured 24.5 dB", predicted_psnr_db=26.0, risk=0.99, basis="keyframe-check",
+                interval_db=(24.36, 27.64), keyframe_checks=(1003,)),
+        FrameQc(1004, "filled", False, predicted_psnr_db=36.0, risk=0.001, basis="keyframe-check",
+                interval_db=(34.36, 37.64), keyframe_checks=(1003, 1005)),
+        FrameQc(1006, "filled", False, predicted_psnr_db=39.0, risk=0.01, basis="features",
+                interval_db=(32.4, 45.6)),
+    )
+    checks = (KeyframeCheckQc(1003, 1001, 1005, 24.5, 31.0), KeyframeCheckQc(1005, 1003, 1007, None, None))
+    return QcResult(request.pattern, 30.0, "abc123def456", "default", request.confidence or 0.95, frames,
+                    (1001, 1003, 1005, 1007), None, 30.0, keyframe_checks=checks)
+
+
+def test_qc_passes_confidence_and_keyframe_check_to_the_request_and_prints_the_evidence(monkeypatch):
+    seen: list[QcRequest] = []
+
+    def fake_qc_shot(request, **_):
+        seen.append(request)
+        return _fake_result(request)
+
+    monkeypatch.setattr(api, "qc_shot", fake_qc_shot)
+    res = _run("qc", "shots/a.####.exr", "--confidence", "0.99", "--no-keyframe-check")
+    assert res.exit_code == 0, res.output
+    assert seen[-1].confidence == 0.99 and seen[-1].keyframe_check is False
+    lines = res.stdout.splitlines()
+    assert lines[0] == ("keyframe checks (rendered frame filled from its rendered neighbours, true PSNR): "
+                        "1003 24.5 dB, 1005 (cut)")
+    row = next(line for line in lines if line.lstrip().startswith("1002"))
+    assert "26.00" in row and "24.4-27.6" in row and "keyframe-check" in row
+    assert row.endswith("yes: beside a failed keyframe check: frame 1003 filled across 2 frames measured 24.5 dB")
+    row = next(line for line in lines if line.lstrip().startswith("1006"))
+    assert "32.4-45.6" in row and "features" in row and "yes" not in row
+    # Defaults: the calibration's confidence, checks on; --json carries the same evidence.
+    res = _run("qc", "shots/a.####.exr", "--json")
+    assert seen[-1].confidence is None and seen[-1].keyframe_check is True
+    doc = json.loads(res.stdout)
+    assert doc["confidence"] == 0.95 and [c["frame"] for c in doc["keyframe_checks"]] == [1003, 1005]
+    assert doc["frames"][1]["interval_db"] == [34.36, 37.64] and doc["frames"][1]["keyframe_checks"] == [1003, 1005]
 
 
 def test_qc_calibrate_rejects_bad_every(tmp_path):

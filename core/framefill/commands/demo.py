@@ -15,7 +15,11 @@ from framefill.cli import cli, make_output, output_options, run_command
 def demo_command(out_dir: str, device: str, json_mode: bool, events_mode: bool, quiet: bool) -> None:
     """Drop every other frame of the bundled sample shot, fill the gaps with rife-4,
     the classical flow model and a plain blend, and print each filled frame's PSNR
-    against the real render. Fetches the rife-4 weights first if they are not cached.
+    against the real render. Then QC judges the rife-4 fill as it would a real
+    shot (no real renders: keyframe checks and features), and the demo shows what
+    that saves: frames rendered, filled, accepted and re-rendered, and the true
+    PSNR of every fill it ships. Fetches the rife-4 weights first if they are not
+    cached.
     """
     from framefill import api
 

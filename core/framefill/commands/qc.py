@@ -12,7 +12,7 @@ from framefill.cli import cli, make_output, named_flags, output_options, run_com
 
 # The flag that sets each QcRequest field, so an error names what was typed.
 FLAGS = {"pattern": "PATTERN", "filled": "--filled", "threshold_db": "--threshold", "report_dir": "--report",
-         "cost_per_frame_min": "--cost-per-frame"}
+         "cost_per_frame_min": "--cost-per-frame", "confidence": "--confidence", "keyframe_check": "--keyframe-check"}
 
 
 class _QcGroup(click.Group):
@@ -30,7 +30,8 @@ def qc_group() -> None:
 
     \b
     framefill qc PATTERN [--filled RANGE] [--frames CHUNK] [--truth PATTERN] [--report DIR]
-                 [--threshold DB] [--calibration FILE] [--cost-per-frame MIN]
+                 [--threshold DB] [--confidence P] [--no-keyframe-check]
+                 [--calibration FILE] [--cost-per-frame MIN]
     framefill qc calibrate PATTERN... --out FILE [--every 2,3] [--model rife-4]
 
     `framefill qc PATTERN --help` lists the scoring options.
@@ -38,12 +39,20 @@ def qc_group() -> None:
 
 
 def _human(payload: dict[str, Any]) -> None:
-    click.echo(f"{'frame':>7}  {'status':<7} {'risk':>6} {'pred dB':>8} {'true dB':>8}  re-render")
+    checks = payload.get("keyframe_checks", [])
+    if checks:
+        click.echo("keyframe checks (rendered frame filled from its rendered neighbours, true PSNR): " + ", ".join(
+            f"{c['frame']} (cut)" if c.get("cut") else f"{c['frame']} {c['psnr_db']:.1f} dB"
+            if c.get("psnr_db") is not None else f"{c['frame']} (not finite)"
+            for c in checks))
+    click.echo(f"{'frame':>7}  {'status':<7} {'pred dB':>8} {'interval':>11} {'true dB':>8}  {'basis':<14} re-render")
     for f in payload["frames"]:
-        risk = f"{f['risk']:.3f}" if "risk" in f else ""
         pred = f"{f['predicted_psnr_db']:.2f}" if "predicted_psnr_db" in f else ""
+        lo_hi = f.get("interval_db")
+        interval = f"{lo_hi[0]:.1f}-{lo_hi[1]:.1f}" if lo_hi else ""
         true = f"{f['psnr_db']:.2f}" if "psnr_db" in f else ""
-        click.echo(f"{f['frame']:>7}  {f['status']:<7} {risk:>6} {pred:>8} {true:>8}  {'yes' if f['flagged'] else ''}")
+        why = f"yes: {f['reason']}" if f["flagged"] else ""
+        click.echo(f"{f['frame']:>7}  {f['status']:<7} {pred:>8} {interval:>11} {true:>8}  {f.get('basis', ''):<14} {why}")
     s = payload["savings"]
     click.echo(f"re-render: {payload['rerender'] or '(none)'}   (Nuke: {payload['rerender_nuke'] or '-'})")
     click.echo(f"{s['frames_rendered']} rendered, {s['frames_filled']} filled, {s['frames_held']} held, "
@@ -66,23 +75,35 @@ def _human(payload: dict[str, Any]) -> None:
               help="Write heatmaps (EXR + PNG), report.html and qc.json here.")
 @click.option("--threshold", "threshold_text", default=None,
               help="PSNR (dB) below which a filled frame must be re-rendered [default: 30].")
+@click.option("--confidence", "confidence_text", default=None,
+              help="How sure QC must be that an accepted frame is above the threshold, 0.5 to below 1 "
+                   "[default: the calibration's].")
+@click.option("--keyframe-check/--no-keyframe-check", default=True, show_default=True,
+              help="Fill each rendered frame from its rendered neighbours and use the measured error as evidence.")
 @click.option("--calibration", type=click.Path(dir_okay=False, exists=True),
               help="A calibration from `framefill qc calibrate` (default: the shipped one).")
 @click.option("--cost-per-frame", type=float, default=None,
               help="Farm minutes per rendered frame, for the savings [default: 30].")
 @click.option("--device", default="cpu", show_default=True,
-              help="Where the model runs if features must be recomputed (frames filled by an older framefill).")
+              help="Where the model runs for the keyframe checks and for features of frames filled by an older "
+                   "framefill.")
 @output_options
 def score_command(pattern: str, filled_text: str | None, frames_text: str | None, truth: str | None,
-                  report_dir: str | None, threshold_text: str | None, calibration: str | None,
-                  cost_per_frame: float | None, device: str, json_mode: bool, events_mode: bool, quiet: bool) -> None:
+                  report_dir: str | None, threshold_text: str | None, confidence_text: str | None,
+                  keyframe_check: bool, calibration: str | None, cost_per_frame: float | None, device: str,
+                  json_mode: bool, events_mode: bool, quiet: bool) -> None:
     """Score the filled frames of PATTERN and print the frames that still need a real render.
 
-    Prints each filled frame's risk (the probability that its PSNR is below
-    the threshold) and predicted PSNR, then the re-render list as an OpenJD
-    range and a Nuke range; scores are cached in the manifest, so a rerun or a
-    retried farm chunk skips scored frames. Exit code 0 even when frames are
-    flagged: the list is the result.
+    The shot checks itself: each rendered frame with rendered neighbours is
+    filled from them and compared with its real render (a keyframe check).
+    A filled frame is accepted only when the evidence says it is above
+    --threshold with --confidence: the checks beside its gap where there are
+    any (a failed one lists it), else its no-reference features. Prints each
+    filled frame's predicted PSNR with its interval, the basis and, for a
+    listed frame, the reason; then the re-render list as an OpenJD range and a
+    Nuke range. Scores and checks are cached in the manifest, so a rerun or a
+    retried farm chunk skips them. Exit code 0 even when frames are listed:
+    the list is the result.
     """
     from framefill import api
     from framefill.requests import QcRequest, parse_frames
@@ -95,11 +116,18 @@ def score_command(pattern: str, filled_text: str | None, frames_text: str | None
                 threshold = float(threshold)
             except ValueError:
                 pass  # the request names --threshold and what it takes
+        confidence: float | str | None = confidence_text or None
+        if confidence is not None:
+            try:
+                confidence = float(confidence)
+            except ValueError:
+                pass  # the request names --confidence and what it takes
         request = QcRequest(pattern, filled=parse_frames(filled_text, field="filled"), frames=parse_frames(frames_text),
                             truth=truth, report_dir=Path(report_dir) if report_dir else None,
                             threshold_db=threshold,  # type: ignore[arg-type]  # the request refuses a non-number
                             calibration=Path(calibration) if calibration else None,
-                            cost_per_frame_min=cost_per_frame, device=device)
+                            cost_per_frame_min=cost_per_frame, device=device, keyframe_check=keyframe_check,
+                            confidence=confidence)  # type: ignore[arg-type]  # the request refuses a non-number
         payload = api.qc_shot(request, report=out.report).to_json()
         out.result(payload, lambda: _human(payload))
 
@@ -141,14 +169,16 @@ def calibrate_command(patterns: tuple[str, ...], out_path: str, every_text: str,
         cal = api.calibrate_qc(list(patterns), out=out_path, every=every, model=model, device=device,
                                work_dir=Path(work_dir) if work_dir else None, threshold_db=threshold,
                                report=out.report)
-        payload = {"calibration": out_path, "id": cal.id, "margin_db": cal.margin_db, "sigma_db": cal.sigma_db,
+        payload = {"calibration": out_path, "id": cal.id, "confidence": cal.confidence, "sigma_db": cal.sigma_db,
+                   "keyframe_sigma_db": cal.keyframe_sigma_db if cal.keyframe_model is not None else None,
                    "trained_on": cal.trained_on, "metrics": cal.metrics}
 
         def human() -> None:
             m = cal.metrics
             click.echo(f"wrote {out_path} (id {cal.id}): {m.get('frames')} frames, {m.get('frames_below_threshold')} "
                        f"below {threshold:g} dB; leave-one-shot-out AUC {m.get('oof_auc')}, "
-                       f"Spearman {m.get('oof_spearman_vs_mse')}, rmse {m.get('oof_rmse_db')} dB; "
-                       f"re-render when predicted PSNR < threshold + {cal.margin_db:.2f} dB")
+                       f"Spearman {m.get('oof_spearman_vs_mse')}, rmse {m.get('oof_rmse_db')} dB "
+                       f"(with keyframe checks {m.get('keyframe_oof_rmse_db')} dB); accept a fill at "
+                       f"{cal.confidence:.1%} confidence")
 
         out.result(payload, human)

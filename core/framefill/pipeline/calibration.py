@@ -1,6 +1,6 @@
 """The QC calibration: from feature maps to a risk map and a per-frame risk, and how it is fitted.
 
-Two small models, both written here with numpy (no scikit-learn):
+Three small models, all written here with numpy (no scikit-learn):
 
 1. **Pixel model** (logistic regression, L2, fitted by IRLS). Inputs: the
    feature maps of :data:`~framefill.ops.errormaps.FEATURE_NAMES`, each
@@ -18,14 +18,21 @@ Two small models, both written here with numpy (no scikit-learn):
    the out-of-fold residual spread, the risk of a frame is
    ``P(PSNR < threshold) = Phi((threshold - predicted) / sigma_db)``.
 
-The **operating point** favours recall: a frame is flagged for a real render
-when ``predicted PSNR < threshold + margin_db``. ``margin_db`` is chosen on the
-training scenes' out-of-fold predictions as the smallest margin that flags
-``TARGET_RECALL`` of the training frames below the threshold, plus
-``MARGIN_SAFETY_DB``: missing a bad frame costs a shot, re-rendering a good one
-costs minutes of farm time. (Flagging every bad training frame let one outlier,
-a motion-blurred frame predicted 4.9 dB too good, set the margin for every
-shot: 61% of frames flagged and nothing saved on the sample shot.)
+3. **Keyframe model** (ridge regression, like the frame model). Inputs: the
+   keyframe checks beside a fill's gap (:mod:`framefill.pipeline.keyframe_check`:
+   a rendered frame filled from its rendered neighbours and measured), as
+   statistics of :data:`KEYFRAME_STATISTICS`. Target: the fill's PSNR. It is the
+   shot's own evidence, so it transfers where the features do not.
+
+**The decision** (:meth:`Calibration.judge`, the one rule) favours recall: a fill
+is accepted only when ``predicted - z(confidence) x sigma`` of its basis (the
+keyframe model where checks exist, else the features) reaches the threshold,
+and no check beside it failed. Each ``sigma`` is the out-of-fold error of the
+training frames near the threshold, widened where needed so that at the
+default confidence every training frame below the threshold is listed out of
+fold: missing a bad frame costs a shot, re-rendering a good one minutes of farm
+time. Version 1 files (a ``margin_db`` over the threshold) still load, as the
+confidence that gives the same rule.
 
 A calibration is a versioned JSON file (``format: framefill-qc-calibration``);
 the default one ships as ``framefill/data/qc_calibration.json``.
@@ -40,7 +47,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, Literal, NoReturn
 
 import numpy as np
 
@@ -68,10 +75,19 @@ __all__ = [
     "frame_aggregates",
     "normal_cdf",
     "NOT_FINITE_REASON",
+    "DEFAULT_CONFIDENCE",
+    "KEYFRAME_STATISTICS",
+    "CheckEvidence",
+    "FillEvidence",
+    "Verdict",
+    "Basis",
+    "keyframe_statistics",
+    "normal_quantile",
+    "residual_log",
 ]
 
 CALIBRATION_FORMAT = "framefill-qc-calibration"
-CALIBRATION_VERSION = 1
+CALIBRATION_VERSION = 2
 # A filled frame below 30 dB PSNR (sRGB proxy) shows visible ghosting or tearing
 # on our scenes; SNU-FILM "extreme" averages ~25 dB for RIFE, "easy" ~40 dB.
 DEFAULT_THRESHOLD_DB = 30.0
@@ -79,11 +95,6 @@ DEFAULT_THRESHOLD_DB = 30.0
 # an error a compositor sees at a glance. A frame at 30 dB has mean squared
 # error 0.001, e.g. 10% of its pixels at this level.
 PIXEL_TAU = 0.01
-# The share of bad training frames (out of fold) the margin must flag, and what is
-# added to that margin so that a held-out frame predicted a little worse than the
-# training frames is still caught.
-TARGET_RECALL = 0.98
-MARGIN_SAFETY_DB = 1.0
 
 # Why a frame with a NaN/Inf score is on the re-render list (QC fails closed).
 NOT_FINITE_REASON = "its QC score is not finite (NaN/Inf pixels in the frame or its features)"
@@ -173,9 +184,121 @@ FRAME_AGGREGATES: dict[str, Aggregate] = {
 BASELINE_AGGREGATES: tuple[str, ...] = ("angle_std_mean", "angle_std_p90")
 
 
+# How sure QC must be that a filled frame is above the threshold to accept it: the
+# lower end of the one-sided interval ``predicted - z(confidence) * sigma`` must reach
+# the threshold. Chosen on the training shots (bench/qc.py) for full recall.
+DEFAULT_CONFIDENCE = 0.95
+
+# The most a confidence may be (z = 4.75): beyond it every interval covers everything.
+MAX_CONFIDENCE = 0.999999
+
+# Where a filled frame's prediction comes from: the shot's own keyframe checks beside
+# its gap, or the no-reference features alone (ends of a shot, a single pair, a cut).
+Basis = Literal["keyframe-check", "features"]
+
+
+@dataclass(frozen=True)
+class CheckEvidence:
+    """One keyframe check beside a fill's gap: its measured PSNR, what the features said of it, its span."""
+
+    psnr_db: float
+    features_psnr_db: float
+    key: int = 0
+    span: int = 2
+    residual_log: float = 0.0  # log_mean_residual_sq of the check fill's features
+
+
+@dataclass(frozen=True)
+class FillEvidence:
+    """Everything QC knows of one filled frame: its feature prediction, its gap and the checks beside it."""
+
+    features_psnr_db: float
+    gap: int = 2
+    checks: tuple[CheckEvidence, ...] = ()
+    residual_log: float = 0.0  # log_mean_residual_sq of the fill's own features
+
+
+def residual_log(maps: Mapping[str, np.ndarray]) -> float:
+    """log10 of the mean squared disagreement of the two warped sources: how much the gap's motion is in doubt."""
+    return _log_mean(np.asarray(maps["residual"], dtype=np.float64) ** 2, 1e-6)
+
+
+def _clip(value: float, low: float, high: float) -> float:
+    return min(max(value, low), high)
+
+
+def _checks_min(e: FillEvidence, what: Callable[[CheckEvidence], float]) -> float:
+    return min(what(c) for c in e.checks)
+
+
+# Per-fill statistics the keyframe model may read: name -> f(evidence). As with
+# FRAME_AGGREGATES, names are stored in calibration files: add, never redefine.
+KEYFRAME_STATISTICS: dict[str, Callable[[FillEvidence], float]] = {
+    # The fill's own no-reference prediction.
+    "features_psnr": lambda e: _clip(e.features_psnr_db, 15.0, 40.0),
+    # The worst measured check beside the gap: true error of this shot, at about twice the gap.
+    "check_psnr_min": lambda e: _clip(_checks_min(e, lambda c: c.psnr_db), 10.0, 45.0),
+    "check_psnr_mean": lambda e: _clip(float(np.mean([c.psnr_db for c in e.checks])), 10.0, 45.0),
+    # How far the features were off on the checks (measured minus predicted): the shot's own correction.
+    "check_offset_min": lambda e: _clip(_checks_min(e, lambda c: c.psnr_db - _clip(c.features_psnr_db, 15.0, 40.0)),
+                                        -20.0, 20.0),
+    # How much larger the checks' span is than the fill's own gap (log2: 1 = twice).
+    "log2_span_ratio": lambda e: math.log2(max(c.span for c in e.checks) / max(e.gap, 1)),
+    # Each check's true PSNR moved by how much less (or more) the fill's warped sources
+    # disagree than the check's did: the shot's own error, scaled to this fill's motion.
+    "check_residual_scaled_min": lambda e: _clip(_checks_min(e, lambda c: c.psnr_db - 10.0 * (
+        e.residual_log - c.residual_log)), 0.0, 60.0),
+}
+
+
+def keyframe_statistics(evidence: FillEvidence, names: Sequence[str]) -> np.ndarray:
+    """The named keyframe statistics of one fill (float64 vector); needs at least one check.
+
+    Raises:
+        InputError: an unknown statistic (a calibration from a newer framefill).
+    """
+    out = []
+    for name in names:
+        fn = KEYFRAME_STATISTICS.get(name)
+        if fn is None:
+            raise InputError(f"calibration uses keyframe statistic {name!r}, unknown to this framefill; "
+                             "upgrade framefill")
+        out.append(fn(evidence))
+    return np.asarray(out, dtype=np.float64)
+
+
 def normal_cdf(x: float) -> float:
     """The standard normal CDF."""
     return 0.5 * math.erfc(-x / math.sqrt(2.0))
+
+
+def normal_quantile(p: float) -> float:
+    """The standard normal quantile (inverse CDF) for 0 < p < 1, by bisection on :func:`normal_cdf`."""
+    low, high = -40.0, 40.0
+    for _ in range(200):
+        mid = 0.5 * (low + high)
+        if normal_cdf(mid) < p:
+            low = mid
+        else:
+            high = mid
+    return 0.5 * (low + high)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The decision on one filled frame: listed for a real render or accepted, why, and on what evidence.
+
+    ``interval_db`` is the two-sided interval of the prediction at the confidence;
+    a frame is accepted only when its lower end is at or above the threshold.
+    """
+
+    listed: bool
+    reason: str
+    basis: Basis
+    predicted_psnr_db: float
+    interval_db: tuple[float, float]
+    risk: float  # P(true PSNR < threshold)
+    checks: tuple[int, ...] = ()  # the rendered frames whose checks were the evidence
 
 
 def pixel_design(maps: Mapping[str, np.ndarray], transforms: Sequence[tuple[str, float | None]] = PIXEL_TRANSFORMS,
@@ -233,8 +356,11 @@ class Calibration:
     pixel_transforms: tuple[tuple[str, float | None], ...]
     frame_model: LinearModel
     sigma_db: float
-    margin_db: float
+    confidence: float = DEFAULT_CONFIDENCE
     threshold_db: float = DEFAULT_THRESHOLD_DB
+    keyframe_model: LinearModel | None = None  # PSNR of a fill from its keyframe checks (ridge)
+    keyframe_sigma_db: float = 1.0
+    check_allowance_db: float = 0.0  # a check this far below the threshold lists the fills beside it
     trained_on: dict[str, Any] = field(default_factory=dict)
     metrics: dict[str, Any] = field(default_factory=dict)
     source: str = ""
@@ -253,34 +379,83 @@ class Calibration:
         psnr = float(self.frame_model.decision(agg))
         return FramePrediction(risk, psnr, dict(zip(self.frame_model.inputs, map(float, agg))))
 
-    def risk(self, predicted_psnr_db: float, threshold_db: float | None = None) -> float:
-        """P(true PSNR < threshold) given the prediction and the out-of-fold spread (NaN for a NaN prediction)."""
+    def risk(self, predicted_psnr_db: float, threshold_db: float | None = None, sigma_db: float | None = None,
+             ) -> float:
+        """P(true PSNR < threshold) given the prediction and its spread (the features' by default; NaN for NaN)."""
         thr = self.threshold_db if threshold_db is None else threshold_db
-        return normal_cdf((thr - predicted_psnr_db) / self.sigma_db)
+        return normal_cdf((thr - predicted_psnr_db) / (self.sigma_db if sigma_db is None else sigma_db))
 
-    def decide(self, predicted_psnr_db: float, threshold_db: float | None = None, *,
-               inputs: Mapping[str, float] | None = None) -> tuple[bool, str]:
-        """The operating point: whether a frame goes on the re-render list, and why.
+    def margin_db(self, basis: Basis = "features", confidence: float | None = None) -> float:
+        """How far above the threshold a prediction on ``basis`` must be to accept the frame: z(confidence) x sigma."""
+        conf = self.confidence if confidence is None else confidence
+        sigma = self.keyframe_sigma_db if basis == "keyframe-check" and self.keyframe_model is not None \
+            else self.sigma_db
+        return normal_quantile(conf) * sigma
 
-        Favours recall: listed when ``predicted < threshold + margin_db``. Fails
-        closed: listed too when the prediction, its risk or any of ``inputs``
-        (the numbers the score stands on: frame statistics, a pixel check, the
-        true PSNR) is NaN or infinite, with :data:`NOT_FINITE_REASON` and the
-        names of those numbers. The one rule every caller flags and explains with.
+    def judge(self, evidence: FillEvidence, threshold_db: float | None = None, confidence: float | None = None, *,
+              inputs: Mapping[str, float] | None = None, predicted_psnr_db: float | None = None) -> Verdict:
+        """The one decision rule: whether a filled frame goes on the re-render list, why, and on what evidence.
+
+        In order:
+
+        1. fails closed: listed when a number it stands on (the predictions, a
+           check's PSNR, any of ``inputs``: frame statistics, the true PSNR) is NaN/Inf;
+        2. listed when a keyframe check beside its gap measured below
+           ``threshold - check_allowance_db`` (the check fills across about twice the
+           gap, in the same stretch of the shot: the fills there are at risk);
+        3. otherwise the prediction: from the keyframe model when a check is beside
+           the gap (basis ``keyframe-check``), else from the features alone (basis
+           ``features``: shot ends, a single pair, next to a cut); accepted only when
+           ``predicted - z(confidence) x sigma`` of that basis reaches the threshold.
+
+        ``predicted_psnr_db`` replaces the basis's own prediction (the fit judges its
+        training frames with out-of-fold predictions).
         """
         thr = self.threshold_db if threshold_db is None else threshold_db
-        own = {"predicted_psnr_db": predicted_psnr_db, "risk": self.risk(predicted_psnr_db, thr)}
-        bad = [name for name, value in own.items() if not math.isfinite(value)]
+        conf = self.confidence if confidence is None else confidence
+        checks = evidence.checks
+        use_model = bool(checks) and self.keyframe_model is not None
+        basis: Basis = "keyframe-check" if use_model else "features"
+        keys = tuple(c.key for c in checks)
+        numbers = {"predicted_psnr_db": evidence.features_psnr_db}
+        if predicted_psnr_db is not None:
+            numbers["the prediction given"] = predicted_psnr_db
+        for c in checks:
+            numbers[f"keyframe check {c.key}"] = c.psnr_db
+            numbers[f"keyframe check {c.key} features"] = c.features_psnr_db
+            numbers[f"keyframe check {c.key} residual"] = c.residual_log
+        if use_model:
+            numbers["residual_log"] = evidence.residual_log
+        bad = [name for name, value in numbers.items() if not math.isfinite(value)]
         bad += sorted(name for name, value in (inputs or {}).items() if not math.isfinite(value))
-        if bad:
-            return True, f"{NOT_FINITE_REASON}: {', '.join(bad)}"
-        if predicted_psnr_db < thr + self.margin_db:
-            return True, f"predicted {predicted_psnr_db:.1f} dB < {thr:g} + {self.margin_db:.1f} dB margin"
-        return False, ""
-
-    def flagged(self, predicted_psnr_db: float, threshold_db: float | None = None) -> bool:
-        """Whether a frame with this prediction goes on the re-render list (see :meth:`decide`)."""
-        return self.decide(predicted_psnr_db, threshold_db)[0]
+        if use_model:
+            assert self.keyframe_model is not None
+            model_numbers = [v for k, v in numbers.items() if k.startswith("keyframe check") or k == "residual_log"]
+            predicted = math.nan
+            if all(math.isfinite(v) for v in model_numbers):
+                predicted = float(self.keyframe_model.decision(
+                    keyframe_statistics(evidence, self.keyframe_model.inputs)))
+            sigma = self.keyframe_sigma_db
+        else:
+            predicted, sigma = evidence.features_psnr_db, self.sigma_db
+        if predicted_psnr_db is not None:
+            predicted = predicted_psnr_db
+        if not math.isfinite(predicted):
+            predicted = math.nan
+        half = normal_quantile(conf) * sigma
+        interval = (predicted - half, predicted + half)
+        risk = normal_cdf((thr - predicted) / sigma)
+        if bad:  # fails closed; the prediction is kept where its own numbers are finite
+            return Verdict(True, f"{NOT_FINITE_REASON}: {', '.join(bad)}", basis, predicted, interval, risk, keys)
+        failed = [c for c in checks if c.psnr_db < thr - self.check_allowance_db]
+        if failed:
+            worst = min(failed, key=lambda c: c.psnr_db)
+            return Verdict(True, (f"beside a failed keyframe check: frame {worst.key} filled across {worst.span} "
+                                  f"frames measured {worst.psnr_db:.1f} dB"), basis, predicted, interval, risk, keys)
+        if interval[0] < thr:
+            return Verdict(True, (f"predicted {predicted:.1f} dB ({basis}), lower bound {interval[0]:.1f} dB at "
+                                  f"{conf * 100:.4g}% confidence < {thr:g} dB"), basis, predicted, interval, risk, keys)
+        return Verdict(False, "", basis, predicted, interval, risk, keys)
 
     # -- identity and files ------------------------------------------------------------
     def to_json(self) -> dict[str, Any]:
@@ -301,10 +476,19 @@ class Calibration:
                 "sigma_db": self.sigma_db,
                 **self.frame_model.to_json(),
             },
+            **({} if self.keyframe_model is None else {"keyframe_model": {
+                "kind": "ridge",
+                "target": "PSNR in dB of a filled frame, from the keyframe checks beside its gap",
+                "sigma_db": self.keyframe_sigma_db,
+                **self.keyframe_model.to_json(),
+            }}),
             "threshold_db": self.threshold_db,
             "operating_point": {
-                "margin_db": self.margin_db,
-                "rule": "re-render a filled frame when predicted PSNR < threshold_db + margin_db",
+                "confidence": self.confidence,
+                "check_allowance_db": self.check_allowance_db,
+                "rule": ("re-render a filled frame when a keyframe check beside it measured below threshold_db - "
+                         "check_allowance_db, or when predicted PSNR - z(confidence) x sigma_db of its basis "
+                         "(keyframe_model with checks, else frame_model) is below threshold_db"),
             },
             "trained_on": self.trained_on,
             "metrics": self.metrics,
@@ -354,13 +538,33 @@ class Calibration:
             if name not in FRAME_AGGREGATES:
                 raise InputError(f"{r.where} uses frame statistic {name!r}, unknown to this framefill; "
                                  "upgrade framefill")
+        sigma = r.number(doc, "frame_model.sigma_db", unit=" of dB", positive=True)
+        if version == 1:  # a margin over the threshold: the same rule as the confidence where z x sigma = margin
+            margin = r.number(doc, "operating_point.margin_db", unit=" of dB")
+            confidence = min(max(normal_cdf(margin / sigma), 0.5), MAX_CONFIDENCE)
+        else:
+            confidence = r.number(doc, "operating_point.confidence")
+            if not 0.5 <= confidence <= MAX_CONFIDENCE:
+                r.fail("operating_point.confidence", "a probability from 0.5 to below 1", confidence)
+        keyframe = None
+        if version >= 2 and "keyframe_model" in doc:
+            keyframe = r.linear(doc, "keyframe_model", "ridge")
+            for name in keyframe.inputs:
+                if name not in KEYFRAME_STATISTICS:
+                    raise InputError(f"{r.where} uses keyframe statistic {name!r}, unknown to this framefill; "
+                                     "upgrade framefill")
         return cls(
             pixel_model=pixel,
             pixel_tau=r.number(doc, "pixel_model.tau", positive=True),
             pixel_transforms=transforms,
             frame_model=frame,
-            sigma_db=r.number(doc, "frame_model.sigma_db", unit=" of dB", positive=True),
-            margin_db=r.number(doc, "operating_point.margin_db", unit=" of dB"),
+            sigma_db=sigma,
+            confidence=confidence,
+            keyframe_model=keyframe,
+            keyframe_sigma_db=(1.0 if keyframe is None else
+                               r.number(doc, "keyframe_model.sigma_db", unit=" of dB", positive=True)),
+            check_allowance_db=(0.0 if version == 1 else
+                                r.number(doc, "operating_point.check_allowance_db", unit=" of dB", default=0.0)),
             threshold_db=r.number(doc, "threshold_db", unit=" of dB", default=DEFAULT_THRESHOLD_DB),
             trained_on=dict(r.mapping(doc, "trained_on", default={})),
             metrics=dict(r.mapping(doc, "metrics", default={})),
@@ -375,7 +579,8 @@ class Calibration:
 _MISSING: Any = object()
 # Fields of the nested sections, by where they belong: found at the top level, they are a misplaced edit.
 _NESTED_FIELDS = {
-    "margin_db": "operating_point", "rule": "operating_point", "sigma_db": "frame_model", "tau": "pixel_model",
+    "margin_db": "operating_point", "confidence": "operating_point", "check_allowance_db": "operating_point",
+    "rule": "operating_point", "sigma_db": "frame_model", "tau": "pixel_model",
     "transforms": "pixel_model", "coef": "pixel_model and frame_model", "intercept": "pixel_model and frame_model",
     "standardise": "pixel_model and frame_model", "inputs": "pixel_model and frame_model",
 }

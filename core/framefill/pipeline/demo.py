@@ -23,10 +23,12 @@ from framefill.frames import FramePattern, format_frame_range, read_exr
 from framefill.frames.channels import find_beauty
 from framefill.ops.metrics import display_proxy, psnr
 
-__all__ = ["sample_shot_pattern", "DemoResult", "run_demo", "beauty_rgb", "score_against_truth", "sparse_copy",
+__all__ = ["sample_shot_pattern", "DemoResult", "DemoSavings", "run_demo", "beauty_rgb", "score_against_truth", "sparse_copy",
            "DEMO_MODELS"]
 
 DEMO_MODELS = ("rife-4", "flow", "blend")
+# The demo's QC step judges this model's fill.
+QC_MODEL = "rife-4"
 # The demo models that need no weights.
 CLASSICAL_DEMO_MODELS = ("flow", "blend")
 
@@ -67,11 +69,43 @@ def sparse_copy(truth_pattern: str, dest_pattern: str, frames: tuple[int, ...]) 
 
 
 @dataclass(frozen=True)
+class DemoSavings:
+    """What QC made of the rife-4 fill, judged without the real renders and scored against them afterwards."""
+
+    model: str
+    rendered: tuple[int, ...]
+    filled: tuple[int, ...]
+    accepted: tuple[int, ...]  # filled frames QC ships
+    rerender: tuple[int, ...]  # filled frames QC sends back for a real render
+    below_threshold: tuple[int, ...]  # filled frames truly below the threshold
+    threshold_db: float
+    keyframe_checks: int
+
+    @property
+    def shipped_below_threshold(self) -> tuple[int, ...]:
+        """Accepted frames whose true PSNR is below the threshold: what QC let through."""
+        return tuple(f for f in self.accepted if f in self.below_threshold)
+
+    def to_json(self, psnr_db: dict[int, float]) -> dict[str, Any]:
+        return {
+            "model": self.model, "threshold_db": self.threshold_db, "keyframe_checks": self.keyframe_checks,
+            "frames_rendered": len(self.rendered), "frames_filled": len(self.filled),
+            "frames_accepted": len(self.accepted), "frames_rerendered": len(self.rerender),
+            "rerender": format_frame_range(self.rerender), "accepted": format_frame_range(self.accepted),
+            "true_below_threshold": format_frame_range(self.below_threshold),
+            "shipped_below_threshold": format_frame_range(self.shipped_below_threshold),
+            "shipped_fill_psnr_db": {str(f): round(psnr_db[f], 3) for f in self.accepted},
+            "renders_saved": len(self.accepted),
+        }
+
+
+@dataclass(frozen=True)
 class DemoResult:
     out_dir: Path
     rendered: tuple[int, ...]
     filled: tuple[int, ...]
     psnr_db: dict[str, dict[int, float]]  # model -> frame -> dB
+    savings: DemoSavings | None = None
 
     def mean_psnr(self, model: str) -> float:
         values = list(self.psnr_db[model].values())
@@ -85,6 +119,7 @@ class DemoResult:
             "metric": "PSNR dB of the sRGB-encoded beauty clipped to [0,1], filled frame vs the real render",
             "mean_psnr_db": {m: round(self.mean_psnr(m), 3) for m in self.psnr_db},
             "psnr_db": {m: {str(f): round(v, 3) for f, v in per.items()} for m, per in self.psnr_db.items()},
+            **({} if self.savings is None else {"qc": self.savings.to_json(self.psnr_db[self.savings.model])}),
         }
 
     def summary_markdown(self) -> str:
@@ -124,10 +159,27 @@ def run_demo(
         out_pattern = str(out_dir / model / "shot.####.exr")
         run_fill(FillRequest(rendered, out_pattern, frames=frames, model=model, device=device), report=report)
         scores[model] = score_against_truth(out_pattern, truth_pattern, filled)
-    result = DemoResult(out_dir, keys, filled, scores)
+    savings = None
+    if QC_MODEL in models:
+        savings = _judge(str(out_dir / QC_MODEL / "shot.####.exr"), keys, filled, scores[QC_MODEL], report)
+    result = DemoResult(out_dir, keys, filled, scores, savings)
     atomic_write_text(out_dir / "summary.json", json.dumps(result.to_json(), indent=2, sort_keys=True))
     atomic_write_text(out_dir / "summary.md", summary_markdown(result))
     return result
+
+
+def _judge(pattern: str, keys: tuple[int, ...], filled: tuple[int, ...], psnr_db: dict[int, float],
+           report: Reporter) -> DemoSavings:
+    """QC of a filled sample shot as a user runs it (no real renders), then the truth about what it shipped."""
+    from framefill.pipeline.qc import qc_sequence
+    from framefill.requests import QcRequest
+
+    result = qc_sequence(QcRequest(pattern, filled=filled), report=report)
+    listed = set(result.rerender)
+    accepted = tuple(f for f in filled if f not in listed)
+    bad = tuple(f for f in filled if psnr_db[f] < result.threshold_db)
+    return DemoSavings(QC_MODEL, keys, filled, accepted, tuple(sorted(listed & set(filled))), bad,
+                       result.threshold_db, len(result.keyframe_checks))
 
 
 def summary_markdown(result: DemoResult) -> str:
@@ -145,5 +197,32 @@ def summary_markdown(result: DemoResult) -> str:
         lines.append(f"| {frame} | " + " | ".join(f"{result.psnr_db[m][frame]:.2f}" for m in models) + " |")
     lines.append("| **mean** | " + " | ".join(f"**{result.mean_psnr(m):.2f}**" for m in models) + " |")
     lines.append("")
+    if result.savings is not None:
+        lines += _savings_markdown(result.savings, result.psnr_db[result.savings.model])
     lines.append(f"Outputs: {', '.join(str(result.out_dir / m) for m in models)}")
     return "\n".join(lines) + "\n"
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")
+
+
+def _savings_markdown(s: DemoSavings, psnr_db: dict[int, float]) -> list[str]:
+    total = len(s.rendered) + len(s.filled)
+    lines = [
+        f"## What QC saves ({s.model}, `framefill qc` without the real renders, threshold {s.threshold_db:g} dB)",
+        "",
+        f"{total} frames: {len(s.rendered)} rendered, {len(s.filled)} filled; QC ran {s.keyframe_checks} keyframe "
+        f"checks, accepted {_count(len(s.accepted), 'fill')} and sent {len(s.rerender)} back for a real render "
+        f"({format_frame_range(s.rerender) or 'none'}): **{len(s.accepted)} of {total} renders saved**.",
+        f"Truly below {s.threshold_db:g} dB: {format_frame_range(s.below_threshold) or 'none'}; shipped below it: "
+        f"**{format_frame_range(s.shipped_below_threshold) or 'none'}**.",
+        "",
+    ]
+    if s.accepted:
+        lines += ["| shipped fill | true PSNR dB |", "|---|---|"]
+        lines += [f"| {f} | {psnr_db[f]:.2f} |" for f in s.accepted]
+        lines.append("")
+    lines.append("Every other shipped frame is a real render (the rendered frames, and the re-rendered ones).")
+    lines.append("")
+    return lines

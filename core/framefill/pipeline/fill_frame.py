@@ -28,7 +28,7 @@ from framefill.models.interp import Interpolator, Motion
 from framefill.ops.cuts import CUT_THRESHOLD, cut_score
 from framefill.ops.pixels import Box, cast_like, finite, on_canvas, union_box
 
-__all__ = ["PairMotion", "pair_motion", "apply_motion", "check_pair"]
+__all__ = ["PairMotion", "pair_motion", "apply_motion", "check_pair", "beauty_channels"]
 
 
 def _beauty(image: ExrImage) -> tuple[int, tuple[str, str, str]]:
@@ -38,6 +38,16 @@ def _beauty(image: ExrImage) -> tuple[int, tuple[str, str, str]]:
             return index, rgb
     where = image.path or "the source frame"
     raise ExrError(f"{where} has no R,G,B channels to estimate motion from; framefill needs a beauty/rgba layer")
+
+
+def beauty_channels(image: ExrImage) -> tuple[ExrPart, tuple[str, str, str]]:
+    """The part holding the beauty and its R,G,B channel names.
+
+    Raises:
+        ExrError: no R,G,B channels.
+    """
+    index, rgb = _beauty(image)
+    return image.parts[index], rgb
 
 
 def _proxy(image: ExrImage, canvas: Box, color: ColorSetup) -> np.ndarray:

@@ -44,11 +44,16 @@ from framefill.frames.channels import find_beauty
 from framefill.frames.exr import ExrImage, ExrPart
 from framefill.ops.resample import resize
 from framefill.pipeline.calibration import (
+    Basis,
     Calibration,
+    CheckEvidence,
+    FillEvidence,
     GapContext,
     flow_p99,
     load_calibration,
+    residual_log,
 )
+from framefill.pipeline.keyframe_check import CheckTriplet, check_schedule, checks_beside
 from framefill.pipeline.engine import Made, run_frames
 from framefill.pipeline.manifest import Manifest, ManifestEntry
 from framefill.pipeline.qc_features import (
@@ -60,13 +65,13 @@ from framefill.pipeline.qc_features import (
 from framefill.requests import QcRequest
 from framefill.runtime.memory import frame_budget
 
-__all__ = ["QC_VERSION", "DEFAULT_COST_PER_FRAME_MIN", "FrameQc", "QcResult", "qc_sequence", "beauty_rgb",
-           "heatmap_pattern"]
+__all__ = ["QC_VERSION", "DEFAULT_COST_PER_FRAME_MIN", "FrameQc", "KeyframeCheckQc", "QcResult", "qc_sequence",
+           "beauty_rgb", "heatmap_pattern"]
 
 # Where a frame's score came from.
 QcSource = Literal["cached", "sidecar", "recomputed", "held", ""]
 # Part of every cached score's key: bump when scoring changes meaning.
-QC_VERSION = 1
+QC_VERSION = 2
 # Farm minutes one real render of a frame costs, for the savings line; a mid-size
 # feature-animation frame. Override with --cost-per-frame.
 DEFAULT_COST_PER_FRAME_MIN = 30.0
@@ -89,20 +94,50 @@ class FrameQc:
     heatmap: str | None = None
     source: QcSource = ""
     seconds: float = 0.0
+    basis: Basis | None = None  # what the prediction stands on (None: a held frame)
+    interval_db: tuple[float, float] | None = None  # the prediction's interval at the confidence
+    keyframe_checks: tuple[int, ...] = ()  # the rendered frames whose checks are the evidence
 
     def to_json(self) -> dict[str, Any]:
         """The frame's record in qc.json and ``--json``: standard JSON, so a NaN/Inf number is left out
         and named in ``not_finite`` (the reason says why the frame is listed)."""
         out: dict[str, Any] = {"frame": self.frame, "status": self.status, "flagged": self.flagged}
         not_finite = []
-        for key in ("reason", "predicted_psnr_db", "risk", "psnr_db", "ssim", "heatmap", "source"):
+        for key in ("reason", "basis", "predicted_psnr_db", "risk", "psnr_db", "ssim", "heatmap", "source"):
             value = getattr(self, key)
             if isinstance(value, float) and not math.isfinite(value):
                 not_finite.append(key)
             elif value not in (None, ""):
                 out[key] = round(value, 4) if isinstance(value, float) else value
+        if self.interval_db is not None:
+            if all(math.isfinite(v) for v in self.interval_db):
+                out["interval_db"] = [round(v, 2) for v in self.interval_db]
+            else:
+                not_finite.append("interval_db")
+        if self.keyframe_checks:
+            out["keyframe_checks"] = list(self.keyframe_checks)
         if not_finite:
             out["not_finite"] = not_finite
+        return out
+
+
+@dataclass(frozen=True)
+class KeyframeCheckQc:
+    """One keyframe check of the shot: ``frame`` filled from ``before`` and ``after``, measured against its render."""
+
+    frame: int
+    before: int
+    after: int
+    psnr_db: float | None  # None: the span crosses a cut (no check)
+    features_psnr_db: float | None  # what the no-reference features predicted for the check
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"frame": self.frame, "before": self.before, "after": self.after}
+        for key in ("psnr_db", "features_psnr_db"):
+            value = getattr(self, key)
+            out[key] = None if value is None or not math.isfinite(value) else round(value, 4)
+        if self.psnr_db is None:
+            out["cut"] = True
         return out
 
 
@@ -114,13 +149,15 @@ class QcResult:
     threshold_db: float
     calibration_id: str
     calibration_source: str
-    margin_db: float
+    confidence: float
     frames: tuple[FrameQc, ...]
     rendered: tuple[int, ...]
     truth: str | None
     cost_per_frame_min: float
     report_html: str | None = None
     qc_json: str | None = None
+    keyframe_checks: tuple[KeyframeCheckQc, ...] = ()
+    check_allowance_db: float = 0.0  # a check below threshold_db minus this lists the fills beside it
 
     @property
     def rerender(self) -> tuple[int, ...]:
@@ -151,6 +188,7 @@ class QcResult:
             "frames_filled": filled,
             "frames_held": held,
             "frames_rerender": rerender,
+            "frames_accepted": sum(1 for f in self.frames if f.status == "filled" and not f.flagged),
             "frames_never_rendered": not_rendered,
             "render_fraction_saved": round(not_rendered / total, 4) if total else 0.0,
             "cost_per_frame_min": self.cost_per_frame_min,
@@ -165,7 +203,10 @@ class QcResult:
             "framefill_version": __version__,
             "pattern": self.pattern,
             "threshold_db": self.threshold_db,
-            "calibration": {"id": self.calibration_id, "source": self.calibration_source, "margin_db": self.margin_db},
+            "calibration": {"id": self.calibration_id, "source": self.calibration_source},
+            "confidence": self.confidence,
+            "keyframe_checks": [c.to_json() for c in self.keyframe_checks],
+            "check_allowance_db": self.check_allowance_db,
             "rerender": format_frame_range(self.rerender),
             "rerender_nuke": format_frame_range(self.rerender, style="nuke"),
             "rerender_frames": list(self.rerender),
@@ -273,7 +314,6 @@ class _Scorer:
     def _recompute(self, frame: int, entry: ManifestEntry) -> tuple[dict[str, np.ndarray], Any]:
         """Features of a frame without a readable sidecar: rerun the manifest's model on its sources."""
         from framefill.color import ColorSetup
-        from framefill.models.loading import load_interpolator
         from framefill.pipeline.fill_frame import pair_motion
 
         recipe = entry.recipe
@@ -282,15 +322,7 @@ class _Scorer:
         if recipe.get("kind") != "fill" or len(sources) != 2 or not input_pattern:
             raise InputError(f"frame {frame} of {self.pattern}: its manifest entry does not say what it was filled "
                              "from; refill it with `framefill interpolate`")
-        model = str(recipe.get("model", ""))
-        scale = float(self.job.get("rife_scale") or 1.0)
-        key = (model, scale)
-        if key not in self._models:
-            loaded = load_interpolator(model, device=self.device, scale=scale)
-            if recipe.get("model_sha256") and loaded.sha256 and loaded.sha256 != recipe["model_sha256"]:
-                raise InputError(f"frame {frame} was filled with other {model} weights than the cached ones; "
-                                 "refill it (its QC features are recomputed with the model that made it)")
-            self._models[key] = loaded
+        interpolator = self.interpolator(frame, recipe)
         if recipe.get("mode") == "recursive" and sources[1] - sources[0] > 2:
             self.report(Event("warning", stage="qc", frame=frame, message=(
                 f"frame {frame}: QC features recomputed from the direct pair {sources[0]}-{sources[1]}; "
@@ -299,8 +331,30 @@ class _Scorer:
         img0, img1 = (read_exr(src.path(s), memory_budget_bytes=self.budget) for s in sources)
         color = ColorSetup(*recipe["color"]) if recipe.get("color") else ColorSetup()
         t = float(recipe.get("t", (frame - sources[0]) / (sources[1] - sources[0])))
-        pair = pair_motion(img0, img1, t, self._models[key].model, color=color, device=self.device, detect_cuts=False)
+        pair = pair_motion(img0, img1, t, interpolator, color=color, device=self.device, detect_cuts=False)
         return pair.qc_features(t), pair.canvas
+
+    def interpolator(self, frame: int, recipe: Mapping[str, Any]) -> Any:
+        """The model that filled ``frame`` (its recipe's), loaded once per run.
+
+        Raises:
+            InputError: the cached weights are not the ones that made the frame.
+        """
+        from framefill.models.loading import load_interpolator
+
+        model = str(recipe.get("model", ""))
+        scale = float(self.job.get("rife_scale") or 1.0)
+        key = (model, scale)
+        if key not in self._models:
+            from framefill.models.catalog import ensure_fetched
+
+            ensure_fetched([model], report=self.report)  # a farm worker's first qc task: pinned, verified
+            loaded = load_interpolator(model, device=self.device, scale=scale)
+            if recipe.get("model_sha256") and loaded.sha256 and loaded.sha256 != recipe["model_sha256"]:
+                raise InputError(f"frame {frame} was filled with other {model} weights than the cached ones; "
+                                 "refill it (QC reruns the model that made it)")
+            self._models[key] = loaded
+        return self._models[key].model
 
     # -- truth -----------------------------------------------------------------------------
     def truth_error(self, frame: int, filled_rgb: np.ndarray) -> tuple[np.ndarray, float, float] | None:
@@ -374,16 +428,115 @@ def _filled_from_manifest(entries: dict[int, ManifestEntry]) -> tuple[int, ...]:
     return tuple(f for f, e in entries.items() if e.status in ("filled", "held"))
 
 
+class _KeyframeChecks:
+    """The shot's keyframe checks: measured when a fill beside them is judged, cached in the rendered frames' entries.
+
+    A check's record (true PSNR, the features' prediction for it) is keyed on the
+    three frames' file hashes, the model, the colour setup and the calibration.
+    """
+
+    def __init__(self, scorer: _Scorer, entries: dict[int, ManifestEntry], enabled: bool) -> None:
+        self.scorer = scorer
+        self.entries = entries
+        self.schedule = check_schedule(f for f, e in entries.items() if e.status == "copied") if enabled else ()
+        self.records: dict[int, dict[str, Any]] = {}
+        self.measured = 0
+        self.seconds = 0.0
+
+    def beside(self, entry: ManifestEntry) -> tuple[CheckEvidence, ...]:
+        """The evidence of the checks beside a fill's gap (a check across a cut is none)."""
+        sources = sorted(int(s) for s in (entry.recipe.get("sources") or {}))
+        if len(sources) != 2:
+            return ()
+        out = []
+        for triplet in checks_beside(self.schedule, sources[0], sources[1]):
+            record = self.record(triplet, entry.recipe)
+            if not record.get("cut"):
+                out.append(CheckEvidence(_number(record.get("psnr_db")), _number(record.get("features_psnr_db")),
+                                         triplet.key, triplet.span, _number(record.get("residual_log"))))
+        return tuple(out)
+
+    def results(self) -> tuple[KeyframeCheckQc, ...]:
+        """The checks measured or read in this run, in frame order."""
+        out = []
+        for key in sorted(self.records):
+            r = self.records[key]
+            out.append(KeyframeCheckQc(key, int(r["before"]), int(r["after"]),
+                                       None if r.get("cut") else _number(r.get("psnr_db")),
+                                       None if r.get("cut") else _number(r.get("features_psnr_db"))))
+        return tuple(out)
+
+    def _key(self, triplet: CheckTriplet, recipe: Mapping[str, Any]) -> dict[str, Any]:
+        frames = (triplet.before, triplet.key, triplet.after)
+        return {"qc_version": QC_VERSION, "calibration": self.scorer.cal.id, "model": recipe.get("model"),
+                "model_sha256": recipe.get("model_sha256"), "rife_scale": self.scorer.job.get("rife_scale"),
+                "color": recipe.get("color"), "frames": list(frames),
+                "file_sha256": [self.entries[f].file_sha256 for f in frames]}
+
+    def record(self, triplet: CheckTriplet, recipe: Mapping[str, Any]) -> dict[str, Any]:
+        if triplet.key in self.records:
+            return self.records[triplet.key]
+        key = self._key(triplet, recipe)
+        entry = self.entries[triplet.key]
+        cached = (entry.qc or {}).get("keyframe_check") if (entry.qc or {}).get("key") == key else None
+        if isinstance(cached, Mapping) and _is_check_record(cached, triplet):
+            record = dict(cached)
+        else:
+            record = self._measure(triplet, recipe)
+            updated = entry.with_qc({"key": key, "keyframe_check": record})
+            self.scorer.manifest.put(triplet.key, updated)
+            self.entries[triplet.key] = updated
+        self.records[triplet.key] = record
+        return record
+
+    def _measure(self, triplet: CheckTriplet, recipe: Mapping[str, Any]) -> dict[str, Any]:
+        import time
+
+        from framefill.color import ColorSetup
+        from framefill.pipeline.keyframe_check import measure_check
+        from framefill.pipeline.qc_features import as_stored
+
+        started = time.perf_counter()
+        frames = FramePattern.parse(self.scorer.pattern)
+        images = [read_exr(frames.path(f), memory_budget_bytes=self.scorer.budget)
+                  for f in (triplet.before, triplet.key, triplet.after)]
+        color = ColorSetup(*recipe["color"]) if recipe.get("color") else ColorSetup()
+        measure = measure_check(images[0], images[1], images[2], triplet, self.scorer.interpolator(triplet.key, recipe), color=color,
+                                device=self.scorer.device)
+        record: dict[str, Any] = {"before": triplet.before, "after": triplet.after}
+        if measure.psnr_db is None or measure.maps is None:
+            record["cut"] = True
+        else:
+            predicted = self.scorer.cal.predict(as_stored(measure.maps)).predicted_psnr_db
+            record.update(psnr_db=_stored(measure.psnr_db, 4), features_psnr_db=_stored(predicted, 4),
+                          residual_log=_stored(residual_log(as_stored(measure.maps)), 6))
+        self.measured += 1
+        self.seconds += time.perf_counter() - started
+        self.scorer.report(Event("progress", stage="qc", frame=triplet.key, message=(
+            f"keyframe check {triplet.key} (filled from {triplet.before} and {triplet.after}): "
+            + ("across a cut" if record.get("cut") else f"{measure.psnr_db:.2f} dB"))))
+        return record
+
+
+def _is_check_record(record: Mapping[str, Any], triplet: CheckTriplet) -> bool:
+    if record.get("before") != triplet.before or record.get("after") != triplet.after:
+        return False
+    return bool(record.get("cut")) or all(_is_score(record.get(k, ""))
+                                          for k in ("psnr_db", "features_psnr_db", "residual_log"))
+
+
 class _QcJob:
     """Score one filled frame per item: cached scores are reused, heatmaps written when a report is asked for."""
 
     stage = "qc"
 
     def __init__(self, scorer: _Scorer, entries: dict[int, ManifestEntry], threshold_db: float,
-                 heat: FramePattern | None) -> None:
+                 confidence: float, checks: _KeyframeChecks, heat: FramePattern | None) -> None:
         self.scorer = scorer
         self.entries = entries
         self.thr = threshold_db
+        self.confidence = confidence
+        self.checks = checks
         self.heat = heat
         self.frames = FramePattern.parse(scorer.pattern)
 
@@ -402,9 +555,12 @@ class _QcJob:
         new_entry = None
         if cached is None or (self.heat is not None and not _heatmap_current(self.heat, frame, key)):
             qc, source, new_entry = self._score(frame, entry, key, cached)
-        fq = self._frame_qc(frame, qc, source)
+        fq = self._frame_qc(frame, qc, source, entry)
+        verdict = {k: v for k, v in fq.to_json().items() if k in _VERDICT_FIELDS}
+        if qc.get("verdict") != verdict:  # the manifest shows the decision of the latest run
+            new_entry = (new_entry or entry).with_qc({**qc, "verdict": verdict})
         data = {k: v for k, v in fq.to_json().items() if k in ("status", "flagged", "risk", "predicted_psnr_db",
-                                                              "psnr_db")}
+                                                              "psnr_db", "basis")}
         return Made(frame, fq, new_entry, event=data)
 
     def _score(self, frame: int, entry: ManifestEntry, key: dict[str, Any], valid: dict[str, Any] | None,
@@ -424,6 +580,7 @@ class _QcJob:
         if valid is not None:
             return valid, "cached", None
         qc: dict[str, Any] = {"key": key, "predicted_psnr_db": _stored(pred.predicted_psnr_db, 4),
+                              "residual_log": _stored(residual_log(maps), 6),
                               "aggregates": {k: _stored(v, 6) for k, v in pred.aggregates.items()}}
         nonfinite = int(rgb.size - np.count_nonzero(np.isfinite(rgb)))
         if nonfinite:
@@ -432,23 +589,31 @@ class _QcJob:
             qc.update(psnr_db=_stored(truth_err[1], 4), ssim=_stored(truth_err[2], 5))
         return qc, maps_source, entry.with_qc(qc)
 
-    def _frame_qc(self, frame: int, qc: Mapping[str, Any], source: QcSource) -> FrameQc:
-        """The frame's result from its score record; whether it is listed is :meth:`Calibration.decide`'s call."""
-        cal, thr = self.scorer.cal, self.thr
+    def _frame_qc(self, frame: int, qc: Mapping[str, Any], source: QcSource, entry: ManifestEntry) -> FrameQc:
+        """The frame's result from its score and the checks beside it; the decision is :meth:`Calibration.judge`'s."""
         predicted = _number(qc["predicted_psnr_db"])
         aggregates = {str(k): _number(v) for k, v in qc.get("aggregates", {}).items()}
         psnr_db = None if "psnr_db" not in qc else _number(qc["psnr_db"])
         ssim = None if "ssim" not in qc else _number(qc["ssim"])
         inputs = dict(aggregates)
+        inputs["residual_log"] = _number(qc.get("residual_log"))
         if qc.get("nonfinite_pixels"):
             inputs["pixels of the filled frame"] = math.nan
         inputs.update({f"true {k}": v for k, v in (("psnr_db", psnr_db), ("ssim", ssim)) if v is not None})
-        flagged, reason = cal.decide(predicted, thr, inputs=inputs)
+        sources = sorted(int(s) for s in (entry.recipe.get("sources") or {}))
+        gap = sources[1] - sources[0] if len(sources) == 2 else 2
+        evidence = FillEvidence(predicted, gap, self.checks.beside(entry), _number(qc.get("residual_log")))
+        v = self.scorer.cal.judge(evidence, self.thr, self.confidence, inputs=inputs)
         return FrameQc(
-            frame, "filled", flagged, reason=reason, predicted_psnr_db=predicted, risk=cal.risk(predicted, thr),
+            frame, "filled", v.listed, reason=v.reason, predicted_psnr_db=v.predicted_psnr_db, risk=v.risk,
             psnr_db=psnr_db, ssim=ssim, aggregates=aggregates,
-            heatmap=None if self.heat is None else self.heat.path(frame), source=source,
+            heatmap=None if self.heat is None else self.heat.path(frame), source=source, basis=v.basis,
+            interval_db=v.interval_db, keyframe_checks=v.checks,
         )
+
+
+# The fields of a frame's qc.json record that the manifest keeps as its latest decision.
+_VERDICT_FIELDS = ("flagged", "reason", "basis", "predicted_psnr_db", "interval_db", "risk", "keyframe_checks")
 
 
 def _stored(value: float, digits: int) -> float | None:
@@ -473,6 +638,8 @@ def _cached_score(record: Mapping[str, Any] | None, key: dict[str, Any]) -> dict
     if not isinstance(aggregates, Mapping) or not all(_is_score(v) for v in aggregates.values()):
         return None
     if not all(_is_score(record[k]) for k in ("psnr_db", "ssim") if k in record):
+        return None
+    if not _is_score(record.get("residual_log", "")):
         return None
     if key.get("truth") is not None and "psnr_db" in record and "ssim" not in record:
         return None
@@ -528,21 +695,31 @@ def qc_sequence(
                          "qc scores frames written by `framefill interpolate`")
     cal = calibration if calibration is not None else load_calibration(request.calibration)
     thr = cal.threshold_db if request.threshold_db is None else request.threshold_db
+    confidence = cal.confidence if request.confidence is None else request.confidence
     scorer = _Scorer(pattern, cal, truth=request.truth, device=request.device, report=report)
     work = _frames_to_score(request, entries, manifest, report)
     heat = heatmap_pattern(pattern, request.report_dir) if request.report_dir is not None else None
-    job = _QcJob(scorer, entries, thr, heat)
+    checks = _KeyframeChecks(scorer, entries, request.keyframe_check)
+    job = _QcJob(scorer, entries, thr, confidence, checks, heat)
+    before = {f: e.to_json() for f, e in entries.items()}
     run = run_frames(work, job, manifest=manifest, report=report, cancelled=cancelled,
-                     start_message=f"scoring {len(work)} filled frame(s) of {pattern} (threshold {thr:g} dB)")
-    if any(fq.source not in ("cached", "held") for fq in run.outcomes):
+                     start_message=f"scoring {len(work)} filled frame(s) of {pattern} (threshold {thr:g} dB, "
+                                   f"{confidence:.1%} confidence)")
+    latest = manifest.entries()
+    if any(before.get(f) != e.to_json() for f, e in latest.items()):
         manifest.publish()
-    rendered = tuple(f for f, e in manifest.entries().items() if e.status == "copied")
+    rendered = tuple(f for f, e in latest.items() if e.status == "copied")
     cost = DEFAULT_COST_PER_FRAME_MIN if request.cost_per_frame_min is None else request.cost_per_frame_min
     result = QcResult(pattern=str(pattern), threshold_db=thr, calibration_id=cal.id,
-                      calibration_source=cal.source or "default", margin_db=cal.margin_db, frames=run.outcomes,
-                      rendered=rendered, truth=request.truth, cost_per_frame_min=float(cost))
+                      calibration_source=cal.source or "default", confidence=confidence, frames=run.outcomes,
+                      rendered=rendered, truth=request.truth, cost_per_frame_min=float(cost),
+                      keyframe_checks=checks.results(), check_allowance_db=cal.check_allowance_db)
     if request.report_dir is not None:
         result = _write_report(result, Path(request.report_dir), cal)
+    if checks.measured:
+        report(Event("progress", stage="qc", message=(
+            f"{checks.measured} keyframe check(s) measured in {checks.seconds:.1f} s "
+            f"({checks.seconds / checks.measured:.2f} s each)")))
     report(Event("done", stage="qc", message=(
         f"{len(result.rerender)} of {len(run.outcomes)} filled frame(s) need a real render: "
         f"{format_frame_range(result.rerender) or 'none'}")))

@@ -2,11 +2,13 @@
 
 For each shot and each ``every`` (2, 3, ...): keep every Nth frame as the
 "sparse render", fill the rest with the model (the fill writes the feature
-sidecars), and measure each filled frame against its real render. Then fit the
-pixel model on sampled pixels, the frame model on every filled frame, and pick
-the operating point (see :mod:`framefill.pipeline.calibration`).
+sidecars), measure each filled frame against its real render, and measure the
+keyframe checks of the kept frames. Then fit the pixel model on sampled pixels,
+the frame model on every filled frame, the keyframe model on the fills with
+checks beside them, and each basis's spread (see
+:mod:`framefill.pipeline.calibration`).
 
-The fills live in a work folder and resume like any fill, so refitting after a
+The fills and checks live in a work folder and resume, so refitting after a
 change to the fitting code costs no model time.
 """
 
@@ -16,7 +18,7 @@ import os
 import shutil
 import zlib
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +28,7 @@ from framefill._version import __version__
 from framefill.errors import InputError, SequenceError
 from framefill.events import Event, Reporter, null_reporter
 from framefill.frames import FramePattern, read_exr
-from framefill.ops.errormaps import roc_auc, spearman
+from framefill.ops.errormaps import FEATURE_NAMES, roc_auc, spearman
 from framefill.ops.regression import (
     LinearModel,
     choose_ridge_l2,
@@ -36,21 +38,29 @@ from framefill.ops.regression import (
 from framefill.ops.resample import grid_resize
 from framefill.pipeline.calibration import (
     DEFAULT_THRESHOLD_DB,
-    MARGIN_SAFETY_DB,
     PIXEL_TAU,
     PIXEL_TRANSFORMS,
-    TARGET_RECALL,
     Calibration,
+    CheckEvidence,
+    FillEvidence,
+    DEFAULT_CONFIDENCE,
     GapContext,
+    Verdict,
+    keyframe_statistics,
+    normal_quantile,
+    residual_log,
     frame_aggregates,
     pixel_design,
 )
+from framefill.pipeline.keyframe_check import CheckTriplet, checks_beside
 from framefill.pipeline.manifest import Manifest
 from framefill.pipeline.qc_features import gap_context, read_feature_sidecar
 from framefill.requests import FillRequest
 
 __all__ = [
     "TrainingFrame",
+    "TrainingCheck",
+    "collect_keyframe_checks",
     "FrameModelFit",
     "collect_training_frames",
     "fit_calibration",
@@ -79,9 +89,75 @@ COMBINED_AGGREGATES: tuple[str, ...] = (
     "log_accel_edge",
     "log_mean_flow_disagreement",
 )
+# The keyframe model's statistics (see calibration.KEYFRAME_STATISTICS), chosen with
+# bench/qc.py leave-one-shot-out on the training shots.
+KEYFRAME_INPUTS: tuple[str, ...] = ("check_psnr_min", "check_psnr_mean", "check_residual_scaled_min",
+                                    "log2_span_ratio")
+# A keyframe check this far below the threshold lists the fills beside it whatever the
+# prediction says (the check fills across about twice their gap).
+CHECK_ALLOWANCE_DB = 3.0
+# Training frames this close to the threshold (dB) set each basis's spread.
+DECISION_BAND_DB = 4.0
+# Added to the margin that lists every training frame below the threshold, so that a
+# held-out frame a little worse than any training frame is still caught.
+MARGIN_SAFETY_DB = 0.5
+
 # L2 of the pixel model's logistic regression (on standardised inputs): tiny, there
 # are ~10^6 pixels for 9 weights; it only keeps the Newton steps well-posed.
 PIXEL_L2 = 1e-4
+
+
+@dataclass(frozen=True)
+class TrainingCheck:
+    """A keyframe check of a training shot: its true PSNR and where its feature maps are (None across a cut)."""
+
+    triplet: CheckTriplet
+    psnr_db: float | None
+    features: Path | None
+
+    def maps(self) -> dict[str, np.ndarray]:
+        """The check fill's feature maps.
+
+        Raises:
+            InputError: the file disappeared or was damaged since it was collected.
+        """
+        try:
+            with np.load(str(self.features)) as data:
+                return {k: data[k].astype(np.float32) for k in FEATURE_NAMES}
+        except (OSError, KeyError, ValueError, TypeError) as exc:
+            raise InputError(f"keyframe-check features {self.features} are missing or unreadable; "
+                             "rerun the calibration") from exc
+
+
+def collect_keyframe_checks(
+    rendered: dict[int, Path], keys: Sequence[int], *, folder: Path, model: str, device: str, scale: float,
+) -> dict[int, TrainingCheck]:
+    """Measure every keyframe check of ``keys`` (frames of ``rendered``), cached in ``folder``, by key frame."""
+    from framefill.color import ColorSetup
+    from framefill.models.loading import load_interpolator
+    from framefill.pipeline.keyframe_check import check_schedule, measure_check
+    from framefill.pipeline.qc_features import as_stored
+
+    loaded = None
+    out = {}
+    folder.mkdir(parents=True, exist_ok=True)
+    for triplet in check_schedule(keys):
+        path = folder / f"{triplet.before}-{triplet.key}-{triplet.after}.npz"
+        if not path.is_file():
+            if loaded is None:
+                loaded = load_interpolator(model, device=device, scale=scale)
+            frames = [read_exr(rendered[f]) for f in (triplet.before, triplet.key, triplet.after)]
+            measure = measure_check(frames[0], frames[1], frames[2], triplet, loaded.model, color=ColorSetup(), device=device)
+            arrays = {k: v.astype(np.float16) for k, v in as_stored(measure.maps or {}).items()}
+            psnr_value = np.array(np.nan if measure.psnr_db is None else measure.psnr_db)
+            tmp = path.with_name(path.stem + ".tmp.npz")
+            np.savez(tmp, psnr_db=psnr_value, cut=np.array(measure.maps is None), **arrays)
+            os.replace(tmp, path)
+        with np.load(str(path)) as data:
+            cut = bool(data["cut"])
+            value = float(data["psnr_db"])
+        out[triplet.key] = TrainingCheck(triplet, None if cut else value, None if cut else path)
+    return out
 
 
 @dataclass(frozen=True)
@@ -97,6 +173,8 @@ class TrainingFrame:
     error_grid: np.ndarray  # h,w float16: squared error (display proxy) area-averaged to the feature grid
     psnr_db: float
     ssim: float
+    gap: tuple[int, int] = (0, 0)  # the rendered frames it was filled from
+    checks: tuple[TrainingCheck, ...] = ()  # the keyframe checks beside its gap
 
     def maps(self) -> dict[str, np.ndarray]:
         """The feature maps over the beauty's data window.
@@ -167,9 +245,17 @@ def collect_training_frames(
         run_fill(fill, report=report)
     collected = []
     entries = manifest.entries()
+    kept = keyframes(frames, every)
+    checks = collect_keyframe_checks(on_disk, kept, folder=root / "checks", model=model, device=device,
+                                     scale=float(manifest.job().get("rife_scale") or 1.0))
+    schedule = [c.triplet for c in checks.values()]
     for f, entry in entries.items():
         if entry.status != "filled" or not entry.qc_features:
             continue
+        sources = sorted(int(s) for s in (entry.recipe.get("sources") or {}))
+        if len(sources) != 2:
+            continue
+        beside = tuple(checks[c.key] for c in checks_beside(schedule, sources[0], sources[1]))
         path = manifest.folder / entry.qc_features["path"]
         sidecar = read_feature_sidecar(path)
         if sidecar is None:
@@ -180,7 +266,8 @@ def collect_training_frames(
         rows, cols = sidecar.crop(part.data_window)["residual"].shape
         grid = grid_resize(squared_error_map(a, b), rows, cols).astype(np.float16)
         context = gap_context(entries, f, manifest.folder)
-        frame = TrainingFrame(scene, every, f, path, part.data_window, context, grid, psnr(a, b), ssim(a, b))
+        frame = TrainingFrame(scene, every, f, path, part.data_window, context, grid, psnr(a, b), ssim(a, b),
+                              (sources[0], sources[1]), beside)
         if not _finite_frame(frame, sidecar.maps):
             report(Event("warning", stage="calibrate", frame=f, message=(
                 f"{scene}: frame {f} left out of the fit: NaN/Inf pixels in {on_disk[f]} or in its fill's "
@@ -269,24 +356,85 @@ def fit_calibration(
     groups = [fr.scene for fr in frames]
     fit = fit_frame_model(table, psnr, groups, aggregates)
     bad = psnr < threshold_db
-    miss = float(np.quantile(fit.oof_psnr_db[bad] - threshold_db, TARGET_RECALL)) if bad.any() else 0.0
-    margin = max(0.0, miss) + MARGIN_SAFETY_DB
-    flagged = fit.oof_psnr_db < threshold_db + margin
+    features_only = Calibration(pixel, PIXEL_TAU, PIXEL_TRANSFORMS, fit.model, fit.sigma_db, threshold_db=threshold_db)
+    evidence = fill_evidence_table(frames, features_only, fit.oof_psnr_db)
+    with_checks = np.array([bool(e.checks) for e in evidence])
+    keyframe, keyframe_oof = None, np.full(len(frames), np.nan)
+    if with_checks.sum() >= 4 and len({g for g, w in zip(groups, with_checks) if w}) >= 2:
+        x = np.array([keyframe_statistics(e, KEYFRAME_INPUTS) for e, w in zip(evidence, with_checks) if w])
+        keyframe = fit_frame_model(x, psnr[with_checks], [g for g, w in zip(groups, with_checks) if w],
+                                   KEYFRAME_INPUTS)
+        keyframe_oof[with_checks] = keyframe.oof_psnr_db
+    # Each basis's spread: the out-of-fold RMSE of the frames near the threshold (where the
+    # decision is made; a frame at 45 dB predicted at 38 changes nothing), widened where needed
+    # so that at the default confidence every training frame below the threshold is listed.
+    z = normal_quantile(DEFAULT_CONFIDENCE)
+    failed = np.array([any(c.psnr_db < threshold_db - CHECK_ALLOWANCE_DB for c in e.checks) for e in evidence])
+    near = np.abs(psnr - threshold_db) < DECISION_BAND_DB
+
+    def spread(oof: np.ndarray, where: np.ndarray, listed_anyway: np.ndarray) -> float:
+        close = where & near
+        rmse = float(np.sqrt(np.mean((oof[close] - psnr[close]) ** 2))) if close.any() else 1.0
+        missed = oof[where & bad & ~listed_anyway] - threshold_db
+        need = (float(missed.max()) + MARGIN_SAFETY_DB) / z if missed.size else 0.0
+        return max(rmse, need, 0.1)
+
+    # The features stand alone wherever a shot has no check (its ends, a single pair, --no-keyframe-check):
+    # their spread is set on every training frame as if none had checks.
+    no_checks_failed = np.zeros(len(frames), bool)
+    features_sigma = spread(fit.oof_psnr_db, np.ones(len(frames), bool), no_checks_failed)
+    cal = Calibration(pixel, PIXEL_TAU, PIXEL_TRANSFORMS, fit.model, features_sigma,
+                      DEFAULT_CONFIDENCE, threshold_db,
+                      keyframe_model=None if keyframe is None else keyframe.model,
+                      keyframe_sigma_db=1.0 if keyframe is None else spread(keyframe_oof, with_checks, failed),
+                      check_allowance_db=CHECK_ALLOWANCE_DB)
+    listed = np.array([_oof_verdict(cal, e, k).listed for e, k in zip(evidence, keyframe_oof)])
     metrics = {
         "frames": len(frames),
         "frames_below_threshold": int(bad.sum()),
+        "frames_with_keyframe_checks": int(with_checks.sum()),
         "oof_auc": _round(roc_auc(-fit.oof_psnr_db, bad)),
         "oof_spearman_vs_mse": _round(spearman(-fit.oof_psnr_db, -psnr)),
         "oof_rmse_db": round(fit.sigma_db, 4),
-        "training_recall": _round(float(flagged[bad].mean()) if bad.any() else float("nan")),
-        "training_flag_rate": round(float(flagged.mean()), 4),
+        "keyframe_oof_rmse_db": None if keyframe is None else round(keyframe.sigma_db, 4),
+        "training_recall": _round(float(listed[bad].mean()) if bad.any() else float("nan")),
+        "training_flag_rate": round(float(listed.mean()), 4),
+        "training_good_accepted": _round(float((~listed[~bad]).mean()) if (~bad).any() else float("nan")),
         "pixel_auc": _round(_pixel_auc(pixel_only, frames)),
     }
     info = {"framefill_version": __version__, **(trained_on or {})}
     info.setdefault("scenes", sorted(set(groups)))
     info.setdefault("every", sorted({fr.every for fr in frames}))
-    return Calibration(pixel, PIXEL_TAU, PIXEL_TRANSFORMS, fit.model, fit.sigma_db, round(margin, 3), threshold_db,
-                       trained_on=info, metrics=metrics)
+    return replace(cal, trained_on=info, metrics=metrics)
+
+
+def fill_evidence_table(frames: Sequence[TrainingFrame], calibration: Calibration,
+                        features_psnr_db: Sequence[float] | np.ndarray) -> list[FillEvidence]:
+    """The evidence QC would have for each training frame: its feature prediction and the measured checks beside it.
+
+    The checks' own feature predictions come from ``calibration`` (each check is scored once).
+    """
+    scored: dict[Path, tuple[float, float]] = {}
+    out = []
+    for frame, features_psnr in zip(frames, features_psnr_db):
+        checks = []
+        for check in frame.checks:
+            if check.psnr_db is None or check.features is None:
+                continue  # the span crosses a cut: no evidence
+            if check.features not in scored:
+                maps = check.maps()
+                scored[check.features] = (calibration.predict(maps).predicted_psnr_db, residual_log(maps))
+            predicted, residual = scored[check.features]
+            checks.append(CheckEvidence(check.psnr_db, predicted, check.triplet.key, check.triplet.span, residual))
+        out.append(FillEvidence(float(features_psnr), frame.gap[1] - frame.gap[0], tuple(checks),
+                                residual_log(frame.maps())))
+    return out
+
+
+def _oof_verdict(cal: Calibration, evidence: FillEvidence, keyframe_oof: float) -> Verdict:
+    """The decision on a training frame with its out-of-fold keyframe prediction (NaN: no checks)."""
+    use_oof = bool(evidence.checks) and cal.keyframe_model is not None
+    return cal.judge(evidence, predicted_psnr_db=float(keyframe_oof) if use_oof else None)
 
 
 def _round(value: float) -> float | None:

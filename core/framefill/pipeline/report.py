@@ -231,6 +231,9 @@ def _thumbnails(frame: FrameQc, folder: Path) -> list[tuple[str, str]]:
 # ---------------------------------------------------------------------------------------
 
 _CSS = """
+.strip { display: flex; flex-wrap: wrap; gap: 4px; }
+.check { padding: 4px 8px; border: 1px solid #8a8; background: #eaf6ea; text-align: center; font-size: 12px; }
+.check.failed { border-color: #c66; background: #fbeaea; } .check.cut { border-color: #999; background: #eee; }
 body { font: 14px/1.45 system-ui, -apple-system, 'Segoe UI', sans-serif; margin: 24px; color: #212529;
        background: #ffffff; width: 1000px; }
 h1 { font-size: 22px; margin: 0 0 4px; } h2 { font-size: 17px; margin: 28px 0 8px; }
@@ -285,7 +288,7 @@ def render_report(result: QcResult, *, calibration: Calibration | None = None) -
     body = [
         "<h1>framefill QC report</h1>",
         f'<div class="meta">{_e(result.pattern)} &middot; threshold {result.threshold_db:g} dB &middot; '
-        f'calibration {_e(result.calibration_id)} (margin {result.margin_db:.1f} dB) &middot; '
+        f'confidence {result.confidence:.1%} &middot; calibration {_e(result.calibration_id)} &middot; '
         f'framefill {_e(_version())}</div>',
         '<div class="cards">' + "".join(f'<div class="card"><b>{_e(v)}</b>{_e(k)}</div>' for k, v in cards) + "</div>",
         "<h2>Re-render list</h2>",
@@ -298,6 +301,7 @@ def render_report(result: QcResult, *, calibration: Calibration | None = None) -
         body.append(f"<p>True PSNR below {result.threshold_db:g} dB: "
                     f'<code class="range">{_e(format_frame_range(bad) or "(none)")}</code>; recall of the '
                     f'list: {"n/a" if recall is None else f"{recall:.0%}"}.</p>')
+    body += _keyframe_strip(result)
     body += ["<h2>Risk per frame</h2>", _plot_svg(result)]
     # Riskiest first; a frame whose score is not finite before all of them.
     flagged = sorted((f for f in result.frames if f.flagged and f.risk is not None),
@@ -312,17 +316,18 @@ def render_report(result: QcResult, *, calibration: Calibration | None = None) -
         label = (f'<div class="thumb-label"><b>frame {f.frame}</b><br>risk {_num(f.risk, ".2f")}<br>'
                  f'predicted {_num(f.predicted_psnr_db, ".1f")} dB' +
                  (f"<br>true {_num(f.psnr_db, '.1f')} dB" if f.psnr_db is not None else "") +
-                 (f"<br>{_e(f.reason)}" if not _scored(f) else "") + "</div>")
+                 (f"<br>{_e(f.reason)}" if f.reason else "") + "</div>")
         figures = "".join(f'<figure><img class="thumb" alt="frame {f.frame} {_e(c)}" src="{uri}">'
                           f"<figcaption>{_e(c)}</figcaption></figure>" for c, uri in thumbs)
         rows.append(f'<div class="thumb-row" id="frame-{f.frame}">{label}{figures}</div>')
     body.append('<div class="thumbs">' + "".join(rows) + "</div>")
     body.append("<h2>All frames</h2>")
-    table = ["<table><tr><th>frame</th><th>status</th><th>risk</th><th>predicted dB</th><th>true dB</th>"
-             "<th>SSIM</th><th>re-render</th></tr>"]
+    table = ["<table><tr><th>frame</th><th>status</th><th>risk</th><th>predicted dB</th><th>interval dB</th>"
+             "<th>basis</th><th>true dB</th><th>SSIM</th><th>re-render</th><th>reason</th></tr>"]
     for f in result.frames:
-        cells = [f.frame, f.status, _num(f.risk, ".3f"), _num(f.predicted_psnr_db, ".2f"), _num(f.psnr_db, ".2f"),
-                 _num(f.ssim, ".4f"), "yes" if f.flagged else ""]
+        interval = "" if f.interval_db is None else f"{_num(f.interval_db[0], '.1f')}–{_num(f.interval_db[1], '.1f')}"
+        cells = [f.frame, f.status, _num(f.risk, ".3f"), _num(f.predicted_psnr_db, ".2f"), interval, f.basis or "",
+                 _num(f.psnr_db, ".2f"), _num(f.ssim, ".4f"), "yes" if f.flagged else "", f.reason]
         cls = ' class="flagged"' if f.flagged else ""
         table.append(f"<tr{cls}>" + "".join(f"<td>{_e(c)}</td>" for c in cells) + "</tr>")
     table.append("</table>")
@@ -330,10 +335,34 @@ def render_report(result: QcResult, *, calibration: Calibration | None = None) -
     if calibration is not None:
         trained = calibration.trained_on
         body.append(f'<p class="meta">Calibration trained on: {_e(", ".join(trained.get("scenes", [])) or "?")}; '
-                    f'rule: re-render when predicted PSNR &lt; threshold + {calibration.margin_db:.1f} dB.</p>')
+                    "rule: re-render a filled frame when a keyframe check beside it measured below the threshold, "
+                    f"or when its predicted PSNR less {calibration.margin_db('keyframe-check', result.confidence):.1f} "
+                    f"dB (with checks; {calibration.margin_db('features', result.confidence):.1f} dB from the "
+                    "features alone) is below the threshold.</p>")
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             f"<title>framefill QC: {_e(Path(result.pattern).name)}</title><style>{_CSS}</style></head>"
             f"<body data-status=\"loading\">{''.join(body)}<script>{_SCRIPT}</script></body></html>\n")
+
+
+def _keyframe_strip(result: QcResult) -> list[str]:
+    """The rendered frames of the shot with their keyframe checks' measured PSNR, in a strip above the fills."""
+    if not result.keyframe_checks:
+        return []
+    cells = []
+    for c in result.keyframe_checks:
+        if c.psnr_db is None:
+            value, cls = "cut", "check cut"
+        else:
+            value = _num(c.psnr_db, ".1f") + " dB"
+            floor = result.threshold_db - result.check_allowance_db
+            cls = "check" if math.isfinite(c.psnr_db) and c.psnr_db >= floor else "check failed"
+        cells.append(f'<div class="{cls}" id="check-{c.frame}"><b>{c.frame}</b><br>{_e(value)}'
+                     f'<br><small>from {c.before}&ndash;{c.after}</small></div>')
+    return ["<h2>Keyframe checks</h2>",
+            "<p>Each rendered frame filled from its rendered neighbours and measured against its real render "
+            f"(true PSNR; red: below {result.threshold_db - result.check_allowance_db:g} dB, a failed check: "
+            "the fills beside it are re-rendered).</p>",
+            '<div class="strip">' + "".join(cells) + "</div>"]
 
 
 def _version() -> str:
