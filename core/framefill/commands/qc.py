@@ -65,6 +65,16 @@ def _human(payload: dict[str, Any]) -> None:
         click.echo(f"report: {payload['report']}")
 
 
+def _number(text: str | None) -> float | str | None:
+    """An option's text as a number, or as given when it is not one (the request names the option and what it takes)."""
+    if not text:
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        return text
+
+
 @qc_group.command("score", hidden=True)
 @click.argument("pattern")
 @click.option("--filled", "filled_text", help="The frames that were filled, e.g. 1002-1100:2 "
@@ -110,18 +120,7 @@ def score_command(pattern: str, filled_text: str | None, frames_text: str | None
 
     out = make_output(json_mode, events_mode, quiet)
     with run_command(out), named_flags(FLAGS):
-        threshold: float | str | None = threshold_text or None
-        if threshold is not None:
-            try:
-                threshold = float(threshold)
-            except ValueError:
-                pass  # the request names --threshold and what it takes
-        confidence: float | str | None = confidence_text or None
-        if confidence is not None:
-            try:
-                confidence = float(confidence)
-            except ValueError:
-                pass  # the request names --confidence and what it takes
+        threshold, confidence = _number(threshold_text), _number(confidence_text)
         request = QcRequest(pattern, filled=parse_frames(filled_text, field="filled"), frames=parse_frames(frames_text),
                             truth=truth, report_dir=Path(report_dir) if report_dir else None,
                             threshold_db=threshold,  # type: ignore[arg-type]  # the request refuses a non-number

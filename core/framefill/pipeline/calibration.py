@@ -257,14 +257,20 @@ def keyframe_statistics(evidence: FillEvidence, names: Sequence[str]) -> np.ndar
     Raises:
         InputError: an unknown statistic (a calibration from a newer framefill).
     """
-    out = []
-    for name in names:
-        fn = KEYFRAME_STATISTICS.get(name)
-        if fn is None:
-            raise InputError(f"calibration uses keyframe statistic {name!r}, unknown to this framefill; "
-                             "upgrade framefill")
-        out.append(fn(evidence))
-    return np.asarray(out, dtype=np.float64)
+    return np.asarray([fn(evidence) for fn in _named(KEYFRAME_STATISTICS, names, "keyframe statistic")],
+                      dtype=np.float64)
+
+
+def _named(table: Mapping[str, Any], names: Sequence[str], what: str) -> list[Any]:
+    """The entries of ``table`` for ``names``.
+
+    Raises:
+        InputError: an unknown name (a calibration from a newer framefill).
+    """
+    unknown = [n for n in names if n not in table]
+    if unknown:
+        raise InputError(f"calibration uses {what} {unknown[0]!r}, unknown to this framefill; upgrade framefill")
+    return [table[n] for n in names]
 
 
 def normal_cdf(x: float) -> float:
@@ -324,13 +330,8 @@ def frame_aggregates(maps: Mapping[str, np.ndarray], risk: np.ndarray, names: Se
     Raises:
         InputError: an unknown statistic (a calibration from a newer framefill).
     """
-    out = []
-    for name in names:
-        fn = FRAME_AGGREGATES.get(name)
-        if fn is None:
-            raise InputError(f"calibration uses frame statistic {name!r}, unknown to this framefill; upgrade framefill")
-        out.append(fn(maps, risk, context))
-    return np.asarray(out, dtype=np.float64)
+    return np.asarray([fn(maps, risk, context) for fn in _named(FRAME_AGGREGATES, names, "frame statistic")],
+                      dtype=np.float64)
 
 
 # ---------------------------------------------------------------------------------------
