@@ -59,6 +59,8 @@ from framefill.pipeline.qc_calibrate import (  # noqa: E402
     frame_table,
 )
 
+# `framefill qc --confidence` values the benchmark also judges at (pooled recall and good fills accepted).
+CONFIDENCES = (0.8, 0.9, 0.95, 0.99)
 TRAINING_SHOTS = ("fast_spin", "trip_fall", "whip_pan", "thin_structures", "motion_blur", "particles", "cut",
                   "easy_drift", "easy_pan", "real_walk", "real_again")
 # Never in the shipped calibration: the sample shot (the end-to-end test's shot) and three real
@@ -121,7 +123,8 @@ def predict_fold(train: list[TrainingFrame], test: list[TrainingFrame], threshol
     """Fit on `train` exactly as `framefill qc calibrate` does, then judge `test` with and without keyframe checks."""
     cal = fit_calibration(train, threshold_db=threshold)
     features = cal.frame_model.decision(frame_table(test, cal, cal.frame_model.inputs))
-    verdicts = [cal.judge(e, threshold) for e in fill_evidence_table(test, cal, features)]
+    evidence = fill_evidence_table(test, cal, features)
+    verdicts = [cal.judge(e, threshold) for e in evidence]
     # Without keyframe checks (`framefill qc --no-keyframe-check`): fitted on the same frames without their checks.
     plain = fit_calibration([replace(f, checks=()) for f in train], threshold_db=threshold)
     plain_pred = plain.frame_model.decision(frame_table(test, plain, plain.frame_model.inputs))
@@ -131,6 +134,7 @@ def predict_fold(train: list[TrainingFrame], test: list[TrainingFrame], threshol
                                [f.scene for f in train], BASELINE_AGGREGATES)
     return {
         "listed": np.array([v.listed for v in verdicts]),
+        **{f"listed@{c}": np.array([cal.judge(e, threshold, c).listed for e in evidence]) for c in CONFIDENCES},
         "risk": np.array([v.risk for v in verdicts]),
         "pred": np.array([v.predicted_psnr_db for v in verdicts]),
         "keyframe_basis": np.array([v.basis == "keyframe-check" for v in verdicts]),
@@ -165,7 +169,15 @@ def evaluate(test: list[TrainingFrame], out: dict, threshold: float) -> dict:
 
     scenes = np.array([f.scene for f in test])
     every = np.array([f.every for f in test])
+
+    def worst_shot_recall(listed: np.ndarray) -> float | None:
+        values = [float(listed[(scenes == s) & bad].mean()) for s in set(scenes) if ((scenes == s) & bad).any()]
+        return _r(min(values)) if values else None
+
     return {
+        "confidence_sweep": {str(c): {**_rates(out[f"listed@{c}"], bad),
+                                      "worst_shot_recall": worst_shot_recall(out[f"listed@{c}"])}
+                             for c in CONFIDENCES},
         "pooled": block(np.ones(len(test), bool)),
         "per_shot": {name: block(scenes == name) for name in sorted(set(scenes))},
         "per_every": {str(n): block(every == n) for n in sorted(set(every))},
@@ -327,6 +339,9 @@ def _print_table(doc: dict, threshold: float) -> None:
     for n, b in doc["per_every"].items():
         row(f"every {n}", b)
     row("pooled", doc["pooled"])
+    print("--confidence  " + "  ".join(
+        f"{c}: recall {v['recall']} (worst shot {v['worst_shot_recall']}), good accepted {v['good_accepted']}"
+        for c, v in doc["confidence_sweep"].items()))
     if doc["missed"]:
         print("shipped below the threshold:", ", ".join(doc["missed"]))
     if "written" in doc:
