@@ -347,7 +347,8 @@ class QcRequest(_Request):
         if self.confidence is not None:
             value = self.confidence
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.5 <= value < 1.0:
-                raise RequestError("confidence", f"must be a probability from 0.5 to below 1 (e.g. 0.95), got {value!r}")
+                raise RequestError("confidence",
+                                   f"must be a probability from 0.5 to below 1 (e.g. 0.95), got {value!r}")
             _freeze(self, "confidence", float(value))
         _freeze(self, "filled", _frames("filled", self.filled))
         _freeze(self, "frames", _frames("frames", self.frames))

@@ -52,7 +52,8 @@ def _human(payload: dict[str, Any]) -> None:
         interval = f"{lo_hi[0]:.1f}-{lo_hi[1]:.1f}" if lo_hi else ""
         true = f"{f['psnr_db']:.2f}" if "psnr_db" in f else ""
         why = f"yes: {f['reason']}" if f["flagged"] else ""
-        click.echo(f"{f['frame']:>7}  {f['status']:<7} {pred:>8} {interval:>11} {true:>8}  {f.get('basis', ''):<14} {why}")
+        basis = f.get("basis", "")
+        click.echo(f"{f['frame']:>7}  {f['status']:<7} {pred:>8} {interval:>11} {true:>8}  {basis:<14} {why}")
     s = payload["savings"]
     click.echo(f"re-render: {payload['rerender'] or '(none)'}   (Nuke: {payload['rerender_nuke'] or '-'})")
     click.echo(f"{s['frames_rendered']} rendered, {s['frames_filled']} filled, {s['frames_held']} held, "

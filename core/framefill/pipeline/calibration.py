@@ -84,6 +84,7 @@ __all__ = [
     "keyframe_statistics",
     "normal_quantile",
     "residual_log",
+    "check_failed",
 ]
 
 CALIBRATION_FORMAT = "framefill-qc-calibration"
@@ -216,6 +217,11 @@ class FillEvidence:
     gap: int = 2
     checks: tuple[CheckEvidence, ...] = ()
     residual_log: float = 0.0  # log_mean_residual_sq of the fill's own features
+
+
+def check_failed(psnr_db: float, threshold_db: float, allowance_db: float) -> bool:
+    """Whether a keyframe check failed: measured more than ``allowance_db`` below the threshold (NaN fails)."""
+    return not psnr_db >= threshold_db - allowance_db
 
 
 def residual_log(maps: Mapping[str, np.ndarray]) -> float:
@@ -448,7 +454,7 @@ class Calibration:
         risk = normal_cdf((thr - predicted) / sigma)
         if bad:  # fails closed; the prediction is kept where its own numbers are finite
             return Verdict(True, f"{NOT_FINITE_REASON}: {', '.join(bad)}", basis, predicted, interval, risk, keys)
-        failed = [c for c in checks if c.psnr_db < thr - self.check_allowance_db]
+        failed = [c for c in checks if check_failed(c.psnr_db, thr, self.check_allowance_db)]
         if failed:
             worst = min(failed, key=lambda c: c.psnr_db)
             return Verdict(True, (f"beside a failed keyframe check: frame {worst.key} filled across {worst.span} "

@@ -23,8 +23,8 @@ from framefill.frames import FramePattern, format_frame_range, read_exr
 from framefill.frames.channels import find_beauty
 from framefill.ops.metrics import display_proxy, psnr
 
-__all__ = ["sample_shot_pattern", "DemoResult", "DemoSavings", "run_demo", "beauty_rgb", "score_against_truth", "sparse_copy",
-           "DEMO_MODELS"]
+__all__ = ["sample_shot_pattern", "DemoResult", "DemoSavings", "run_demo", "beauty_rgb", "score_against_truth",
+           "sparse_copy", "DEMO_MODELS"]
 
 DEMO_MODELS = ("rife-4", "flow", "blend")
 # The demo's QC step judges this model's fill.

@@ -64,7 +64,8 @@ def check_schedule(rendered: Iterable[int]) -> tuple[CheckTriplet, ...]:
 
 def checks_beside(schedule: Sequence[CheckTriplet], before: int, after: int) -> tuple[CheckTriplet, ...]:
     """The checks whose spans cover the gap ``before..after`` (two consecutive rendered frames): at either end."""
-    return tuple(c for c in schedule if (c.key == before and c.after == after) or (c.key == after and c.before == before))
+    return tuple(c for c in schedule
+                 if (c.key == before and c.after == after) or (c.key == after and c.before == before))
 
 
 @dataclass(frozen=True)
@@ -78,7 +79,6 @@ class CheckMeasure:
     triplet: CheckTriplet
     psnr_db: float | None
     maps: dict[str, np.ndarray] | None
-    cut_score: float | None = None
 
 
 def _beauty_between(img0: ExrImage, img1: ExrImage, motion: Any, canvas: tuple[int, int, int, int]) -> np.ndarray:
@@ -110,7 +110,7 @@ def measure_check(before: ExrImage, key: ExrImage, after: ExrImage, triplet: Che
     check_pair(before, key)
     pair = pair_motion(before, after, triplet.t, interpolator, color=color, device=device)
     if pair.motion is None:
-        return CheckMeasure(triplet, None, None, pair.cut_score)
+        return CheckMeasure(triplet, None, None)
     filled = _beauty_between(before, after, pair.motion, pair.canvas)
     part, rgb = beauty_channels(key)
     real = np.stack([on_canvas(part.channels[c].astype(np.float32), part.data_window, pair.canvas) for c in rgb],
@@ -120,4 +120,4 @@ def measure_check(before: ExrImage, key: ExrImage, after: ExrImage, triplet: Che
     window = (slice(y0 - cy0, y1 - cy0 + 1), slice(x0 - cx0, x1 - cx0 + 1))
     # Scored as QC scores a fill against its real render: the default sRGB proxy.
     measured = psnr(display_proxy(filled[window]), display_proxy(real[window]))
-    return CheckMeasure(triplet, measured, pair.qc_features(triplet.t), pair.cut_score)
+    return CheckMeasure(triplet, measured, pair.qc_features(triplet.t))

@@ -53,12 +53,13 @@ from framefill.pipeline.calibration import (
     load_calibration,
     residual_log,
 )
-from framefill.pipeline.keyframe_check import CheckTriplet, check_schedule, checks_beside
 from framefill.pipeline.engine import Made, run_frames
+from framefill.pipeline.keyframe_check import CheckTriplet, check_schedule, checks_beside
 from framefill.pipeline.manifest import Manifest, ManifestEntry
 from framefill.pipeline.qc_features import (
     FeatureSidecar,
     as_stored,
+    fill_gap,
     gap_context,
     read_feature_sidecar,
 )
@@ -317,9 +318,9 @@ class _Scorer:
         from framefill.pipeline.fill_frame import pair_motion
 
         recipe = entry.recipe
-        sources = sorted(int(s) for s in (recipe.get("sources") or {}))
+        sources = fill_gap(entry)
         input_pattern = self.job.get("input")
-        if recipe.get("kind") != "fill" or len(sources) != 2 or not input_pattern:
+        if sources is None or not input_pattern:
             raise InputError(f"frame {frame} of {self.pattern}: its manifest entry does not say what it was filled "
                              "from; refill it with `framefill interpolate`")
         interpolator = self.interpolator(frame, recipe)
@@ -445,11 +446,11 @@ class _KeyframeChecks:
 
     def beside(self, entry: ManifestEntry) -> tuple[CheckEvidence, ...]:
         """The evidence of the checks beside a fill's gap (a check across a cut is none)."""
-        sources = sorted(int(s) for s in (entry.recipe.get("sources") or {}))
-        if len(sources) != 2:
+        gap = fill_gap(entry)
+        if gap is None:
             return ()
         out = []
-        for triplet in checks_beside(self.schedule, sources[0], sources[1]):
+        for triplet in checks_beside(self.schedule, *gap):
             record = self.record(triplet, entry.recipe)
             if not record.get("cut"):
                 out.append(CheckEvidence(_number(record.get("psnr_db")), _number(record.get("features_psnr_db")),
@@ -501,7 +502,8 @@ class _KeyframeChecks:
         images = [read_exr(frames.path(f), memory_budget_bytes=self.scorer.budget)
                   for f in (triplet.before, triplet.key, triplet.after)]
         color = ColorSetup(*recipe["color"]) if recipe.get("color") else ColorSetup()
-        measure = measure_check(images[0], images[1], images[2], triplet, self.scorer.interpolator(triplet.key, recipe), color=color,
+        interpolator = self.scorer.interpolator(triplet.key, recipe)
+        measure = measure_check(images[0], images[1], images[2], triplet, interpolator, color=color,
                                 device=self.scorer.device)
         record: dict[str, Any] = {"before": triplet.before, "after": triplet.after}
         if measure.psnr_db is None or measure.maps is None:
@@ -600,8 +602,8 @@ class _QcJob:
         if qc.get("nonfinite_pixels"):
             inputs["pixels of the filled frame"] = math.nan
         inputs.update({f"true {k}": v for k, v in (("psnr_db", psnr_db), ("ssim", ssim)) if v is not None})
-        sources = sorted(int(s) for s in (entry.recipe.get("sources") or {}))
-        gap = sources[1] - sources[0] if len(sources) == 2 else 2
+        sources = fill_gap(entry)
+        gap = 2 if sources is None else sources[1] - sources[0]
         evidence = FillEvidence(predicted, gap, self.checks.beside(entry), _number(qc.get("residual_log")))
         v = self.scorer.cal.judge(evidence, self.thr, self.confidence, inputs=inputs)
         return FrameQc(

@@ -37,24 +37,25 @@ from framefill.ops.regression import (
 )
 from framefill.ops.resample import grid_resize
 from framefill.pipeline.calibration import (
+    DEFAULT_CONFIDENCE,
     DEFAULT_THRESHOLD_DB,
     PIXEL_TAU,
     PIXEL_TRANSFORMS,
     Calibration,
     CheckEvidence,
     FillEvidence,
-    DEFAULT_CONFIDENCE,
     GapContext,
     Verdict,
+    check_failed,
+    frame_aggregates,
     keyframe_statistics,
     normal_quantile,
-    residual_log,
-    frame_aggregates,
     pixel_design,
+    residual_log,
 )
 from framefill.pipeline.keyframe_check import CheckTriplet, checks_beside
 from framefill.pipeline.manifest import Manifest
-from framefill.pipeline.qc_features import gap_context, read_feature_sidecar
+from framefill.pipeline.qc_features import fill_gap, gap_context, read_feature_sidecar
 from framefill.requests import FillRequest
 
 __all__ = [
@@ -147,7 +148,8 @@ def collect_keyframe_checks(
             if loaded is None:
                 loaded = load_interpolator(model, device=device, scale=scale)
             frames = [read_exr(rendered[f]) for f in (triplet.before, triplet.key, triplet.after)]
-            measure = measure_check(frames[0], frames[1], frames[2], triplet, loaded.model, color=ColorSetup(), device=device)
+            measure = measure_check(frames[0], frames[1], frames[2], triplet, loaded.model, color=ColorSetup(),
+                                    device=device)
             arrays = {k: v.astype(np.float16) for k, v in as_stored(measure.maps or {}).items()}
             psnr_value = np.array(np.nan if measure.psnr_db is None else measure.psnr_db)
             tmp = path.with_name(path.stem + ".tmp.npz")
@@ -252,10 +254,10 @@ def collect_training_frames(
     for f, entry in entries.items():
         if entry.status != "filled" or not entry.qc_features:
             continue
-        sources = sorted(int(s) for s in (entry.recipe.get("sources") or {}))
-        if len(sources) != 2:
+        sources = fill_gap(entry)
+        if sources is None:
             continue
-        beside = tuple(checks[c.key] for c in checks_beside(schedule, sources[0], sources[1]))
+        beside = tuple(checks[c.key] for c in checks_beside(schedule, *sources))
         path = manifest.folder / entry.qc_features["path"]
         sidecar = read_feature_sidecar(path)
         if sidecar is None:
@@ -267,7 +269,7 @@ def collect_training_frames(
         grid = grid_resize(squared_error_map(a, b), rows, cols).astype(np.float16)
         context = gap_context(entries, f, manifest.folder)
         frame = TrainingFrame(scene, every, f, path, part.data_window, context, grid, psnr(a, b), ssim(a, b),
-                              (sources[0], sources[1]), beside)
+                              sources, beside)
         if not _finite_frame(frame, sidecar.maps):
             report(Event("warning", stage="calibrate", frame=f, message=(
                 f"{scene}: frame {f} left out of the fit: NaN/Inf pixels in {on_disk[f]} or in its fill's "
@@ -369,7 +371,8 @@ def fit_calibration(
     # decision is made; a frame at 45 dB predicted at 38 changes nothing), widened where needed
     # so that at the default confidence every training frame below the threshold is listed.
     z = normal_quantile(DEFAULT_CONFIDENCE)
-    failed = np.array([any(c.psnr_db < threshold_db - CHECK_ALLOWANCE_DB for c in e.checks) for e in evidence])
+    failed = np.array([any(check_failed(c.psnr_db, threshold_db, CHECK_ALLOWANCE_DB) for c in e.checks)
+                       for e in evidence])
     near = np.abs(psnr - threshold_db) < DECISION_BAND_DB
 
     def spread(oof: np.ndarray, where: np.ndarray, listed_anyway: np.ndarray) -> float:

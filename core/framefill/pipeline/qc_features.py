@@ -48,6 +48,7 @@ __all__ = [
     "write_feature_sidecar",
     "read_feature_sidecar",
     "neighbour_frames",
+    "fill_gap",
     "gap_context",
 ]
 
@@ -217,7 +218,8 @@ def read_feature_sidecar(path: Path) -> FeatureSidecar | None:
 # ---------------------------------------------------------------------------------------
 
 
-def _gap(entry: ManifestEntry | None) -> tuple[int, int] | None:
+def fill_gap(entry: ManifestEntry | None) -> tuple[int, int] | None:
+    """The two rendered frames a fill was made from (its recipe's sources), or None for any other entry."""
     recipe = entry.recipe if entry is not None else {}
     sources = sorted(int(s) for s in (recipe.get("sources") or {}))
     return (sources[0], sources[1]) if recipe.get("kind") == "fill" and len(sources) == 2 else None
@@ -229,12 +231,12 @@ def neighbour_frames(entries: dict[int, ManifestEntry], frame: int) -> tuple[int
     Gaps come from the manifest recipes: frame f filled from (a, b) has the gap
     before it end at a and the gap after it start at b.
     """
-    gap = _gap(entries.get(frame))
+    gap = fill_gap(entries.get(frame))
     if gap is None:
         return None, None
     best: dict[str, tuple[float, int]] = {}
     for f, entry in entries.items():
-        g = _gap(entry) if entry.status == "filled" else None
+        g = fill_gap(entry) if entry.status == "filled" else None
         if g is None:
             continue
         side = "prev" if g[1] == gap[0] else "next" if g[0] == gap[1] else None

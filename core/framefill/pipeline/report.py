@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from framefill.frames import format_frame_range, read_exr, write_image
+from framefill.pipeline.calibration import check_failed
 
 if TYPE_CHECKING:
     from framefill.pipeline.calibration import Calibration
@@ -354,8 +355,8 @@ def _keyframe_strip(result: QcResult) -> list[str]:
             value, cls = "cut", "check cut"
         else:
             value = _num(c.psnr_db, ".1f") + " dB"
-            floor = result.threshold_db - result.check_allowance_db
-            cls = "check" if math.isfinite(c.psnr_db) and c.psnr_db >= floor else "check failed"
+            failed = check_failed(c.psnr_db, result.threshold_db, result.check_allowance_db)
+            cls = "check failed" if failed else "check"
         cells.append(f'<div class="{cls}" id="check-{c.frame}"><b>{c.frame}</b><br>{_e(value)}'
                      f'<br><small>from {c.before}&ndash;{c.after}</small></div>')
     return ["<h2>Keyframe checks</h2>",
