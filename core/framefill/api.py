@@ -60,6 +60,7 @@ __all__ = [
     "list_templates",
     "run_farm_task",
     "prepare_farm_worker",
+    "review_shot",
 ]
 
 Cancelled = Callable[[], bool]
@@ -295,3 +296,18 @@ def prepare_farm_worker(model: str) -> int:
     from framefill.farm.task import prepare_session
 
     return prepare_session(model)
+
+
+def review_shot(pattern: str, **options: Any) -> int:
+    """Open the review window on a filled shot (``framefill review``) and return when it closes (Qt's exit code).
+
+    ``options``: ``truth``, ``report_dir``, ``display``, ``view``, ``fps``,
+    ``cache_bytes``, ``user``; see :func:`framefill.review.app.run_review`.
+    Needs the ``ui`` extra (PySide6).
+
+    Raises:
+        InputError: no PySide6 (one line naming the extra), a bad pattern, report folder or view.
+    """
+    from framefill.review.app import run_review
+
+    return run_review(pattern, **options)

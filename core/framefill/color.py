@@ -28,6 +28,8 @@ __all__ = [
     "to_network",
     "from_network",
     "color_spaces",
+    "to_display",
+    "display_views",
 ]
 
 # Built into OpenColorIO 2.2+, so no file or download is needed.
@@ -108,3 +110,49 @@ def from_network(rgb: np.ndarray, setup: ColorSetup = ColorSetup()) -> np.ndarra
 def color_spaces(config: str = DEFAULT_CONFIG) -> list[str]:
     """Names of the colour spaces in an OCIO config."""
     return [cs.getName() for cs in _config(config).getColorSpaces()]
+
+
+@lru_cache(maxsize=16)
+def _display_processor(config: str, src: str, display: str, view: str) -> Any:
+    import PyOpenColorIO as ocio
+
+    cfg = _config(config)
+    if cfg.getColorSpace(src) is None:
+        raise ColorError(f"colour space {src!r} is not in OCIO config {config!r}; list them with "
+                         "framefill.color.color_spaces()")
+    if display not in cfg.getDisplays() or view not in cfg.getViews(display):
+        views = ", ".join(cfg.getViews(display)) if display in cfg.getDisplays() else "-"
+        raise ColorError(f"OCIO config {config!r} has no view {view!r} on display {display!r}; "
+                         f"its views there: {views}")
+    transform = ocio.DisplayViewTransform(src=src, display=display, view=view)
+    return cfg.getProcessor(transform).getOptimizedCPUProcessor(
+        ocio.BIT_DEPTH_F32, ocio.BIT_DEPTH_F32, ocio.OptimizationFlags.OPTIMIZATION_LOSSLESS
+    )
+
+
+def to_display(rgb: np.ndarray, *, display: str, view: str, config: str = DEFAULT_CONFIG,
+               scene_linear: str = DEFAULT_SCENE_LINEAR) -> np.ndarray:
+    """Scene-linear RGB -> a display's encoding through one of its views (unclamped float32, same shape).
+
+    Raises:
+        ColorError: unknown config, colour space, display or view, or a shape without 3 channels last.
+    """
+    if rgb.ndim < 1 or rgb.shape[-1] != 3:
+        raise ColorError(f"expected an array of RGB triplets (..., 3), got shape {rgb.shape}")
+    out = np.ascontiguousarray(rgb, dtype=np.float32).copy()
+    _display_processor(config, scene_linear, display, view).applyRGB(out.reshape(-1, 3))
+    return out
+
+
+def display_views(config: str = DEFAULT_CONFIG) -> dict[str, list[str]]:
+    """The displays of an OCIO config (its default first) and each one's views (its default first)."""
+    cfg = _config(config)
+    displays = list(cfg.getDisplays())
+    first = cfg.getDefaultDisplay()
+    ordered = [first] + [d for d in displays if d != first] if first in displays else displays
+    out = {}
+    for display in ordered:
+        views = list(cfg.getViews(display))
+        default = cfg.getDefaultView(display)
+        out[display] = [default] + [v for v in views if v != default] if default in views else views
+    return out

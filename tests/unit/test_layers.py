@@ -34,7 +34,7 @@ PLUGINS = REPO / "plugins"
 
 LAYERS: tuple[frozenset[str], ...] = (
     frozenset({"cli", "commands", "__main__"}),
-    frozenset({"api", "__init__"}),
+    frozenset({"api", "__init__", "review"}),
     frozenset({"pipeline", "farm"}),
     frozenset({"requests"}),
     frozenset({"runtime"}),

@@ -52,6 +52,9 @@ def _human(payload: dict[str, Any]) -> None:
         interval = f"{lo_hi[0]:.1f}-{lo_hi[1]:.1f}" if lo_hi else ""
         true = f"{f['psnr_db']:.2f}" if "psnr_db" in f else ""
         why = f"yes: {f['reason']}" if f["flagged"] else ""
+        if "decision" in f:  # a person's decision in `framefill review`
+            d = f["decision"]
+            why = f"{'yes' if f['flagged'] else 'no'}: {d['decision']} by {d['by']} at {d['at']} (review)"
         basis = f.get("basis", "")
         click.echo(f"{f['frame']:>7}  {f['status']:<7} {pred:>8} {interval:>11} {true:>8}  {basis:<14} {why}")
     s = payload["savings"]

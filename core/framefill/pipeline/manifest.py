@@ -27,7 +27,7 @@ import fcntl
 import hashlib
 import json
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -38,7 +38,7 @@ from framefill.atomic import atomic_write_text
 from framefill.errors import InputError, SequenceError
 
 __all__ = ["MANIFEST_NAME", "MANIFEST_VERSION", "EntryStatus", "ManifestEntry", "Manifest", "sequence_name",
-           "entries_folder_name"]
+           "entries_folder_name", "human_decision"]
 
 MANIFEST_NAME = "framefill.manifest.json"
 MANIFEST_VERSION = 1
@@ -103,6 +103,7 @@ class ManifestEntry:
     cut: bool | None = None
     qc_features: Mapping[str, Any] | None = None  # the QC feature sidecar: path, version
     qc: Mapping[str, Any] | None = None  # the cached QC score
+    review: Mapping[str, Any] | None = None  # a person's decision: decision, by, at, file_sha256 (see with_review)
     nonfinite: Mapping[str, Any] | None = None  # NaN/Inf pixels of the inputs: {source frame: {channel: count}}
     tile_px: int | None = None  # upscale
     overlap_px: int | None = None
@@ -137,6 +138,8 @@ class ManifestEntry:
         for name in ("qc", "nonfinite"):  # a damaged record: recomputed or counted again when needed
             if not isinstance(values.get(name), Mapping):
                 values.pop(name, None)
+        if human_decision(values.get("review"), None) is None:  # a damaged decision counts as none
+            values.pop("review", None)
         return cls(**values, extra={k: v for k, v in doc.items() if k not in known})
 
     def with_qc(self, qc: Mapping[str, Any]) -> ManifestEntry:
@@ -144,6 +147,33 @@ class ManifestEntry:
         from dataclasses import replace
 
         return replace(self, qc=dict(qc))
+
+    def with_review(self, decision: Literal["accept", "rerender"] | None, *, by: str = "", at: str = "",
+                    ) -> ManifestEntry:
+        """The same entry with a person's decision on this version of the frame (None clears it).
+
+        ``by`` and ``at`` say who decided and when (ISO 8601); the decision holds the
+        file's sha256, so it lapses when the frame is written again.
+        """
+        from dataclasses import replace
+
+        if decision is None:
+            return replace(self, review=None)
+        return replace(self, review={"decision": decision, "by": by, "at": at, "file_sha256": self.file_sha256})
+
+    def decision(self) -> Mapping[str, Any] | None:
+        """The person's decision on the frame as it is now, or None (none, or made on another version of it)."""
+        return human_decision(self.review, self.file_sha256)
+
+
+def human_decision(record: Any, file_sha256: str | None) -> Mapping[str, Any] | None:
+    """``record`` when it is a well-formed decision (on ``file_sha256`` unless that is None), else None."""
+    if not isinstance(record, Mapping) or record.get("decision") not in ("accept", "rerender") \
+            or not all(isinstance(record.get(k), str) for k in ("by", "at", "file_sha256")):
+        return None
+    if file_sha256 is not None and record["file_sha256"] != file_sha256:
+        return None
+    return record
 
 
 def _is_int(value: Any) -> TypeGuard[int]:
@@ -235,18 +265,44 @@ class Manifest:
             InputError: the merged file was written by a newer framefill.
         """
         with self._locked():
-            doc = self._read_merged()
-            sequences = doc["sequences"]
-            seq = sequences.setdefault(self.pattern, {})
-            older = sequences.pop(self._spelling, None) if self._spelling != self.pattern else None
-            if older is not None and "job" in older:  # published under another spelling of this pattern
-                seq.setdefault("job", older["job"])
-            if job:
-                seq.setdefault("job", {}).update(job)
-            seq["frames"] = {str(f): e.to_json() for f, e in self.entries().items()}
-            doc["version"] = MANIFEST_VERSION
-            doc["framefill_version"] = __version__
-            atomic_write_text(self.path, json.dumps(doc, sort_keys=True, indent=1))
+            self._rebuild(job)
+
+    def update(self, frames: Iterable[int], change: Callable[[ManifestEntry], ManifestEntry],
+               ) -> dict[int, ManifestEntry]:
+        """Change the entries of ``frames`` and rebuild the merged file, all under the lock (read, change, write).
+
+        Returns the new entries by frame.
+
+        Raises:
+            InputError: a frame without an entry, or a merged file written by a newer framefill.
+        """
+        with self._locked():
+            changed = {}
+            for frame in frames:
+                entry = self.get(frame)
+                if entry is None:
+                    raise InputError(f"frame {frame} has no entry in {self.path}; only frames framefill wrote can "
+                                     "be changed")
+                changed[frame] = change(entry)
+            for frame, entry in changed.items():
+                self.put(frame, entry)
+            self._rebuild({})
+        return changed
+
+    def _rebuild(self, job: Mapping[str, Any]) -> None:
+        """``publish``'s work; the caller holds the lock."""
+        doc = self._read_merged()
+        sequences = doc["sequences"]
+        seq = sequences.setdefault(self.pattern, {})
+        older = sequences.pop(self._spelling, None) if self._spelling != self.pattern else None
+        if older is not None and "job" in older:  # published under another spelling of this pattern
+            seq.setdefault("job", older["job"])
+        if job:
+            seq.setdefault("job", {}).update(job)
+        seq["frames"] = {str(f): e.to_json() for f, e in self.entries().items()}
+        doc["version"] = MANIFEST_VERSION
+        doc["framefill_version"] = __version__
+        atomic_write_text(self.path, json.dumps(doc, sort_keys=True, indent=1))
 
     def job(self) -> dict[str, Any]:
         """The job fields last published for this sequence ({} when none, or when the merged file is damaged).

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -67,7 +67,7 @@ from framefill.requests import QcRequest
 from framefill.runtime.memory import frame_budget
 
 __all__ = ["QC_VERSION", "DEFAULT_COST_PER_FRAME_MIN", "FrameQc", "KeyframeCheckQc", "QcResult", "qc_sequence",
-           "beauty_rgb", "heatmap_pattern"]
+           "beauty_rgb", "heatmap_pattern", "savings_of"]
 
 # Where a frame's score came from.
 QcSource = Literal["cached", "sidecar", "recomputed", "held", ""]
@@ -98,6 +98,7 @@ class FrameQc:
     basis: Basis | None = None  # what the prediction stands on (None: a held frame)
     interval_db: tuple[float, float] | None = None  # the prediction's interval at the confidence
     keyframe_checks: tuple[int, ...] = ()  # the rendered frames whose checks are the evidence
+    decision: Mapping[str, Any] | None = None  # a person's decision (decision, by, at), which ``flagged`` follows
 
     def to_json(self) -> dict[str, Any]:
         """The frame's record in qc.json and ``--json``: standard JSON, so a NaN/Inf number is left out
@@ -117,6 +118,8 @@ class FrameQc:
                 not_finite.append("interval_db")
         if self.keyframe_checks:
             out["keyframe_checks"] = list(self.keyframe_checks)
+        if self.decision is not None:
+            out["decision"] = {k: self.decision[k] for k in ("decision", "by", "at")}
         if not_finite:
             out["not_finite"] = not_finite
         return out
@@ -140,6 +143,27 @@ class KeyframeCheckQc:
         if self.psnr_db is None:
             out["cut"] = True
         return out
+
+
+def savings_of(frames: Sequence[tuple[str, bool]], *, rendered: int, cost_per_frame_min: float) -> dict[str, Any]:
+    """The savings line of a run: ``frames`` are the (status, flagged) of its filled and held frames."""
+    filled = sum(1 for status, _ in frames if status == "filled")
+    held = sum(1 for status, _ in frames if status == "held")
+    rerender = sum(1 for _, flagged in frames if flagged)
+    not_rendered = filled + held - rerender
+    total = rendered + filled + held
+    return {
+        "frames_total": total,
+        "frames_rendered": rendered,
+        "frames_filled": filled,
+        "frames_held": held,
+        "frames_rerender": rerender,
+        "frames_accepted": sum(1 for status, flagged in frames if status == "filled" and not flagged),
+        "frames_never_rendered": not_rendered,
+        "render_fraction_saved": round(not_rendered / total, 4) if total else 0.0,
+        "cost_per_frame_min": cost_per_frame_min,
+        "render_minutes_saved": round(not_rendered * cost_per_frame_min, 2),
+    }
 
 
 @dataclass(frozen=True)
@@ -178,23 +202,8 @@ class QcResult:
         return sum(1 for f in bad if f in flagged) / len(bad)
 
     def savings(self) -> dict[str, Any]:
-        filled = sum(1 for f in self.frames if f.status == "filled")
-        held = sum(1 for f in self.frames if f.status == "held")
-        rerender = len(self.rerender)
-        not_rendered = filled + held - rerender
-        total = len(self.rendered) + filled + held
-        return {
-            "frames_total": total,
-            "frames_rendered": len(self.rendered),
-            "frames_filled": filled,
-            "frames_held": held,
-            "frames_rerender": rerender,
-            "frames_accepted": sum(1 for f in self.frames if f.status == "filled" and not f.flagged),
-            "frames_never_rendered": not_rendered,
-            "render_fraction_saved": round(not_rendered / total, 4) if total else 0.0,
-            "cost_per_frame_min": self.cost_per_frame_min,
-            "render_minutes_saved": round(not_rendered * self.cost_per_frame_min, 2),
-        }
+        return savings_of([(f.status, f.flagged) for f in self.frames], rendered=len(self.rendered),
+                          cost_per_frame_min=self.cost_per_frame_min)
 
     def to_json(self) -> dict[str, Any]:
         recall = self.recall()
@@ -548,8 +557,9 @@ class _QcJob:
     def make(self, frame: int) -> Made[FrameQc]:
         entry = self.entries[frame]
         if entry.status == "held" or entry.needs_render:
-            held = FrameQc(frame, "held", True, entry.reason or "held: needs a real render", source="held")
-            return Made(frame, held, event={"status": "held", "flagged": True})
+            held = _human(FrameQc(frame, "held", True, entry.reason or "held: needs a real render", source="held"),
+                          entry)
+            return Made(frame, held, event={"status": "held", "flagged": held.flagged})
         key = self.scorer.cache_key(self.entries, frame)
         cached = _cached_score(entry.qc, key)
         qc: dict[str, Any] = cached or {}
@@ -561,6 +571,7 @@ class _QcJob:
         verdict = {k: v for k, v in fq.to_json().items() if k in _VERDICT_FIELDS}
         if qc.get("verdict") != verdict:  # the manifest shows the decision of the latest run
             new_entry = (new_entry or entry).with_qc({**qc, "verdict": verdict})
+        fq = _human(fq, entry)  # after the verdict: the manifest keeps QC's own, beside the person's
         data = {k: v for k, v in fq.to_json().items() if k in ("status", "flagged", "risk", "predicted_psnr_db",
                                                               "psnr_db", "basis")}
         return Made(frame, fq, new_entry, event=data)
@@ -612,6 +623,19 @@ class _QcJob:
             heatmap=None if self.heat is None else self.heat.path(frame), source=source, basis=v.basis,
             interval_db=v.interval_db, keyframe_checks=v.checks,
         )
+
+
+def _human(fq: FrameQc, entry: ManifestEntry) -> FrameQc:
+    """The frame as a person decided it in review (``framefill review``), when they did; else as QC judged it.
+
+    A decision holds for the version of the frame it was made on (its file's sha256).
+    """
+    from dataclasses import replace
+
+    decision = entry.decision()
+    if decision is None:
+        return fq
+    return replace(fq, flagged=decision["decision"] == "rerender", decision=decision)
 
 
 # The fields of a frame's qc.json record that the manifest keeps as its latest decision.
