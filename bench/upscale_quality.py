@@ -2,6 +2,7 @@
 
     PYTHONPATH=core .venv/bin/python bench/upscale_quality.py [--frames 1001-1024] [--threads N]
         [--models realesrgan-x4plus,realesrgan-x4plus-anime,realesr-animevideov3-x4] [--alpha] [--json out.json]
+        [--color-fix] [--sigmas 0.5,1,2] [--shot DIR/name.####.exr]
 
 Ground truth: the sample shot's frames (480x270 EXR renders; rows 1..268 so
 that the size divides by 4). Input: each frame downscaled x4 by area in linear
@@ -20,6 +21,16 @@ the largest change of a channel's mean, and flicker = mean |frame-to-frame
 difference| of the output over that of the Lanczos output on the same frames
 (and the ground truth's own, for reference). Real-ESRGAN models are GANs:
 they trade PSNR for sharpness, so lower PSNR than bicubic is expected.
+
+``--color-fix``: the colour question. Each network also runs with the colour fix
+(``ops/colorfix.py``) applied in the proxy (framefill's way, ``+fix``) and in
+linear light (``+fixlin``: the same low-pass swap on the linear pixels).
+Colour error, at the input's resolution (the low frequencies: output and truth
+area-downscaled x4): ``lowpass_err`` = mean |difference| per channel of the
+display proxies (x255, 8-bit steps) and ``delta_e`` = mean CIE76 deltaE in
+CIELAB (D65, from the linear Rec.709 pixels clipped to [0, 1]).
+``--sigmas``: the fix at several low-pass sigmas (output px per unit of scale).
+``--shot``: another EXR shot (your own renders, e.g. bench/scenes' cache) instead of the sample shot.
 
 ``--alpha``: the alpha question. Mattes cut from the ``IndexOB`` pass (one per
 object, hard 0/1 edges at 480x268) are area-downscaled x4 and upscaled back by
@@ -50,38 +61,97 @@ ROWS = slice(1, 269)  # 268 rows: divisible by 4
 DEFAULT_MODELS = "realesrgan-x4plus,realesrgan-x4plus-anime,realesr-animevideov3-x4"
 
 
-def load_frame(frame: int) -> tuple[np.ndarray, np.ndarray]:
-    """(linear RGB H,W,3, object index H,W) of a sample frame, cropped to 268 rows."""
-    part = read_exr(SHOT / f"shot.{frame}.exr").parts[0]
-    rgb = np.stack([part.channels[c].astype(np.float32) for c in "RGB"], axis=-1)[ROWS]
-    return np.ascontiguousarray(rgb), part.channels["IndexOB.X"].astype(np.float32)[ROWS]
+SHOT_PATTERN = str(SHOT / "shot.####.exr")
+
+
+def load_frame(frame: int, pattern: str = SHOT_PATTERN) -> tuple[np.ndarray, np.ndarray | None]:
+    """(linear RGB H,W,3, object index H,W) of a frame, cropped to a multiple of 4 in both sides."""
+    from framefill.frames import FramePattern
+
+    part = read_exr(FramePattern.parse(pattern).path(frame)).parts[0]
+    rgb = np.stack([part.channels[c].astype(np.float32) for c in "RGB"], axis=-1)
+    rows = ROWS if pattern == SHOT_PATTERN else slice(0, rgb.shape[0] // 4 * 4)
+    cols = slice(0, rgb.shape[1] // 4 * 4)
+    index = part.channels.get("IndexOB.X")
+    return (np.ascontiguousarray(rgb[rows, cols]),
+            None if index is None else index.astype(np.float32)[rows, cols])
+
+
+def lab_from_linear(linear: np.ndarray) -> np.ndarray:
+    """CIELAB (D65) of linear Rec.709 RGB clipped to [0, 1] (what a display can show)."""
+    rgb = np.clip(linear, 0.0, 1.0).astype(np.float64)
+    m = np.array([[0.4124564, 0.3575761, 0.1804375], [0.2126729, 0.7151522, 0.0721750],
+                  [0.0193339, 0.1191920, 0.9503041]])
+    xyz = rgb @ m.T / np.array([0.95047, 1.0, 1.08883])
+    f = np.where(xyz > (6 / 29) ** 3, np.cbrt(xyz), xyz / (3 * (6 / 29) ** 2) + 4 / 29)
+    return np.stack([116 * f[..., 1] - 16, 500 * (f[..., 0] - f[..., 1]), 200 * (f[..., 1] - f[..., 2])], axis=-1)
+
+
+def colour_error(out_proxy: np.ndarray, truth_proxy: np.ndarray) -> tuple[float, float]:
+    """(mean |difference| per channel x255, mean deltaE) of the low frequencies (both area-downscaled x4)."""
+    from framefill.color import from_network
+
+    h, w = truth_proxy.shape[0] // 4, truth_proxy.shape[1] // 4
+    a = resize(from_network(out_proxy), height=h, width=w, method="area")
+    b = resize(from_network(truth_proxy), height=h, width=w, method="area")
+    diff = float(np.mean(np.abs(display(to_network(a)) - display(to_network(b))))) * 255
+    return diff, float(np.mean(np.linalg.norm(lab_from_linear(a) - lab_from_linear(b), axis=-1)))
 
 
 def display(proxy: np.ndarray) -> np.ndarray:
     return np.clip(proxy, 0.0, 1.0)
 
 
+_MODELS: dict[str, object] = {}
+
+
 def method_fn(name: str):  # noqa: ANN201 - bench helper
-    """proxy (h,w,3) -> proxy (4h,4w,3) for a method name."""
+    """proxy (h,w,3) -> proxy (4h,4w,3) for a method name (``model+fix``, ``model+fixlin``, ``model+fix@SIGMA``)."""
     if name == "bicubic":
         return lambda p: resize(p, height=4 * p.shape[0], width=4 * p.shape[1], method="bicubic")
+    from framefill.color import from_network
     from framefill.models.loading import load_upscaler
+    from framefill.ops import colorfix
     from framefill.pipeline.upscale import Runner, upscale_rgb
 
-    model = load_upscaler(name).model
-    runner = Runner(model=model, tile_px=0)
-    return lambda p: upscale_rgb(runner, p, height=4 * p.shape[0], width=4 * p.shape[1])
+    model_name, _, variant = name.partition("+")
+    if model_name not in _MODELS:
+        _MODELS[model_name] = load_upscaler(model_name).model
+    fix, _, sigma = variant.partition("@")
+    runner = Runner(model=_MODELS[model_name], tile_px=0, color_fix=fix == "fix")  # type: ignore[arg-type]
+
+    def run(p: np.ndarray) -> np.ndarray:
+        old = colorfix.SIGMA_PER_SCALE
+        if sigma:
+            colorfix.SIGMA_PER_SCALE = float(sigma)
+        try:
+            out = upscale_rgb(runner, p, height=4 * p.shape[0], width=4 * p.shape[1])
+            if fix == "fixlin":  # the same swap on linear pixels: network output vs the input resized smoothly
+                ref = resize(from_network(p), height=out.shape[0], width=out.shape[1], method="smooth")
+                out = to_network(colorfix.color_fix(from_network(out), ref,
+                                                    sigma_px=colorfix.color_fix_sigma_px(4)))
+            return out
+        finally:
+            colorfix.SIGMA_PER_SCALE = old
+
+    return run
 
 
 def quality(args: argparse.Namespace) -> dict:
     frames = parse_frame_range(args.frames)
     truth, inputs = [], []
     for f in frames:
-        rgb, _ = load_frame(f)
+        rgb, _ = load_frame(f, args.shot)
         small = resize(rgb, height=rgb.shape[0] // 4, width=rgb.shape[1] // 4, method="area")
         truth.append(display(to_network(rgb)))
         inputs.append(to_network(small))
-    methods = ["bicubic", "lanczos", *[m for m in args.models.split(",") if m]]
+    models = [m for m in args.models.split(",") if m]
+    methods = ["bicubic", "lanczos", *models]
+    if args.color_fix:
+        sigmas = [s for s in args.sigmas.split(",") if s]
+        for m in models:
+            methods += [f"{m}+{v}@{s}" for v in ("fix", "fixlin") for s in sigmas] if sigmas else [
+                f"{m}+fix", f"{m}+fixlin"]
     outputs: dict[str, list[np.ndarray]] = {}
     rows = []
     for name in methods:
@@ -98,6 +168,8 @@ def quality(args: argparse.Namespace) -> dict:
                                                for o, t in zip(outs, truth, strict=True)])), 3),
             "colour_shift": round(float(max(np.abs(o.mean(axis=(0, 1)) - t.mean(axis=(0, 1))).max()
                                             for o, t in zip(outs, truth, strict=True))), 4),
+            "lowpass_err": round(float(np.mean([colour_error(o, t)[0] for o, t in zip(outs, truth, strict=True)])), 3),
+            "delta_e": round(float(np.mean([colour_error(o, t)[1] for o, t in zip(outs, truth, strict=True)])), 3),
             "seconds_per_frame": round(seconds, 2),
         })
         print(json.dumps(rows[-1]), flush=True)
@@ -123,6 +195,7 @@ def alpha_study(args: argparse.Namespace) -> dict:
     mattes = []
     for f in frames:
         _, index = load_frame(f)
+        assert index is not None
         for obj in np.unique(index):
             matte = (index == obj).astype(np.float32)
             if 0.02 < matte.mean() < 0.6:  # objects with edges worth scoring
@@ -152,6 +225,9 @@ def main() -> None:
                          "core of this CPU)")
     ap.add_argument("--models", default=DEFAULT_MODELS)
     ap.add_argument("--alpha", action="store_true", help="compare network and Lanczos on mattes instead")
+    ap.add_argument("--color-fix", action="store_true", help="also each network with the colour fix (proxy, linear)")
+    ap.add_argument("--sigmas", default="", help="with --color-fix: low-pass sigmas per unit of scale, e.g. 0.5,1,2")
+    ap.add_argument("--shot", default=SHOT_PATTERN, help="an EXR shot pattern (default: the sample shot)")
     ap.add_argument("--threads", type=int, default=os.cpu_count() or 1,
                     help="torch threads (default: all CPUs; on a busy machine use 1, see bench/upscale.py)")
     ap.add_argument("--json", help="also write the result here")
@@ -165,11 +241,13 @@ def main() -> None:
               f"{result['output'][0]}x{result['output'][1]} (x4), display proxy vs the renders")
         print("sharp: gradient energy / the render's; shift: largest change of a channel's mean; "
               "flicker: mean |frame-to-frame difference| / Lanczos's")
-        print(f"{'method':26s} {'PSNR dB':>8s} {'SSIM':>7s} {'sharp':>6s} {'shift':>7s} {'flicker':>8s} "
-              f"{'s/frame':>8s}")
+        print("lowpass: mean |difference| per channel x255 and deltaE (CIE76), both at the input's resolution")
+        print(f"{'method':36s} {'PSNR dB':>8s} {'SSIM':>7s} {'sharp':>6s} {'shift':>7s} {'lowpass':>8s} "
+              f"{'deltaE':>7s} {'flicker':>8s} {'s/frame':>8s}")
         for r in result["rows"]:
-            print(f"{r['method']:26s} {r['psnr_db']:8.2f} {r['ssim']:7.4f} {r['sharpness']:6.3f} "
-                  f"{r['colour_shift']:7.4f} {r['flicker_vs_lanczos']:8.3f} {r['seconds_per_frame']:8.2f}")
+            print(f"{r['method']:36s} {r['psnr_db']:8.2f} {r['ssim']:7.4f} {r['sharpness']:6.3f} "
+                  f"{r['colour_shift']:7.4f} {r['lowpass_err']:8.3f} {r['delta_e']:7.3f} "
+                  f"{r['flicker_vs_lanczos']:8.3f} {r['seconds_per_frame']:8.2f}")
         print(f"ground truth's own flicker (mafd) {result['truth_flicker_mafd']}, "
               f"Lanczos {result['lanczos_flicker_mafd']}; "
               f"load average {result['load_average']}")

@@ -1,7 +1,7 @@
 """The small façade used by the CLI, the hosts and the farm.
 
 Every job takes a typed request (:mod:`framefill.requests`: ``FillRequest``,
-``UpscaleRequest``, ``QcRequest``, ``BundleRequest``, validated when built),
+``VideoInterpRequest``, ``UpscaleRequest``, ``QcRequest``, ``BundleRequest``, validated when built),
 reports progress through ``report`` (a callable taking
 :class:`framefill.events.Event`), checks ``cancelled`` between frames, returns
 a typed result whose ``to_json()`` is the CLI's ``--json`` document, and raises
@@ -21,8 +21,10 @@ from framefill.requests import (
     DEFAULT_FILL_MODE,
     BundleRequest,
     FillRequest,
+    PatchRequest,
     QcRequest,
     UpscaleRequest,
+    VideoInterpRequest,
 )
 
 if TYPE_CHECKING:
@@ -32,8 +34,10 @@ if TYPE_CHECKING:
     from framefill.pipeline.demo import DemoResult
     from framefill.pipeline.fill import FillResult
     from framefill.pipeline.plan import PlanResult
+    from framefill.pipeline.patch import PatchResult
     from framefill.pipeline.qc import QcResult
     from framefill.pipeline.upscale import UpscaleResult
+    from framefill.pipeline.video_interp import VideoInterpResult
     from framefill.runtime.export import ExportResult
 
 __all__ = [
@@ -42,9 +46,12 @@ __all__ = [
     "QcRequest",
     "BundleRequest",
     "DEFAULT_FILL_MODE",
+    "VideoInterpRequest",
     "fill_shot",
+    "interpolate_video",
     "upscale",
     "qc_shot",
+    "patch_shot",
     "plan_shot",
     "plan_render",
     "describe_shot",
@@ -61,6 +68,7 @@ __all__ = [
     "run_farm_task",
     "prepare_farm_worker",
     "review_shot",
+    "color_spaces",
 ]
 
 Cancelled = Callable[[], bool]
@@ -77,6 +85,24 @@ def fill_shot(request: FillRequest, *, report: Reporter = null_reporter,
     from framefill.pipeline.fill import run_fill
 
     return run_fill(request, report=report, cancelled=cancelled)
+
+
+def interpolate_video(request: VideoInterpRequest, *, report: Reporter = null_reporter,
+                      cancelled: Cancelled = never_cancelled) -> VideoInterpResult:
+    """Retime a video file to ``request.fps`` and/or replace its repeated frames (``framefill interpolate in.mov``).
+
+    Where the new timeline meets a source frame it is written unchanged; between
+    frames RIFE fills at the exact timestep; nothing is filled across a scene
+    cut (the nearer frame is held). Audio and timing carry over; an interrupted
+    run resumes from its frame cache. See :mod:`framefill.pipeline.video_interp`.
+
+    Raises:
+        InputError: unreadable or unsupported input, an encoder missing from the build.
+        CancelledError: ``cancelled()`` became true; the frame cache is kept for the rerun.
+    """
+    from framefill.pipeline.video_interp import run_video_interp
+
+    return run_video_interp(request, report=report, cancelled=cancelled)
 
 
 def upscale(request: UpscaleRequest, *, report: Reporter = null_reporter,
@@ -104,6 +130,17 @@ def qc_shot(request: QcRequest, *, report: Reporter = null_reporter,
     from framefill.pipeline.qc import qc_sequence
 
     return qc_sequence(request, report=report, cancelled=cancelled)
+
+
+def patch_shot(request: PatchRequest, *, report: Reporter = null_reporter,
+               cancelled: Cancelled = never_cancelled) -> PatchResult:
+    """Merge region re-renders into the filled frames of ``request.pattern`` (``framefill patch``).
+
+    See :func:`framefill.pipeline.patch.patch_sequence`.
+    """
+    from framefill.pipeline.patch import patch_sequence
+
+    return patch_sequence(request, report=report, cancelled=cancelled)
 
 
 def plan_shot(frames: Sequence[int], *, every: int) -> tuple[int, ...]:
@@ -311,3 +348,16 @@ def review_shot(pattern: str, **options: Any) -> int:
     from framefill.review.app import run_review
 
     return run_review(pattern, **options)
+
+
+def color_spaces(config: str | None = None) -> dict[str, Any]:
+    """The colour spaces of an OCIO config (``config``, else ``$OCIO``, else the built-in) for ``--colorspace``.
+
+    Returns ``{"config", "spaces": [{"name", "aliases", "family"}], "roles": {role: space}}``.
+
+    Raises:
+        ColorError: the config cannot be loaded.
+    """
+    from framefill.color import config_from_env, describe_config
+
+    return describe_config(config_from_env(config))

@@ -15,6 +15,7 @@ import math
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import KW_ONLY, dataclass, field, fields
+from fractions import Fraction
 from pathlib import Path
 from typing import Any, Literal, get_args
 
@@ -32,6 +33,8 @@ __all__ = [
     "UpscaleRequest",
     "QcRequest",
     "BundleRequest",
+    "PatchRequest",
+    "VideoInterpRequest",
     "DEFAULT_FILL_MODE",
     "DEFAULT_INTERPOLATION_MODEL",
     "MAX_CRF",
@@ -40,13 +43,14 @@ __all__ = [
     "parse_frames",
     "parse_memory_size",
     "parse_size",
+    "parse_rate",
 ]
 
 FillMode = Literal["direct", "recursive"]
 Aspect = Literal["error", "stretch", "fit", "fill"]
 AlphaMethod = Literal["network", "lanczos"]
 LayerPolicy = Literal["all", "beauty"]
-VideoCodec = Literal["auto", "h264", "prores"]
+VideoCodec = Literal["auto", "h264", "prores", "lossless"]
 BundleKind = Literal["fill", "upscale", "qc", "sparse_pipeline"]
 
 # Gaps longer than one frame: recursive halving measured better than direct
@@ -64,8 +68,12 @@ MAX_RIFE_SCALE = 4.0
 # output side beyond 64K pixels (EXR and every codec framefill writes stop there).
 MAX_UPSCALE_SCALE = 16.0
 MAX_OUTPUT_SIDE_PX = 65536
+# What interpolation writes: EXR, and the raster formats of frames/raster.py.
+_FILL_EXTENSIONS = (".exr", ".png", ".tif", ".tiff", ".jpg", ".jpeg", ".dpx")
 # Smaller tiles are mostly the context they borrow from their neighbours.
 MIN_TILE_PX = 32
+# Retiming beyond high-speed-camera rates is a typo, not a delivery format.
+MAX_FPS = 1000
 
 
 # ---------------------------------------------------------------------------------------
@@ -150,6 +158,57 @@ def _model_name(name: str, value: Any, task: str) -> None:
         raise RequestError(name, f"{value!r} is a model for {card.task}, not {task}; see `framefill models list`")
 
 
+def _color_fields(obj: Any) -> None:
+    """Check ``color_config``/``colorspace`` (OCIO loads them) and an explicit ``color``; one of the two ways."""
+    from framefill.color import check_color, config_from_env
+    from framefill.errors import ColorError
+
+    color, config, space = obj.color, obj.color_config, obj.colorspace
+    if color is not None and not isinstance(color, ColorSetup):
+        raise RequestError("color", f"must be a ColorSetup, got {color!r}")
+    for name, value in (("color_config", config), ("colorspace", space)):
+        if value is not None and (not isinstance(value, str) or not value.strip()):
+            raise RequestError(name, f"must be a name, got {value!r}")
+    if color is not None and (config is not None or space is not None):
+        raise RequestError("color", "and color_config/colorspace both set the colour; give one of them")
+    try:
+        check_color(config_from_env(config))
+    except ColorError as err:
+        if config is None:  # from $OCIO
+            raise ColorError(f"$OCIO: {err.msg}") from None
+        raise RequestError("color_config", err.msg) from None
+    try:
+        check_color(config_from_env(config), space, what="")
+    except ColorError as err:
+        raise RequestError("colorspace", err.msg) from None
+
+
+def _crf(name: str, value: Any) -> None:
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_CRF):
+        raise RequestError(name, f"{value!r} is outside H.264's constant rate factor range, 0 (lossless) to {MAX_CRF}")
+
+
+def _rate(name: str, value: Any) -> Fraction | None:
+    """A frame rate: a number, a ``Fraction`` or text (``"60"``, ``"59.94"``, ``"60000/1001"``); decimals
+    of an NTSC rate mean it exactly (59.94 -> 60000/1001, see :func:`framefill.frames.video.nominal_rate`)."""
+    if value is None:
+        return None
+    from framefill.frames.video import nominal_rate
+
+    example = "e.g. 48, 59.94 or 60000/1001"
+    try:
+        if isinstance(value, bool) or not isinstance(value, (int, float, str, Fraction)):
+            raise ValueError
+        rate = nominal_rate(value.strip() if isinstance(value, str) else value)
+    except (ValueError, ZeroDivisionError, OverflowError):
+        raise RequestError(name, f"must be a frame rate ({example}), got {value!r}") from None
+    if rate <= 0:
+        raise RequestError(name, f"must be a frame rate above 0 ({example}), got {value!r}")
+    if rate > MAX_FPS:
+        raise RequestError(name, f"must be at most {MAX_FPS} frames per second, got {value!r}")
+    return rate
+
+
 def _freeze(obj: Any, name: str, value: Any) -> None:
     object.__setattr__(obj, name, value)
 
@@ -167,6 +226,8 @@ class _Request:
                 value = [value.config, value.scene_linear, value.network]
             elif isinstance(value, tuple):
                 value = list(value)
+            elif isinstance(value, Fraction):
+                value = str(value)
             out[f.name] = value
         return out
 
@@ -178,7 +239,7 @@ class _Request:
 
 @dataclass(frozen=True)
 class FillRequest(_Request):
-    """Fill the unrendered frames of an EXR shot (``framefill interpolate``).
+    """Fill the unrendered frames of a shot: EXR, PNG, TIFF, JPEG or DPX (``framefill interpolate``).
 
     ``frames``: the output frames (a range string or ints; None: first to last
     rendered). ``scale``: RIFE's resolution scale (None: by frame width).
@@ -198,16 +259,18 @@ class FillRequest(_Request):
     mode: FillMode = DEFAULT_FILL_MODE
     scale: float | None = None
     memory_budget_bytes: int | None = None
-    color: ColorSetup = field(default_factory=ColorSetup)
+    color: ColorSetup | None = None
+    color_config: str | None = None
+    colorspace: str | None = None
     detect_cuts: bool = True
     in_place: bool = False
 
     def __post_init__(self) -> None:
         _freeze(self, "input_pattern", _text("input_pattern", self.input_pattern, example="renders/shot.####.exr"))
         _freeze(self, "output_pattern", _text("output_pattern", self.output_pattern, example="out/shot.####.exr"))
-        if not self.output_pattern.lower().endswith(".exr"):
-            raise RequestError("output_pattern", f"{self.output_pattern} must be an .exr pattern "
-                                                 "(framefill keeps every layer)")
+        if not self.output_pattern.lower().endswith(_FILL_EXTENSIONS):
+            raise RequestError("output_pattern", f"{self.output_pattern} must be an {', '.join(_FILL_EXTENSIONS)} "
+                                                 "pattern (EXR keeps every layer)")
         _freeze(self, "frames", _frames("frames", self.frames))
         _model_name("model", self.model, "interpolate")
         _freeze(self, "weights", _optional_path("weights", self.weights))
@@ -218,8 +281,7 @@ class FillRequest(_Request):
             raise RequestError("scale", f"must be at least {MIN_RIFE_SCALE:g} (RIFE's coarsest level), "
                                         f"got {self.scale!r}")
         _whole("memory_budget_bytes", self.memory_budget_bytes, minimum=1)
-        if not isinstance(self.color, ColorSetup):
-            raise RequestError("color", f"must be a ColorSetup, got {self.color!r}")
+        _color_fields(self)
 
 
 @dataclass(frozen=True)
@@ -249,7 +311,10 @@ class UpscaleRequest(_Request):
     device: str = "auto"
     alpha: AlphaMethod = "network"
     layers: LayerPolicy = "all"
-    color: ColorSetup = field(default_factory=ColorSetup)
+    color: ColorSetup | None = None
+    color_config: str | None = None
+    colorspace: str | None = None
+    color_fix: bool | None = None
     codec: VideoCodec = "auto"
     crf: int | None = None
     cache_dir: Path | None = None
@@ -274,10 +339,11 @@ class UpscaleRequest(_Request):
         _choice("alpha", self.alpha, AlphaMethod, "an alpha method")
         _choice("layers", self.layers, LayerPolicy, "a layers policy")
         _choice("codec", self.codec, VideoCodec, "a video codec")
-        if self.crf is not None and (isinstance(self.crf, bool) or not isinstance(self.crf, int)
-                                     or not 0 <= self.crf <= MAX_CRF):
-            raise RequestError("crf", f"{self.crf!r} is outside H.264's constant rate factor range, "
-                                      f"0 (lossless) to {MAX_CRF}")
+        _color_fields(self)
+        if self.color_fix is not None and not isinstance(self.color_fix, bool):
+            raise RequestError("color_fix", f"must be true, false or None (the model's default), "
+                                            f"got {self.color_fix!r}")
+        _crf("crf", self.crf)
         _freeze(self, "cache_dir", _optional_path("cache_dir", self.cache_dir))
         self._check_kinds()
 
@@ -303,6 +369,9 @@ class UpscaleRequest(_Request):
                                               "a video upscales to a video and frames to frames")
         if video_in and self.frames is not None:
             raise RequestError("frames", "selects frames of a sequence; a video is upscaled whole")
+        if video_in and self.colorspace is not None:
+            raise RequestError("colorspace", "names the encoding of frame files; a video's frames go to the network "
+                                             "as decoded (sRGB)")
 
     @property
     def is_video(self) -> bool:
@@ -339,9 +408,13 @@ class QcRequest(_Request):
     device: str = "cpu"
     keyframe_check: bool = True
     confidence: float | None = None
+    color: ColorSetup | None = None
+    color_config: str | None = None
+    colorspace: str | None = None
 
     def __post_init__(self) -> None:
         _freeze(self, "pattern", _text("pattern", self.pattern, example="filled/shot.####.exr"))
+        _color_fields(self)
         if not isinstance(self.keyframe_check, bool):
             raise RequestError("keyframe_check", f"must be true or false, got {self.keyframe_check!r}")
         if self.confidence is not None:
@@ -368,6 +441,33 @@ class QcRequest(_Request):
                 raise RequestError("cost_per_frame_min", f"must be a number of minutes >= 0, got {value!r}")
             _freeze(self, "cost_per_frame_min", float(value))
         _freeze(self, "device", _device("device", self.device))
+
+
+@dataclass(frozen=True)
+class PatchRequest(_Request):
+    """Merge region re-renders into filled frames (``framefill patch``).
+
+    ``pattern``: the filled sequence (its manifest sits beside it); ``renders``:
+    the region renders, one file per frame: an EXR whose data window is the
+    region inside the display window, or a full-size frame whose regions come
+    from ``regions`` (a ``qc.json`` or ``regions.json``; None: the regions QC
+    recorded in the manifest). ``frames``: None patches every frame of the
+    manifest that has a render; ``feather_px``: the seam band inside each region.
+    """
+
+    pattern: str
+    _: KW_ONLY
+    renders: str = ""
+    frames: tuple[int, ...] | None = None
+    regions: Path | None = None
+    feather_px: int = 8
+
+    def __post_init__(self) -> None:
+        _freeze(self, "pattern", _text("pattern", self.pattern, example="filled/shot.####.exr"))
+        _freeze(self, "renders", _text("renders", self.renders, example="regions/shot.####.exr"))
+        _freeze(self, "frames", _frames("frames", self.frames))
+        _freeze(self, "regions", _optional_path("regions", self.regions))
+        _whole("feather_px", self.feather_px, minimum=0, allow_none=False)
 
 
 @dataclass(frozen=True)
@@ -422,6 +522,72 @@ class BundleRequest(_Request):
             raise RequestError("name", "must not be empty")
 
 
+@dataclass(frozen=True)
+class VideoInterpRequest(_Request):
+    """Retime a video file and/or replace its repeated frames (``framefill interpolate in.mov --out out.mov``).
+
+    ``fps``: the output frame rate (a number, a ``Fraction`` or text: ``60``,
+    ``"60000/1001"``; ``59.94`` means 60000/1001); None keeps the input's.
+    ``replace_duplicates``: fill repeated frames from their distinct
+    neighbours. At least one of the two. ``scale``: RIFE's resolution scale
+    (None: by frame width). ``detect_cuts``: never fill across a scene cut
+    (hold the nearer frame). ``codec`` (``lossless``: FFV1 in .mkv, PNG in
+    .mov), ``crf``, ``cache_dir`` and ``keep_cache`` as for upscaling a video.
+    """
+
+    input_path: str
+    output_path: str
+    _: KW_ONLY
+    fps: Fraction | None = None
+    replace_duplicates: bool = False
+    model: str = DEFAULT_INTERPOLATION_MODEL
+    weights: Path | None = None
+    device: str = "auto"
+    scale: float | None = None
+    detect_cuts: bool = True
+    codec: VideoCodec = "auto"
+    crf: int | None = None
+    cache_dir: Path | None = None
+    keep_cache: bool = False
+
+    def __post_init__(self) -> None:
+        from framefill.frames.video import VIDEO_EXTENSIONS, is_video_path
+
+        _freeze(self, "input_path", _text("input_path", self.input_path, example="in.mov"))
+        _freeze(self, "output_path", _text("output_path", self.output_path, example="out.mov"))
+        if not is_video_path(self.input_path):
+            raise RequestError("input_path", f"{self.input_path} is not a video file ({', '.join(VIDEO_EXTENSIONS)}); "
+                                             "only a video is retimed or has repeats replaced; a frame sequence "
+                                             "is filled by frame number")
+        if not is_video_path(self.output_path):
+            raise RequestError("output_path", f"{self.output_path} is not a video file; a video interpolates to a "
+                                              f"video ({', '.join(VIDEO_EXTENSIONS)})")
+        _freeze(self, "fps", _rate("fps", self.fps))
+        if not isinstance(self.replace_duplicates, bool):
+            raise RequestError("replace_duplicates", f"must be true or false, got {self.replace_duplicates!r}")
+        if self.fps is None and not self.replace_duplicates:
+            raise RequestError("fps", "is required: the output frame rate (e.g. 60), unless only repeated frames "
+                                      "are to be replaced (replace_duplicates, --replace-duplicates)")
+        _model_name("model", self.model, "interpolate")
+        _freeze(self, "weights", _optional_path("weights", self.weights))
+        _freeze(self, "device", _device("device", self.device))
+        _freeze(self, "scale", _positive("scale", self.scale, upper=MAX_RIFE_SCALE))
+        if self.scale is not None and self.scale < MIN_RIFE_SCALE:
+            raise RequestError("scale", f"must be at least {MIN_RIFE_SCALE:g} (RIFE's coarsest level), "
+                                        f"got {self.scale!r}")
+        _choice("codec", self.codec, VideoCodec, "a video codec")
+        _crf("crf", self.crf)
+        _freeze(self, "cache_dir", _optional_path("cache_dir", self.cache_dir))
+
+    @staticmethod
+    def asked_for(input_path: str, output_path: str, *, fps: Any, replace_duplicates: bool) -> bool:
+        """Whether these arguments ask for a video job rather than a sequence fill: a video file on either
+        side, or a video-only option (the request then refuses what does not fit, in one line)."""
+        from framefill.frames.video import is_video_path
+
+        return is_video_path(input_path) or is_video_path(output_path) or bool(fps) or bool(replace_duplicates)
+
+
 # ---------------------------------------------------------------------------------------
 # Text a person types, for the fields above (the CLI, a host's text knob)
 # ---------------------------------------------------------------------------------------
@@ -466,3 +632,12 @@ def parse_frames(text: str | None, *, field: str = "frames") -> tuple[int, ...] 
         RequestError: not a frame range, naming ``field``.
     """
     return _frames(field, text) if text else None
+
+
+def parse_rate(text: str | None, *, field: str = "fps") -> Fraction | None:
+    """``"60"``, ``"59.94"`` (= 60000/1001), ``"24000/1001"`` -> the exact rate; None or "" -> None.
+
+    Raises:
+        RequestError: not a frame rate above 0 (and at most 1000), naming ``field``.
+    """
+    return _rate(field, text) if text else None

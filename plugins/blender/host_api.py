@@ -97,7 +97,9 @@ class BlenderRenderer:
     def __init__(self, scene: "bpy.types.Scene") -> None:
         self.scene_name = scene.name
 
-    def __call__(self, frame: int, dest: str) -> None:
+    def __call__(self, frame: int, dest: str, border: Optional[Tuple[float, float, float, float]] = None) -> None:
+        """Render ``frame`` to ``dest``; ``border`` (min_x, max_x, min_y, max_y) renders only that part of a
+        full-size frame (render border, not cropped: the rest is left empty)."""
         scene = bpy.data.scenes.get(self.scene_name)
         if scene is None:
             raise HostError("scene {!r} is gone (another file was opened?); run it again".format(self.scene_name))
@@ -105,7 +107,14 @@ class BlenderRenderer:
         tmp = temp_render_path(dest)
         render = scene.render
         saved = (render.filepath, scene.frame_current, scene.frame_subframe)
+        saved_border = (render.use_border, render.use_crop_to_border, render.border_min_x, render.border_max_x,
+                        render.border_min_y, render.border_max_y)
         try:
+            if border is not None:
+                render.use_border, render.use_crop_to_border = True, False
+                render.border_min_x, render.border_max_x, render.border_min_y, render.border_max_y = border
+            else:
+                render.use_border = False
             render.filepath = tmp
             scene.frame_set(frame)
             # A still render writes exactly render.filepath (no #### expansion, extension kept).
@@ -120,6 +129,8 @@ class BlenderRenderer:
             if os.path.exists(tmp):
                 os.remove(tmp)
             render.filepath = saved[0]
+            (render.use_border, render.use_crop_to_border, render.border_min_x, render.border_max_x,
+             render.border_min_y, render.border_max_y) = saved_border
             scene.frame_set(saved[1], subframe=saved[2])
 
 
@@ -139,6 +150,9 @@ def sparse_settings(context: "bpy.types.Context") -> SparseSettings:
         device=device(context),
         threshold_db=float(ff.qc_threshold),
         rerender=bool(ff.rerender),
+        regions=bool(getattr(ff, "rerender_regions", True)),
+        resolution=(int(scene.render.resolution_x * scene.render.resolution_percentage / 100),
+                    int(scene.render.resolution_y * scene.render.resolution_percentage / 100)),
         upscale=bool(ff.upscale),
         upscale_model=ff.upscale_model,
         upscale_scale=float(ff.upscale_scale),

@@ -13,6 +13,7 @@ same job again resumes: rendered frames are kept, the fill skips what its
 manifest holds, QC reuses its cached scores.
 """
 
+import json
 import os
 import queue
 import threading
@@ -35,6 +36,7 @@ from .framefill_host.commands import interpolate_argv, qc_argv, upscale_argv
 from .framefill_host.events import HostEvent, ProgressState
 from .framefill_host.patterns import format_range
 from .framefill_host.runner import CliRun, RunOutcome
+from .regions import Box, CostModel, border_of, regions_of, render_boxes
 from .naming import (
     frame_file,
     frames_on_disk,
@@ -268,6 +270,8 @@ class SparseSettings:
     device: str = "auto"
     threshold_db: float = 30.0
     rerender: bool = True
+    regions: bool = True  # re-render only QC's regions (render border) and patch them in
+    resolution: Tuple[int, int] = (0, 0)  # the render's pixel size (0: unknown, whole frames only)
     upscale: bool = False
     upscale_model: str = "realesrgan-x4plus"
     upscale_scale: float = 2.0
@@ -283,6 +287,11 @@ class SparseSettings:
     @property
     def upscaled_pattern(self) -> str:
         return upscaled_pattern(self.output_pattern)
+
+    def region_pattern(self, index: int) -> str:
+        """Where the ``index``-th region render of each frame goes (full-size files, render border)."""
+        folder, name = os.path.split(self.rendered_pattern)
+        return os.path.join(os.path.dirname(folder), "regions", str(index), name)
 
 
 @dataclass(frozen=True)
@@ -303,6 +312,11 @@ class SparseReport:
     upscaled_pattern: Optional[str] = None
     predicted_psnr_db: Mapping[int, float] = field(default_factory=dict)
     stage_seconds: Mapping[str, float] = field(default_factory=dict)  # wall time of each stage
+    patched: Tuple[int, ...] = ()  # listed frames whose regions were re-rendered and patched in
+    region_renders: int = 0  # Blender renders of regions in this run
+    region_pixels: int = 0  # pixels those renders rendered
+    region_full_frame_pixels: int = 0  # pixels full-frame re-renders of the same frames would render
+    region_seconds: float = 0.0  # Blender's time for the region renders
 
     @property
     def seconds_per_frame(self) -> Optional[float]:
@@ -360,6 +374,13 @@ class SparseReport:
             "upscaled": self.upscaled_pattern,
             "predicted_psnr_db": {str(k): v for k, v in sorted(self.predicted_psnr_db.items())},
             "stage_seconds": {k: round(v, 3) for k, v in self.stage_seconds.items()},
+            "patched_frames": list(self.patched),
+            "region_renders": self.region_renders,
+            "region_pixels": self.region_pixels,
+            "region_full_frame_pixels": self.region_full_frame_pixels,
+            "region_seconds": round(self.region_seconds, 3),
+            "estimated_full_frame_rerender_seconds": None if self.seconds_per_frame is None
+            else round(self.seconds_per_frame * len(self.patched), 3),
         }
 
 
@@ -384,6 +405,10 @@ class SparseFillJob(Job):
         self.report: Optional[SparseReport] = None
         self.rendered_now: List[int] = []
         self.render_seconds = 0.0
+        self.cost = CostModel()
+        self.region_renders = 0
+        self.region_pixels = 0
+        self.region_seconds = 0.0
 
     def _stages(self) -> List[str]:
         stages = ["render", "fill", "qc"]
@@ -405,8 +430,11 @@ class SparseFillJob(Job):
             self._check_cancel("after {} of {} frames were rendered".format(i, len(todo)))
             t0 = self.clock()
             self.render(frame, frame_file(s.rendered_pattern, frame))
-            self.render_seconds += self.clock() - t0
+            seconds = self.clock() - t0
+            self.render_seconds += seconds
             self.rendered_now.append(frame)
+            if s.resolution[0] > 0:
+                self.cost.add(s.resolution[0] * s.resolution[1], seconds)
         self._set(stage, index=index, count=count, done=len(todo), total=len(todo),
                   label="{} frame(s) rendered, {} already there".format(len(todo), len(frames) - len(todo)))
         yield
@@ -436,6 +464,8 @@ class SparseFillJob(Job):
         flagged: Tuple[int, ...] = ()
         predicted: Dict[int, float] = {}
         qc_html: Optional[str] = None
+        regions: Dict[int, Optional[List[Box]]] = {}
+        partial: Dict[int, List[Box]] = {}
         if filled:
             self._check_cancel()
             outcome = yield from self._cli(
@@ -444,17 +474,24 @@ class SparseFillJob(Job):
                 stage="qc", index=2, count=count, what="qc")
             flagged, predicted = _read_qc(outcome.result or {})
             qc_html = (outcome.result or {}).get("report")
+            regions = regions_of(outcome.result or {})
         timer.lap("qc")
 
-        if s.rerender and flagged:
+        if s.rerender and flagged and s.regions and s.resolution[0] > 0:
+            partial = {f: list(b) for f, b in regions.items() if f in flagged and b}
+        whole = tuple(f for f in flagged if f not in partial)
+        if s.rerender and partial:
+            yield from self._rerender_regions(partial, index=stages.index("re-render"), count=count)
+            timer.lap("re-render regions")
+        if s.rerender and whole:
             index = stages.index("re-render")
-            yield from self._render_frames(flagged, stage="re-render", index=index, count=count)
+            yield from self._render_frames(whole, stage="re-render", index=index, count=count)
             timer.lap("re-render")
             self._check_cancel()
             # The CLI copies the new renders into the sequence and marks them rendered in its manifest.
             yield from self._cli(
                 interpolate_argv(self.cli, input_pattern=s.rendered_pattern, output_pattern=s.output_pattern,
-                                 frames=format_range(flagged), model=s.model, device=s.device,
+                                 frames=format_range(whole), model=s.model, device=s.device,
                                  extra=["--allow-held"]),
                 stage="re-render", index=index, count=count, what="copy of the re-rendered frames")
             timer.lap("copy re-renders")
@@ -492,9 +529,83 @@ class SparseFillJob(Job):
             upscaled_pattern=upscaled,
             predicted_psnr_db=predicted,
             stage_seconds=dict(timer.laps),
+            patched=tuple(sorted(partial)),
+            region_renders=self.region_renders,
+            region_pixels=self.region_pixels,
+            region_full_frame_pixels=len(partial) * s.resolution[0] * s.resolution[1],
+            region_seconds=self.region_seconds,
         )
         self._set("done", index=count - 1, count=count, done=1, total=1, label="done")
         self.message = self.report.summary()
+
+
+    def _region_plan(self, partial: Mapping[int, Sequence[Box]]) -> Dict[int, List[Box]]:
+        """Frame -> the boxes to render (each box, or their union: the cheaper by the cost model).
+
+        Kept in ``regions/plan.json`` so a resumed run renders the same boxes.
+        """
+        s = self.settings
+        path = os.path.normpath(os.path.join(os.path.dirname(s.region_pattern(0)), os.pardir, "plan.json"))
+        stored: Dict[str, Any] = {}
+        if os.path.isfile(path):
+            with open(path, encoding="utf-8") as handle:
+                stored = json.load(handle)
+        plan: Dict[int, List[Box]] = {}
+        frame_px = s.resolution[0] * s.resolution[1]
+        for frame, boxes in sorted(partial.items()):
+            record = stored.get(str(frame))
+            if isinstance(record, dict) and record.get("boxes") == [list(b) for b in boxes]:
+                plan[frame] = [tuple(r) for r in record["renders"]]  # type: ignore[misc]
+            else:
+                plan[frame] = render_boxes(boxes, self.cost, frame_px)
+        doc = {str(f): {"boxes": [list(b) for b in partial[f]], "renders": [list(r) for r in plan[f]]}
+               for f in plan}
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        _write_json(path, doc)
+        return plan
+
+    def _rerender_regions(self, partial: Mapping[int, Sequence[Box]], *, index: int, count: int) -> Iterator[None]:
+        """Render each listed frame's regions (render border, full-size files) and patch them in."""
+        s = self.settings
+        width, height = s.resolution
+        plan = self._region_plan(partial)
+        jobs = [(f, i, box) for f, boxes in sorted(plan.items()) for i, box in enumerate(boxes)]
+        for n, (frame, i, box) in enumerate(jobs):
+            self._check_cancel("after {} of {} regions were rendered".format(n, len(jobs)))
+            dest = frame_file(s.region_pattern(i), frame)
+            border = border_of(box, width, height)
+            pixels = round((border[1] - border[0]) * width) * round((border[3] - border[2]) * height)
+            self.region_pixels += pixels
+            if os.path.isfile(dest):
+                continue
+            self._set("re-render", index=index, count=count, done=n, total=len(jobs),
+                      label="rendering region {} of frame {} ({} of {})".format(i + 1, frame, n + 1, len(jobs)))
+            yield
+            t0 = self.clock()
+            self.render(frame, dest, border)  # type: ignore[call-arg]
+            seconds = self.clock() - t0
+            self.region_seconds += seconds
+            self.region_renders += 1
+            self.cost.add(pixels, seconds)
+        groups = sorted({i for _, i, _ in jobs})
+        for i in groups:
+            self._check_cancel()
+            frames = sorted(f for f, j, _ in jobs if j == i)
+            sidecar = os.path.join(os.path.dirname(s.region_pattern(i)), "regions.json")
+            _write_json(sidecar, {"format": "framefill-regions", "version": 1, "frames": {
+                str(f): {"whole_frame": False, "boxes": [list(plan[f][i])],
+                         "display_window": [0, 0, width - 1, height - 1]} for f in frames}})
+            yield from self._cli(
+                [*self.cli, "patch", s.output_pattern, "--renders", s.region_pattern(i), "--frames",
+                 format_range(frames), "--regions", sidecar, "--events"],
+                stage="re-render", index=index, count=count, what="patch of the region renders")
+
+
+def _write_json(path: str, doc: Mapping[str, Any]) -> None:
+    tmp = os.path.join(os.path.dirname(path), ".{}.tmp".format(os.path.basename(path)))
+    with open(tmp, "w", encoding="utf-8") as handle:
+        json.dump(doc, handle, indent=1, sort_keys=True)
+    os.replace(tmp, path)
 
 
 class _StageTimer:

@@ -1,4 +1,4 @@
-"""The operators: Render sparse + fill, Interpolate / Upscale image sequence, Submit to Deadline Cloud.
+"""The operators: Render sparse + fill, Interpolate / Upscale image sequence, the Deadline Cloud submits.
 
 Long operators are modal: :meth:`_JobOperator.invoke` starts a job and a
 timer, and each timer tick advances the job one step (render one frame, or
@@ -11,7 +11,7 @@ Every failure reaches the user as a Blender report, never a traceback.
 import json
 import os
 import subprocess
-from typing import Optional, Set
+from typing import Any, Dict, Optional, Set
 
 import bpy
 from bpy.props import StringProperty
@@ -20,12 +20,14 @@ from . import host_api
 from .framefill_host import HostError
 from .framefill_host.commands import interpolate_argv, upscale_argv
 from .jobs import CliJob, Job, SparseFillJob
-from .naming import pattern_from_file
+from .naming import pattern_from_file, report_dir
 from .submit import (
     bundle_request,
     gui_submitter_available,
+    last_qc_listing,
     open_gui_submitter,
     python_of,
+    rerender_bundle_request,
     write_bundle,
 )
 
@@ -255,12 +257,8 @@ class FRAMEFILL_OT_upscale_sequence(_JobOperator, bpy.types.Operator):
                       describe=_describe_upscale)
 
 
-class FRAMEFILL_OT_submit_deadline(bpy.types.Operator):
-    """Write a Deadline Cloud job: Blender renders the keyframes, framefill fills, checks and reports"""
-
-    bl_idname = "framefill.submit_deadline"
-    bl_label = "Submit to Deadline Cloud"
-    bl_options = {"REGISTER"}
+class _SubmitOperator:
+    """Mixin of the Deadline Cloud operators: subclasses give :meth:`request` (a ``bundle_request``-style dict)."""
 
     open_submitter: bpy.props.BoolProperty(
         name="Open Submitter", default=True,
@@ -275,6 +273,9 @@ class FRAMEFILL_OT_submit_deadline(bpy.types.Operator):
         self.report({"INFO"}, message)
         return {"FINISHED"}
 
+    def request(self, context: "bpy.types.Context", blend: str, blender_version: str) -> Dict[str, Any]:
+        raise NotImplementedError
+
     def _submit(self, context: "bpy.types.Context") -> str:
         blend = bpy.data.filepath
         if not blend:
@@ -282,14 +283,7 @@ class FRAMEFILL_OT_submit_deadline(bpy.types.Operator):
         # Background Blender reports every file as dirty (it has no window to track saves), so only the UI asks.
         if bpy.data.is_dirty and not bpy.app.background:
             raise HostError("save your changes first: the farm renders the saved .blend, not what is on screen")
-        scene = context.scene
-        ff = scene.framefill
-        version = "{}.{}".format(*bpy.app.version[:2])
-        request = bundle_request(
-            blend_file=blend, output_pattern=host_api.output_pattern(scene), frames=host_api.scene_frames(scene),
-            every=ff.every, out_dir=bpy.path.abspath(ff.farm_folder), model=ff.model,
-            device=host_api.device(context), threshold_db=ff.qc_threshold, chunk_size=ff.farm_chunk_size,
-            blender_version=version)
+        request = self.request(context, blend, "{}.{}".format(*bpy.app.version[:2]))
         cli = host_api.cli_command(context)
         env = host_api.cli_env(context)
         folder = write_bundle(request, cli=cli, env=env)
@@ -299,6 +293,55 @@ class FRAMEFILL_OT_submit_deadline(bpy.types.Operator):
             return "framefill: job bundle written to {}; the Deadline Cloud submitter is opening".format(folder)
         return ("framefill: job bundle saved to {}; submit it with `deadline bundle submit {}` (install deadline[gui] "
                 "in framefill's Python to get the submitter dialog here)".format(folder, folder))
+
+
+class FRAMEFILL_OT_submit_deadline(_SubmitOperator, bpy.types.Operator):
+    """Write a Deadline Cloud job: Blender renders the keyframes, framefill fills, checks and reports"""
+
+    bl_idname = "framefill.submit_deadline"
+    bl_label = "Submit to Deadline Cloud"
+    bl_options = {"REGISTER"}
+
+    def request(self, context: "bpy.types.Context", blend: str, blender_version: str) -> Dict[str, Any]:
+        scene = context.scene
+        ff = scene.framefill
+        return bundle_request(
+            blend_file=blend, output_pattern=host_api.output_pattern(scene), frames=host_api.scene_frames(scene),
+            every=ff.every, out_dir=bpy.path.abspath(ff.farm_folder), model=ff.model,
+            device=host_api.device(context), threshold_db=ff.qc_threshold, chunk_size=ff.farm_chunk_size,
+            blender_version=blender_version)
+
+
+class FRAMEFILL_OT_submit_rerender(_SubmitOperator, bpy.types.Operator):
+    """Write a Deadline Cloud job: Blender re-renders the regions QC listed, framefill patches, checks and reports"""
+
+    bl_idname = "framefill.submit_rerender"
+    bl_label = "Submit Re-renders to Deadline Cloud"
+    bl_options = {"REGISTER"}
+
+    @classmethod
+    def poll(cls, context: "bpy.types.Context") -> bool:
+        try:
+            # the last Render sparse + fill's QC output
+            regions_file = os.path.join(report_dir(host_api.output_pattern(context.scene)), "regions.json")
+        except HostError as err:
+            cls.poll_message_set(err.msg)
+            return False
+        if not os.path.isfile(regions_file):
+            cls.poll_message_set("no QC output at {}: run Render Sparse + Fill first".format(regions_file))
+            return False
+        return True
+
+    def request(self, context: "bpy.types.Context", blend: str, blender_version: str) -> Dict[str, Any]:
+        scene = context.scene
+        ff = scene.framefill
+        output = host_api.output_pattern(scene)
+        regions_file, filled = last_qc_listing(report_dir(output))
+        # Beside the fill job's bundle, so neither overwrites the other.
+        folder = os.path.normpath(bpy.path.abspath(ff.farm_folder)) + "_rerender"
+        return rerender_bundle_request(
+            blend_file=blend, regions_file=regions_file, output_pattern=output, filled=filled, out_dir=folder,
+            threshold_db=ff.qc_threshold, blender_version=blender_version)
 
 
 class FRAMEFILL_OT_check_setup(bpy.types.Operator):
@@ -348,6 +391,7 @@ CLASSES = (
     FRAMEFILL_OT_interpolate_sequence,
     FRAMEFILL_OT_upscale_sequence,
     FRAMEFILL_OT_submit_deadline,
+    FRAMEFILL_OT_submit_rerender,
     FRAMEFILL_OT_check_setup,
     FRAMEFILL_OT_open_qc_report,
 )

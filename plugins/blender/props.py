@@ -42,6 +42,10 @@ class FramefillSceneSettings(bpy.types.PropertyGroup):
     rerender: BoolProperty(
         name="Re-render Flagged Frames", default=True,
         description="Render the frames QC flags for real and put them in the sequence")
+    rerender_regions: BoolProperty(
+        name="Only the Regions", default=True,
+        description="Re-render only the regions QC marks (render border) and patch them into the filled frames; "
+                    "the whole frame when QC says so")
     upscale: BoolProperty(name="Upscale Output", default=False,
                           description="Upscale the finished sequence into upscaled/ beside it")
     upscale_model: EnumProperty(name="Upscale Model", items=UPSCALE_MODELS, default="realesrgan-x4plus")
@@ -65,7 +69,7 @@ class FramefillSceneSettings(bpy.types.PropertyGroup):
 
     farm_folder: StringProperty(
         name="Job Bundle Folder", subtype="DIR_PATH", default="//framefill_job",
-        description="Where the Deadline Cloud job bundle is saved")
+        description="Where the Deadline Cloud job bundle is saved (the re-render job's in <folder>_rerender)")
     farm_chunk_size: IntProperty(name="Frames per Task", default=8, min=1, max=1000,
                                  description="Frames per fill task on the farm")
 

@@ -36,6 +36,9 @@ class FRAMEFILL_PT_output(bpy.types.Panel):
         col.prop(ff, "model")
         col.prop(ff, "qc_threshold", text="QC Threshold (dB)")
         col.prop(ff, "rerender")
+        sub = col.column()
+        sub.active = ff.rerender
+        sub.prop(ff, "rerender_regions")
         col.prop(ff, "upscale")
         sub = col.column()
         sub.active = ff.upscale
@@ -57,6 +60,9 @@ class FRAMEFILL_PT_output(bpy.types.Panel):
             wall, full = doc.get("wall_seconds"), doc.get("estimated_full_render_seconds")
             if full:
                 box.label(text="{:.1f} s; full render ~{:.1f} s ({:.2f}x)".format(wall, full, wall / full))
+            if doc.get("region_pixels"):
+                box.label(text="Re-rendered {:.0%} of the listed frames' pixels as regions".format(
+                    doc["region_pixels"] / max(doc.get("region_full_frame_pixels") or 1, 1)))
             if doc.get("unresolved_frames"):
                 box.label(text="QC flags {} frame(s) for a real render".format(len(doc["unresolved_frames"])),
                           icon="ERROR")
@@ -107,6 +113,7 @@ class FRAMEFILL_PT_farm(_ClosedSubPanel, bpy.types.Panel):
         layout.prop(ff, "farm_folder")
         layout.prop(ff, "farm_chunk_size")
         layout.operator("framefill.submit_deadline", icon="EXPORT")
+        layout.operator("framefill.submit_rerender", icon="EXPORT")
 
 
 CLASSES = (FRAMEFILL_PT_output, FRAMEFILL_PT_sequences, FRAMEFILL_PT_farm)

@@ -137,7 +137,7 @@ def _cases(root: Path, shots: dict[str, str]) -> list[Case]:
         "fill-threads-words": fill(good, code=2, env={"FRAMEFILL_THREADS": "abc"}, needle="FRAMEFILL_THREADS"),
         "fill-threads-fraction": fill(good, code=2, env={"FRAMEFILL_THREADS": "1.5"}, needle="FRAMEFILL_THREADS"),
         "fill-no-frames": fill(str(i / "none.####.exr"), code=2, needle="no rendered frames"),
-        "fill-no-token": fill(str(i / "Rec709.exr"), code=2),
+        "fill-still": fill(str(i / "Rec709.exr"), code=0),  # one image: a one-frame sequence, copied
         "up-tile-1": (("upscale", good, "--out", out, "--tile", "1"), 2, {}, "--tile"),
         "up-scale-huge": (("upscale", good, "--out", out, "--scale", "1e6"), 2, {}, "--scale"),
         "up-size-huge": (("upscale", good, "--out", out, "--size", "96000x54000"), 2, {}, "--size"),

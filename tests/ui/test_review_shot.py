@@ -106,7 +106,7 @@ def test_a_folder_without_a_manifest_opens_and_says_decisions_need_one(flat_shot
 
 @pytest.mark.parametrize(("pattern", "error"), [
     pytest.param("nowhere/shot.####.exr", "no frames match", id="no-frames"),
-    pytest.param("shot.exr", "frame token", id="no-token"),
+    pytest.param("shot.exr", "no frames match", id="missing-single-image"),
 ])
 def test_bad_input_is_one_line(tmp_path, pattern, error):
     from framefill.errors import FramefillError

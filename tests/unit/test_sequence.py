@@ -218,7 +218,7 @@ def test_pattern_parse(text, prefix, padding, suffix):
 @pytest.mark.parametrize(
     "text",
     [
-        pytest.param("shot/beauty.exr", id="no-token"),
+        pytest.param("", id="empty"),
         pytest.param("shot_####/beauty.####.exr", id="two-hash-tokens"),
         pytest.param("beauty.%04d.$F4.exr", id="mixed-tokens"),
     ],

@@ -9,10 +9,12 @@ from typing import Any
 import click
 
 from framefill.cli import cli, make_output, named_flags, output_options, run_command
+from framefill.commands.colorspaces import COLOR_FLAGS, recorded_color_options
 
 # The flag that sets each QcRequest field, so an error names what was typed.
 FLAGS = {"pattern": "PATTERN", "filled": "--filled", "threshold_db": "--threshold", "report_dir": "--report",
-         "cost_per_frame_min": "--cost-per-frame", "confidence": "--confidence", "keyframe_check": "--keyframe-check"}
+         "cost_per_frame_min": "--cost-per-frame", "confidence": "--confidence", "keyframe_check": "--keyframe-check",
+         **COLOR_FLAGS}
 
 
 class _QcGroup(click.Group):
@@ -101,11 +103,13 @@ def _number(text: str | None) -> float | str | None:
 @click.option("--device", default="cpu", show_default=True,
               help="Where the model runs for the keyframe checks and for features of frames filled by an older "
                    "framefill.")
+@recorded_color_options
 @output_options
 def score_command(pattern: str, filled_text: str | None, frames_text: str | None, truth: str | None,
                   report_dir: str | None, threshold_text: str | None, confidence_text: str | None,
                   keyframe_check: bool, calibration: str | None, cost_per_frame: float | None, device: str,
-                  json_mode: bool, events_mode: bool, quiet: bool) -> None:
+                  color_config: str | None, colorspace: str | None, json_mode: bool, events_mode: bool,
+                  quiet: bool) -> None:
     """Score the filled frames of PATTERN and print the frames that still need a real render.
 
     The shot checks itself: each rendered frame with rendered neighbours is
@@ -130,7 +134,8 @@ def score_command(pattern: str, filled_text: str | None, frames_text: str | None
                             threshold_db=threshold,  # type: ignore[arg-type]  # the request refuses a non-number
                             calibration=Path(calibration) if calibration else None,
                             cost_per_frame_min=cost_per_frame, device=device, keyframe_check=keyframe_check,
-                            confidence=confidence)  # type: ignore[arg-type]  # the request refuses a non-number
+                            confidence=confidence,  # type: ignore[arg-type]  # the request refuses a non-number
+                            color_config=color_config, colorspace=colorspace)
         payload = api.qc_shot(request, report=out.report).to_json()
         out.result(payload, lambda: _human(payload))
 

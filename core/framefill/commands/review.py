@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from framefill.cli import cli, make_output, run_command
+from framefill.commands.colorspaces import recorded_color_options
 
 
 @cli.command("review")
@@ -20,8 +21,10 @@ from framefill.cli import cli, make_output, run_command
 @click.option("--cache-mb", type=click.IntRange(min=64), default=1024, show_default=True,
               help="Memory for decoded frames.")
 @click.option("--user", default=None, help="Who decides, as saved with each decision [default: the login name].")
+@recorded_color_options
 def review_command(pattern: str, truth: str | None, report_dir: str | None, display: str | None, view: str | None,
-                   fps: float | None, cache_mb: int, user: str | None) -> None:
+                   fps: float | None, cache_mb: int, user: str | None, color_config: str | None,
+                   colorspace: str | None) -> None:
     """Open the review window on the filled shot of PATTERN (its frames, manifest and QC report).
 
     \b
@@ -39,5 +42,6 @@ def review_command(pattern: str, truth: str | None, report_dir: str | None, disp
     out = make_output(False, False, True)
     with run_command(out):
         code = api.review_shot(pattern, truth=truth, report_dir=Path(report_dir) if report_dir else None,
-                               display=display, view=view, fps=fps, cache_bytes=cache_mb << 20, user=user)
+                               display=display, view=view, fps=fps, cache_bytes=cache_mb << 20, user=user,
+                               color_config=color_config, colorspace=colorspace)
     raise SystemExit(code)

@@ -8,9 +8,11 @@ from typing import Any
 import click
 
 from framefill.cli import cli, make_output, named_flags, output_options, run_command
+from framefill.commands.colorspaces import COLOR_FLAGS, color_options
 
 # The flag that sets each UpscaleRequest field, so an error names what was typed.
-FLAGS = {"input_path": "INPUT", "output_path": "--out", "memory_budget_bytes": "--memory-budget", "tile_px": "--tile"}
+FLAGS = {"input_path": "INPUT", "output_path": "--out", "memory_budget_bytes": "--memory-budget", "tile_px": "--tile",
+         **COLOR_FLAGS}
 
 
 def _human(payload: dict[str, Any]) -> None:
@@ -73,12 +75,17 @@ def _human(payload: dict[str, Any]) -> None:
 @click.option("--cache-dir", type=click.Path(file_okay=False), default=None,
               help="Video: frame cache for resuming (default: beside the output in .framefill/).")
 @click.option("--keep-cache", is_flag=True, help="Video: keep the frame cache after a successful run.")
+@color_options
+@click.option("--color-fix/--no-color-fix", "color_fix", default=None,
+              help="Give the network's output the input's low frequencies (colour and tone), keeping its detail. "
+                   "Default: on for the Real-ESRGAN networks (measured: colour error down, sharpness kept).")
 @output_options
 def upscale_command(
     input_path: str, output_path: str, frames_text: str | None, model: str | None, weights: str | None,
     scale: float | None, size_text: str | None, aspect: str, tile_px: int | None, memory_budget: str | None,
     device: str, alpha: str | None, layers: str, codec: str, crf: int | None, cache_dir: str | None,
-    keep_cache: bool, json_mode: bool, events_mode: bool, quiet: bool,
+    keep_cache: bool, color_config: str | None, colorspace: str | None, color_fix: bool | None,
+    json_mode: bool, events_mode: bool, quiet: bool,
 ) -> None:
     """Upscale INPUT (an EXR/PNG/TIFF/JPEG sequence pattern or a video file) into --out.
 
@@ -108,6 +115,7 @@ def upscale_command(
             tile_px=tile_px, memory_budget_bytes=parse_memory_size(memory_budget) if memory_budget else None,
             device=device, alpha=alpha or "network", layers=layers, codec=codec, crf=crf,  # type: ignore[arg-type]
             cache_dir=Path(cache_dir) if cache_dir else None, keep_cache=keep_cache,
+            color_config=color_config, colorspace=colorspace, color_fix=color_fix,
         )
         payload = api.upscale(request, report=out.report).to_json()
         out.result(payload, lambda: _human(payload))

@@ -44,6 +44,7 @@ __all__ = [
     "with_attributes",
     "pixel_sha256",
     "decoded_bytes",
+    "chromaticities",
     "COMPRESSIONS",
 ]
 
@@ -242,6 +243,18 @@ def _check_budget(path: Path, layout: _exrlayout.RawLayout, budget: int | None) 
 
 def _header_dict(raw: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in raw.items() if k != "channels"}
+
+
+def chromaticities(part: ExrPart) -> tuple[float, ...] | None:
+    """The part's ``chromaticities`` attribute as (red x, y, green x, y, blue x, y, white x, y), or None."""
+    value = part.header.get("chromaticities")
+    if value is None:
+        return None
+    try:
+        flat = np.asarray(value, dtype=np.float64).reshape(-1)
+    except (TypeError, ValueError):
+        return None
+    return tuple(float(v) for v in flat) if flat.size == 8 and np.all(np.isfinite(flat)) else None
 
 
 def read_exr(path: str | os.PathLike[str], *, memory_budget_bytes: int | None = None) -> ExrImage:

@@ -1,6 +1,8 @@
 """Frame sequences: patterns (``shot/beauty.####.exr``), frame ranges, discovery and gaps.
 
-A *pattern* names every frame of a shot with one frame token; a *frame range*
+A *pattern* names every frame of a shot with one frame token; a path without
+a token is a *still*, a one-frame sequence whose frame is ``STILL_FRAME`` (1),
+so every command that takes a sequence also takes one image. A *frame range*
 is text such as ``1001-1100``, ``1001-1100x2`` (Nuke), ``1001-1100:2`` (OpenJD)
 or a comma list of those. Frames are plain ints and may be negative.
 """
@@ -19,6 +21,7 @@ from framefill.errors import SequenceError
 
 __all__ = [
     "MAX_FRAMES",
+    "STILL_FRAME",
     "FramePattern",
     "Sequence",
     "parse_frame_range",
@@ -37,6 +40,9 @@ MAX_FRAMES = 10_000_000
 # Weight of one character against one piece in format_frame_range's packed costs;
 # larger than any piece count so that length always decides first.
 _PIECE_WEIGHT = 1 << 32
+
+# The frame number of a single image (a path without a frame token): frames count from 1.
+STILL_FRAME = 1
 
 RANGE_FORMS = "N, A-B, A-BxN (Nuke), A-B:N (OpenJD), or a comma list of those, e.g. 1001-1100x2,1200"
 PATTERN_FORMS = "####, %04d, $F4 or @@@@ (one frame token, e.g. shot/beauty.####.exr)"
@@ -193,11 +199,15 @@ class FramePattern:
     ``prefix`` holds the folder too (``shot/beauty.``). Frame numbers follow
     printf ``%0Nd``: padding counts the sign, so padding 4 writes -1 as ``-001``,
     and numbers that need more digits than the padding use them (``10000``).
+
+    ``still``: one image without a frame token (``beauty.exr``): ``prefix`` is
+    its whole path, and it holds frame ``STILL_FRAME`` only.
     """
 
     prefix: str
     padding: int
     suffix: str
+    still: bool = False
 
     def __post_init__(self) -> None:
         if self.padding < 1:
@@ -209,11 +219,15 @@ class FramePattern:
     def parse(cls, text: str | os.PathLike[str]) -> FramePattern:
         """Parse ``shot/beauty.####.exr``, ``%04d``/``%d``, ``$F4``/``$F`` or ``@@@@`` forms.
 
+        A path without a frame token is a still (one image, frame ``STILL_FRAME``).
+
         Raises:
-            SequenceError: no frame token, or more than one.
+            SequenceError: an empty path, or more than one frame token.
         """
         text = os.fspath(text)
         tokens = [m for m in _TOKEN.finditer(text) if not _escaped_percent(text, m.start())]
+        if not tokens and text.strip():
+            return cls(text, 1, "", still=True)
         if len(tokens) != 1:
             what = "no frame token" if not tokens else f"{len(tokens)} frame tokens"
             raise SequenceError(f"pattern {text!r} has {what}; it needs exactly one of {PATTERN_FORMS}")
@@ -255,22 +269,33 @@ class FramePattern:
         return f"{int(frame):0{self.padding}d}"
 
     def path(self, frame: int) -> str:
-        """The file path of ``frame``."""
+        """The file path of ``frame``.
+
+        Raises:
+            SequenceError: a still asked for a frame other than ``STILL_FRAME``.
+        """
+        if self.still:
+            if frame != STILL_FRAME:
+                stem, ext = os.path.splitext(self.prefix)
+                raise SequenceError(
+                    f"{self.prefix} is one image (no frame token), which holds one frame, not frame {frame}: "
+                    f"give a pattern such as {stem}.####{ext} for a sequence")
+            return self.prefix
         return f"{self.prefix}{self.format_frame(frame)}{self.suffix}"
 
     def as_hashes(self) -> str:
-        """``shot.####.exr``."""
-        return f"{self.prefix}{'#' * self.padding}{self.suffix}"
+        """``shot.####.exr`` (a still: its path)."""
+        return self.prefix if self.still else f"{self.prefix}{'#' * self.padding}{self.suffix}"
 
     def as_printf(self) -> str:
-        """``shot.%04d.exr`` (``%d`` for padding 1)."""
+        """``shot.%04d.exr`` (``%d`` for padding 1; a still: its path)."""
         token = "%d" if self.padding == 1 else f"%0{self.padding}d"
-        return f"{self.prefix}{token}{self.suffix}"
+        return self.prefix if self.still else f"{self.prefix}{token}{self.suffix}"
 
     def as_houdini(self) -> str:
-        """``shot.$F4.exr`` (``$F`` for padding 1)."""
+        """``shot.$F4.exr`` (``$F`` for padding 1; a still: its path)."""
         token = "$F" if self.padding == 1 else f"$F{self.padding}"
-        return f"{self.prefix}{token}{self.suffix}"
+        return self.prefix if self.still else f"{self.prefix}{token}{self.suffix}"
 
     def __str__(self) -> str:
         return self.as_hashes()
@@ -296,6 +321,8 @@ class FramePattern:
         return self._frame_of_name(name)
 
     def _frame_of_name(self, name: str) -> int | None:
+        if self.still:
+            return STILL_FRAME if name == os.path.basename(self.prefix) else None
         match = self._name_regex().match(name)
         if match is None:
             return None
@@ -317,6 +344,8 @@ class FramePattern:
         Raises:
             SequenceError: the folder exists but cannot be listed.
         """
+        if self.still:
+            return {STILL_FRAME: Path(self.prefix)} if os.path.isfile(self.prefix) else {}
         try:
             files = self._files_like_frames()
         except (FileNotFoundError, NotADirectoryError):
@@ -335,6 +364,8 @@ class FramePattern:
         warns about each with :meth:`stray_warning`. Temporaries, folders and
         hidden files are not listed; a missing or unreadable folder gives ``[]``.
         """
+        if self.still:
+            return []
         try:
             files = self._files_like_frames()
         except OSError:

@@ -27,9 +27,13 @@ x264 builds, or CPUs with other SIMD paths, may still give other bytes.
 
 Timing: every output frame carries its input frame's pts in the input
 stream's time base, so frame count, frame rate (constant or variable) and
-duration carry over. Audio packets are copied unchanged (no re-encode) when
-the output container can hold their codec; otherwise they are re-encoded to
-AAC and a warning says so.
+duration carry over; a retime (``VideoWriter(frame_rate=...)``) writes its own
+timeline at the new rate instead. Audio packets are copied unchanged (no
+re-encode) when the output container can hold their codec; otherwise they are
+re-encoded to AAC and a warning says so.
+
+Lossless (``codec="lossless"``): RGB that decodes back to the same codes, FFV1
+in .mkv or PNG in .mov, 8 or 16 bits as the source.
 """
 
 from __future__ import annotations
@@ -58,10 +62,11 @@ __all__ = [
     "probe_video",
     "read_video",
     "pick_codec",
+    "nominal_rate",
 ]
 
 VIDEO_EXTENSIONS = (".mp4", ".mov", ".mkv", ".m4v", ".avi", ".webm", ".mxf")
-VideoCodec = Literal["auto", "h264", "prores"]
+VideoCodec = Literal["auto", "h264", "prores", "lossless"]
 # x264's constant-rate factor: 18 is commonly called visually lossless for
 # 8-bit H.264; upscaled masters are usually re-graded, so err on quality.
 DEFAULT_CRF = 18
@@ -79,6 +84,11 @@ X264_PARAMS = "mbtree=0"
 PRORES_THREADS = 0
 # prores_ks profile 3 = ProRes 422 HQ, the usual delivery/intermediate flavour.
 PRORES_PROFILE = "3"
+# Lossless RGB encoders by container: FFV1 in Matroska, PNG in QuickTime (each container's
+# usual lossless codec); 8-bit and 16-bit pixel formats each. Decoded RGB comes back exactly.
+_LOSSLESS = {".mkv": ("ffv1", "bgr0", "gbrp16le"), ".mov": ("png", "rgb24", "rgb48be")}
+# AVColorSpace 0: the samples are RGB (no YUV matrix applies).
+_COLORSPACE_RGB = 0
 # Players' rule for untagged video: HD and up is BT.709, SD is BT.601.
 HD_MIN_LINES = 720
 
@@ -284,20 +294,29 @@ def _encoder_available(name: str) -> bool:
     return True
 
 
-def pick_codec(dest: str | Path, codec: VideoCodec = "auto") -> tuple[str, str, list[str]]:
+def pick_codec(dest: str | Path, codec: VideoCodec = "auto", *, deep: bool = False) -> tuple[str, str, list[str]]:
     """The encoder, pixel format and any warnings for an output file.
 
     ``auto``: ProRes 422 HQ (``prores_ks``) for ``.mov`` when the build has it,
     H.264 otherwise. H.264 is ``libx264`` when present, else FFmpeg's
-    ``mpeg4`` with a warning (lower quality per bit).
+    ``mpeg4`` with a warning (lower quality per bit). ``lossless``: RGB that
+    decodes back exactly, FFV1 in ``.mkv`` or PNG in ``.mov``, 16 bits when
+    ``deep`` (a source over 8 bits) else 8.
 
     Raises:
         InputError: an unknown codec, ProRes asked for but missing from the build,
-            or ProRes in a container other than .mov/.mkv.
+            ProRes in a container other than .mov/.mkv, or lossless in another than .mkv/.mov.
     """
     ext = Path(str(dest)).suffix.lower()
     warnings: list[str] = []
     want = codec
+    if want == "lossless":
+        if ext not in _LOSSLESS:
+            raise InputError(f"lossless video goes in .mkv (FFV1) or .mov (PNG), not {ext}; change --out")
+        encoder, pix8, pix16 = _LOSSLESS[ext]
+        if not _encoder_available(encoder):
+            raise InputError(f"this FFmpeg build has no {encoder} encoder for lossless {ext}; use --codec h264")
+        return encoder, pix16 if deep else pix8, warnings
     if want == "auto":
         want = "prores" if ext == ".mov" and _encoder_available("prores_ks") else "h264"
     if want == "prores":
@@ -307,7 +326,7 @@ def pick_codec(dest: str | Path, codec: VideoCodec = "auto") -> tuple[str, str, 
             raise InputError(f"ProRes goes in .mov (or .mkv), not {ext}; change --out or use --codec h264")
         return "prores_ks", "yuv422p10le", warnings
     if want != "h264":
-        raise InputError(f"unknown --codec {codec!r}; use auto, h264 or prores")
+        raise InputError(f"unknown --codec {codec!r}; use auto, h264, prores or lossless")
     for name in ("libx264", "h264"):
         if _encoder_available(name):
             return name, "yuv420p", warnings
@@ -320,7 +339,9 @@ class VideoWriter:
 
     Use as a context manager; the file appears at ``dest`` only when the block
     succeeds (written to a temporary beside it, then renamed). ``warn`` receives
-    one-line warnings (audio re-encoded, fallback codec).
+    one-line warnings (audio re-encoded, fallback codec). ``frame_rate`` gives
+    the output another rate than the source's (a retime): the stream's time
+    base is then 1/rate, and each frame's pts is given in it.
     """
 
     def __init__(
@@ -334,9 +355,12 @@ class VideoWriter:
         crf: int | None = None,
         audio: bool = True,
         warn: Callable[[str], None] | None = None,
+        frame_rate: Fraction | None = None,
     ) -> None:
         self.dest = Path(dest)
         self.source = source
+        self.frame_rate = source.frame_rate if frame_rate is None else Fraction(frame_rate)
+        self.time_base = source.time_base if frame_rate is None else 1 / self.frame_rate
         self.width = width
         self.height = height
         self.codec_choice = codec
@@ -352,13 +376,14 @@ class VideoWriter:
         self._audio_packets: Iterator[Any] | None = None
         self._audio_pending: Any = None
         self._transcode_audio = False
+        self._rgb8 = False  # 8-bit RGB output: quantised here, exactly (swscale dithers 16 -> 8 bits)
 
     # -- setup -------------------------------------------------------------------------
     def __enter__(self) -> VideoWriter:
         from framefill.atomic import atomic_output
 
         av = _av()
-        encoder, pix_fmt, warnings = pick_codec(self.dest, self.codec_choice)
+        encoder, pix_fmt, warnings = pick_codec(self.dest, self.codec_choice, deep=self.source.bit_depth > 8)
         for message in warnings:
             self.warn(message)
         if pix_fmt.startswith(("yuv420", "yuv422")) and self.width % 2:
@@ -369,11 +394,14 @@ class VideoWriter:
         tmp = self._atomic.__enter__()
         try:
             self._container = av.open(str(tmp), "w")
-            video = self._container.add_stream(encoder, rate=self.source.frame_rate)
+            video = self._container.add_stream(encoder, rate=self.frame_rate)
             video.width, video.height, video.pix_fmt = self.width, self.height, pix_fmt
-            video.codec_context.time_base = self.source.time_base
+            video.codec_context.time_base = self.time_base
             space, primaries, trc = _TAGS_BY_MATRIX.get(self.source.matrix, _TAGS_BY_MATRIX["itu709"])
             ctx = video.codec_context
+            self._rgb8 = pix_fmt in ("bgr0", "rgb24")
+            if encoder in ("ffv1", "png"):
+                space = _COLORSPACE_RGB  # RGB samples: no YUV matrix
             ctx.colorspace, ctx.color_primaries, ctx.color_trc = space, primaries, trc
             ctx.color_range = _RANGE_FULL if self.source.full_range else _RANGE_LIMITED
             if encoder == "libx264":
@@ -382,6 +410,8 @@ class VideoWriter:
             elif encoder == "prores_ks":
                 ctx.thread_count = PRORES_THREADS
                 video.options = {"profile": PRORES_PROFILE}
+            elif encoder in ("ffv1", "png"):
+                ctx.thread_count = 1  # FFV1 slices follow the thread count; one keeps the bytes fixed
             elif encoder == "mpeg4":
                 ctx.thread_count = 1  # slices per frame follow the thread count
                 video.options = {"qscale": "2"}
@@ -412,7 +442,8 @@ class VideoWriter:
 
     # -- writing -----------------------------------------------------------------------
     def write(self, rgb: np.ndarray, *, pts: int | None, time_base: Fraction) -> None:
-        """Encode one RGB frame (H,W,3 float in [0, 1]; clipped, rounded to 16 bits) at ``pts``.
+        """Encode one RGB frame (H,W,3 float in [0, 1]; clipped, rounded to 16 bits, or to 8 for 8-bit RGB
+        output, where the codes come back exactly) at ``pts``.
 
         Raises:
             InputError: wrong size, or an encoder error.
@@ -420,13 +451,20 @@ class VideoWriter:
         av = _av()
         if rgb.shape != (self.height, self.width, 3):
             raise InputError(f"frame of shape {rgb.shape} for a {self.width}x{self.height} video {self.dest}")
-        codes = np.rint(np.clip(np.nan_to_num(rgb, nan=0.0), 0.0, 1.0) * np.float32(65535.0)).astype("<u2")
-        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(codes), format="rgb48le")
-        rng = "JPEG" if self.source.full_range else "MPEG"
-        frame = frame.reformat(
-            format=self._video.pix_fmt, src_colorspace=self.source.matrix, dst_colorspace=self.source.matrix,
-            src_color_range="JPEG", dst_color_range=rng,
-        )
+        clean = np.clip(np.nan_to_num(rgb, nan=0.0), 0.0, 1.0)
+        if self._rgb8:
+            codes8 = np.rint(clean * np.float32(255.0)).astype(np.uint8)
+            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(codes8), format="rgb24")
+            if self._video.pix_fmt != "rgb24":
+                frame = frame.reformat(format=self._video.pix_fmt)  # a channel shuffle: exact
+        else:
+            codes = np.rint(clean * np.float32(65535.0)).astype("<u2")
+            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(codes), format="rgb48le")
+            rng = "JPEG" if self.source.full_range else "MPEG"
+            frame = frame.reformat(
+                format=self._video.pix_fmt, src_colorspace=self.source.matrix, dst_colorspace=self.source.matrix,
+                src_color_range="JPEG", dst_color_range=rng,
+            )
         frame.pts = pts if pts is not None else self.frames_written
         frame.time_base = time_base
         try:
@@ -522,6 +560,22 @@ class VideoWriter:
 def even(value: int) -> int:
     """The largest even number <= ``value`` (and at least 2): 4:2:0/4:2:2 video needs even sizes."""
     return max(2, value - value % 2)
+
+
+def nominal_rate(rate: Fraction | float | str) -> Fraction:
+    """A frame rate as the exact fraction it stands for: a whole rate, or an NTSC rate N*1000/1001.
+
+    ``59.94``, ``"29.97"``, Matroska's millisecond-rounded ``19001/317`` -> ``60000/1001``;
+    ``24.0`` -> ``24``. A rate within 1e-4 (relative) of one of those is snapped to it
+    (24 and 24000/1001 are 1e-3 apart); any other rate is kept as given.
+    """
+    value = Fraction(repr(rate)) if isinstance(rate, float) else Fraction(rate)  # 59.94, not its binary value
+    if value <= 0:
+        return value
+    for exact in (Fraction(round(value)), Fraction(round(value * Fraction(1001, 1000)) * 1000, 1001)):
+        if exact > 0 and abs(value - exact) <= value * Fraction(1, 10_000):
+            return exact
+    return value
 
 
 def frame_seconds(pts: int | None, time_base: Fraction, index: int, rate: Fraction) -> float:

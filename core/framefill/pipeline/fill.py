@@ -28,10 +28,11 @@ from typing import Any, Literal
 from framefill._version import __version__
 from framefill.atomic import atomic_output
 from framefill.color import ColorSetup
-from framefill.errors import ExrError, SequenceError
+from framefill.errors import ExrError, InputError, SequenceError
 from framefill.events import Event, Reporter, never_cancelled, null_reporter
 from framefill.frames import ExrImage, FramePattern, count_nonfinite, read_exr, write_exr
 from framefill.frames.exr import pixel_sha256, with_attributes
+from framefill.frames.raster import RasterFormat
 from framefill.models.interp import Interpolator
 from framefill.ops.cuts import CUT_THRESHOLD
 from framefill.pipeline.engine import Made, OutputLedger, run_frames
@@ -57,6 +58,9 @@ FRAME_NUMBER_ATTRS = ("Frame",)
 # them: a few handles are normal, a range of thousands is a typo.
 MAX_HELD_OUTSIDE = 100
 RENDER_STATS_ATTRS = ("RenderTime", "Memory", "Date", "Time")
+# A DPX fill takes its nearest source's header: its frame position becomes the
+# fill's own and the time code, which names the source's frame, is dropped.
+DPX_FRAME_STAMPS = ("smpte:TimeCode", "dpx:TimeCode", "dpx:UserBits")
 
 
 @dataclass(frozen=True)
@@ -82,6 +86,26 @@ class FillOptions:
     # Write the filled frames into the rendered sequence's own folder (output pattern = input).
     in_place: bool = False
     extra_job: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class FrameFormats:
+    """What the frames are read from and written as: a raster format, or None for EXR.
+
+    Rendered frames are copied byte for byte when both are the same; otherwise
+    (``convert``) they are decoded and written in the output's format.
+    """
+
+    source: RasterFormat | None = None
+    target: RasterFormat | None = None
+
+    @property
+    def convert(self) -> bool:
+        return self.source != self.target
+
+    @property
+    def involves_raster(self) -> bool:
+        return self.source is not None or self.target is not None
 
 
 @dataclass(frozen=True)
@@ -218,8 +242,10 @@ class _FillJob:
     stage = "fill"
 
     def __init__(self, rendered: dict[int, Path], output_pattern: str, interpolator: Interpolator,
-                 options: FillOptions, damaged: dict[int, str]) -> None:
+                 options: FillOptions, damaged: dict[int, str], formats: FrameFormats = FrameFormats()) -> None:
         self.rendered = rendered
+        self.formats = formats
+        self.raster_headers: dict[int, dict[str, Any]] = {}  # DPX header of each raster source read
         self.output_pattern = output_pattern
         self.dst = FramePattern.parse(output_pattern)
         self.interpolator = interpolator
@@ -237,6 +263,8 @@ class _FillJob:
         o = self.options
         sources = {str(s): self.ledger.sha256(Path(self.rendered[s])) for s in _sources(task)}
         recipe: dict[str, Any] = {"kind": task.kind, "sources": sources}
+        if self.formats.involves_raster:
+            recipe["format"] = str(self.formats.target or "EXR")
         if task.kind == "fill":
             recipe.update(t=task.t, model=o.model_id, model_sha256=o.model_sha256, mode=o.mode,
                           color=[o.color.config, o.color.scene_linear, o.color.network], cuts=o.detect_cuts)
@@ -260,18 +288,18 @@ class _FillJob:
         previous = self.ledger.manifest.get(task.frame)
         facts: dict[str, Any] = {}
         pixels = qc_record = None
-        if task.kind == "copy":
+        if task.kind == "copy" and self.formats.convert:
+            pixels = self._write(out_path, self._read(task.frame), task, facts)
+            status: Literal["copied", "filled", "held"] = "copied"
+        elif task.kind == "copy":
             if out_path.resolve() != Path(self.rendered[task.frame]).resolve():
                 with atomic_output(out_path) as tmp:
                     shutil.copyfile(self.rendered[task.frame], tmp)
-            status: Literal["copied", "filled", "held"] = "copied"
+            status = "copied"
         else:
             image, facts = self._make_image(task)
             status = "held" if task.kind == "hold" or facts.get("cut") else "filled"
-            image = with_attributes(image, _framefill_attrs(task, self.options, facts, image.parts[0].header),
-                                    drop=RENDER_STATS_ATTRS)
-            write_exr(out_path, image)
-            pixels = pixel_sha256(image)
+            pixels = self._write(out_path, image, task, facts)
             if facts.get("qc_features") is not None and status == "filled":
                 from framefill.pipeline.qc_features import write_feature_sidecar
 
@@ -315,8 +343,39 @@ class _FillJob:
         return warnings
 
     # -- images -------------------------------------------------------------------------------
+    def _write(self, out_path: Path, image: ExrImage, task: FrameTask, facts: dict[str, Any]) -> str:
+        """Write one output frame in the output's format; the sha256 of its pixels.
+
+        EXR: a made frame gets framefill's attributes, a converted render none.
+        Raster: encoded and quantised (no attributes; a DPX keeps its source's header).
+        """
+        target = self.formats.target
+        if target is None:
+            if task.kind != "copy":
+                image = with_attributes(image, _framefill_attrs(task, self.options, facts, image.parts[0].header),
+                                        drop=RENDER_STATS_ATTRS)
+            write_exr(out_path, image)
+            return pixel_sha256(image)
+        from framefill.frames.raster import image_to_linear, write_raster
+
+        header = dict(self.raster_headers.get(task.nearest_source, {}))
+        for name in DPX_FRAME_STAMPS:
+            header.pop(name, None)
+        if "dpx:FramePosition" in header:
+            kind, _ = header["dpx:FramePosition"]
+            header["dpx:FramePosition"] = (kind, task.frame)
+        if target.kind == "dpx" and (self.formats.source is None or self.formats.source.kind != "dpx"):
+            header["dpx:Transfer"] = ("string", "Printing density")
+        return write_raster(out_path, image_to_linear(image, target.channels), target, attributes=header)
+
     def _read(self, frame: int) -> ExrImage:
         def load() -> ExrImage:
+            if self.formats.source is not None:
+                from framefill.frames.raster import raster_to_image, read_raster
+
+                raster = read_raster(self.rendered[frame])
+                self.raster_headers[frame] = raster.attributes
+                return raster_to_image(raster)
             image = read_exr(self.rendered[frame], memory_budget_bytes=self.budget)
             counts = count_nonfinite(image)
             if counts:
@@ -387,8 +446,39 @@ def _check_range(wanted: Sequence[int], rendered: dict[int, Path], input_pattern
             f"{MAX_HELD_OUTSIDE} are made): ask for the shot's range, e.g. --frames {first}-{last}")
 
 
-def _check_renders(rendered: dict[int, Path], frames: Sequence[int], budget: int) -> dict[int, str]:
-    """Which of the rendered ``frames`` are damaged (frame -> why), without decoding pixels.
+def _check_rasters(rendered: dict[int, Path], frames: Sequence[int],
+                   formats: dict[int, RasterFormat]) -> dict[int, str]:
+    """Which of the rendered PNG/TIFF/JPEG/DPX ``frames`` are damaged (frame -> why); decodes each once.
+
+    ``formats`` collects each readable frame's format across calls.
+
+    Raises:
+        InputError: a frame of another format than its name or than the other frames (bit depth, channels).
+    """
+    from framefill.frames.raster import check_raster_kind, read_raster
+
+    damaged = {}
+    for frame in frames:
+        path = rendered[frame]
+        check_raster_kind(path)
+        try:
+            fmt = read_raster(path).format
+        except InputError as err:
+            damaged[frame] = err.msg.removeprefix(f"cannot read {path}: ")
+            continue
+        other = next(iter(formats.items()), None)
+        if other is not None and other[1] != fmt:
+            raise InputError(f"frame {frame} ({path}) is a {fmt} but frame {other[0]} is a {other[1]}; every frame "
+                             "of a sequence must have one format, bit depth and channel count: re-export the odd one")
+        formats[frame] = fmt
+    return damaged
+
+
+def _check_renders(rendered: dict[int, Path], frames: Sequence[int], budget: int,
+                   raster_formats: dict[int, RasterFormat] | None = None) -> dict[int, str]:
+    """Which of the rendered ``frames`` are damaged (frame -> why), without decoding pixels (EXR).
+
+    ``raster_formats``: given for a PNG/TIFF/JPEG/DPX sequence (see :func:`_check_rasters`).
 
     Raises:
         ExrError: a render decodes to more than the memory budget (the job cannot read it).
@@ -396,6 +486,8 @@ def _check_renders(rendered: dict[int, Path], frames: Sequence[int], budget: int
     from framefill.frames import check_exr, decoded_bytes, probe_exr
     from framefill.runtime.memory import format_bytes
 
+    if raster_formats is not None:
+        return _check_rasters(rendered, frames, raster_formats)
     damaged = {}
     for frame in frames:
         path = rendered[frame]
@@ -412,6 +504,7 @@ def _check_renders(rendered: dict[int, Path], frames: Sequence[int], budget: int
 
 
 def _plan(wanted: Sequence[int], rendered: dict[int, Path], budget: int,
+          raster_formats: dict[int, RasterFormat] | None = None,
           ) -> tuple[list[FrameTask], dict[int, Path], dict[int, str]]:
     """The tasks, the usable renders, and the damaged ones (planned as missing, so filled from their neighbours)."""
     usable = dict(rendered)
@@ -420,7 +513,7 @@ def _plan(wanted: Sequence[int], rendered: dict[int, Path], budget: int,
     while True:
         tasks = plan_frames(wanted, usable)
         used = sorted({s for t in tasks for s in _sources(t)} - checked)
-        bad = _check_renders(usable, used, budget)
+        bad = _check_renders(usable, used, budget, raster_formats)
         checked.update(used)
         if not bad:
             return tasks, usable, damaged
@@ -459,13 +552,19 @@ def fill_sequence(
     rendered = src.scan()
     for stray in src.strays():
         report(Event("warning", stage="fill", message=src.stray_warning(stray)))
+    if not rendered and src.still:
+        raise SequenceError(f"cannot read {input_pattern}: it is not a file; check the path")
     if not rendered:
         raise SequenceError(f"no rendered frames match {input_pattern}; check the path and the padding (#)")
     check_output(input_pattern, output_pattern, in_place=options.in_place)
     wanted = tuple(sorted(set(frames))) if frames is not None else tuple(range(min(rendered), max(rendered) + 1))
     _check_range(wanted, rendered, input_pattern)
-    tasks, usable, damaged = _plan(wanted, rendered, frame_budget(options.frame_budget_bytes))
-    job = _FillJob(usable, output_pattern, interpolator, options, damaged)
+    for frame in wanted:  # an output without a frame token holds one frame: say so before writing
+        FramePattern.parse(output_pattern).path(frame)
+    raster_formats: dict[int, RasterFormat] | None = {} if _frame_kind(input_pattern) != "exr" else None
+    tasks, usable, damaged = _plan(wanted, rendered, frame_budget(options.frame_budget_bytes), raster_formats)
+    formats = _formats(input_pattern, output_pattern, usable, raster_formats, report)
+    job = _FillJob(usable, output_pattern, interpolator, options, damaged, formats)
     manifest = job.ledger.manifest
     fields = dict(model=options.model_id, model_sha256=options.model_sha256, mode=options.mode,
                   device=options.device, input=str(input_pattern), **options.extra_job)
@@ -477,14 +576,68 @@ def fill_sequence(
                       run.seconds)
 
 
+def _frame_kind(pattern: str) -> str:
+    """"exr", or "png", "tiff", "jpeg", "dpx" by a pattern's extension.
+
+    Raises:
+        InputError: any other extension.
+    """
+    from framefill.errors import InputError
+    from framefill.frames.raster import RASTER_EXTENSIONS, raster_kind
+
+    if pattern.lower().endswith(".exr"):
+        return "exr"
+    kind = raster_kind(pattern)
+    if kind is None:
+        raise InputError(f"cannot fill {pattern}: framefill fills EXR, PNG, TIFF, JPEG and DPX sequences "
+                         f"(.exr, {', '.join(RASTER_EXTENSIONS)})")
+    return kind
+
+
+def _formats(input_pattern: str, output_pattern: str, usable: dict[int, Path],
+             raster_formats: dict[int, RasterFormat] | None, report: Reporter) -> FrameFormats:
+    """The formats frames are read from and written as; warns once when rendered frames must be converted.
+
+    Raises:
+        InputError: an output format that cannot hold the frames (see :func:`framefill.frames.raster.output_format`).
+    """
+    from framefill.frames.raster import output_format
+
+    source = next(iter(raster_formats.values()), None) if raster_formats else None
+    out_exr = _frame_kind(output_pattern) == "exr"
+    if source is None and out_exr:
+        return FrameFormats()
+    warning = ""
+    if source is None:  # EXR frames into a raster format
+        first = _first_readable(usable)
+        if first is None:
+            return FrameFormats()  # every render damaged: _plan has said so already
+        target, warning = output_format(first, output_pattern)
+    elif out_exr:
+        target = None
+        warning = f"the {source} frames are written as float EXR: rendered frames are converted (losslessly)"
+    else:
+        target, warning = output_format(source, output_pattern)
+    if warning:
+        report(Event("warning", stage="fill", message=warning))
+    return FrameFormats(source, target)
+
+
 def _first_readable(rendered: dict[int, Path]) -> ExrImage | None:
-    """The headers of the first rendered frame that has readable ones (a damaged one is dealt with later)."""
+    """The headers of the first rendered frame that has readable ones (a damaged one is dealt with later).
+
+    A PNG/TIFF/JPEG/DPX frame is decoded (its linear pixels as a one-part image).
+    """
+    from framefill.errors import InputError
     from framefill.frames import probe_exr
+    from framefill.frames.raster import raster_kind, raster_to_image, read_raster
 
     for frame in sorted(rendered):
         try:
+            if raster_kind(rendered[frame]) is not None:
+                return raster_to_image(read_raster(rendered[frame]))
             return probe_exr(rendered[frame])
-        except ExrError:
+        except InputError:  # ExrError is one
             continue
     return None
 
@@ -507,6 +660,7 @@ def run_fill(request: FillRequest, *, report: Reporter = null_reporter,
         load_interpolator,
         model_identity,
     )
+    from framefill.pipeline.job_color import job_color
     from framefill.runtime.device import configure_determinism, resolve_devices
     from framefill.runtime.memory import plan_fill_memory
 
@@ -514,6 +668,12 @@ def run_fill(request: FillRequest, *, report: Reporter = null_reporter,
     spec = resolve_devices(r.device)[0]
     determinism = configure_determinism()
     first = _first_readable(FramePattern.parse(r.input_pattern).scan())
+    # Raster frames are decoded to linear Rec.709 by their file's encoding (frames/encodings.py).
+    raster = _frame_kind(r.input_pattern) != "exr"
+    if raster and (r.colorspace or r.color_config):
+        raise InputError(f"{r.input_pattern}: --colorspace and --config apply to EXR shots; PNG/TIFF/JPEG/DPX "
+                         "frames are decoded by their own encoding (sRGB, Cineon log for DPX) to linear Rec.709: "
+                         "leave them out")
     x0, y0, x1, y1 = first.parts[0].display_window if first else (0, 0, -1, -1)
     width, height = x1 - x0 + 1, y1 - y0 + 1
     plan = plan_fill_memory(width, height, decoded_bytes(first) if first else 0,
@@ -525,7 +685,9 @@ def run_fill(request: FillRequest, *, report: Reporter = null_reporter,
     interpolator = LazyInterpolator(name, lambda: load_interpolator(
         r.model, weights=r.weights, device=spec.device, precision=spec.precision, scale=plan.scale).model)
     options = FillOptions(
-        model_id=name, model_sha256=sha, mode=r.mode, color=r.color, device=spec.device, detect_cuts=r.detect_cuts,
+        model_id=name, model_sha256=sha, mode=r.mode, device=spec.device, detect_cuts=r.detect_cuts,
+        color=ColorSetup() if raster else job_color(r, first.path if first else None, stage="fill", report=report,
+                                                    header=first),
         channels_per_batch=plan.channels_per_batch, cached_frames=plan.cached_frames,
         frame_budget_bytes=r.memory_budget_bytes, in_place=r.in_place,
         extra_job={"precision": spec.precision, "rife_scale": plan.scale, "determinism": determinism,

@@ -65,6 +65,8 @@ def describe_sequence(pattern_text: str, frames_text: str | None = None) -> dict
             if problem is not None and "#" not in pattern_text:
                 raise InputError(f"cannot read {path}: {problem}") from None
             raise
+        if pattern.still:  # one image that is not there
+            raise InputError(f"cannot read {path}: {file_problem(path) or 'file not found'}")
     on_disk = pattern.scan()
     if frames_text:
         expected = parse_frame_range(frames_text)

@@ -42,6 +42,7 @@ from framefill.events import Event, Reporter, never_cancelled, null_reporter
 from framefill.frames import FramePattern, format_frame_range, probe_exr, read_exr
 from framefill.frames.channels import find_beauty
 from framefill.frames.exr import ExrImage, ExrPart
+from framefill.ops.regions import Regions, propose_regions
 from framefill.ops.resample import resize
 from framefill.pipeline.calibration import (
     Basis,
@@ -70,7 +71,7 @@ __all__ = ["QC_VERSION", "DEFAULT_COST_PER_FRAME_MIN", "FrameQc", "KeyframeCheck
            "beauty_rgb", "heatmap_pattern", "savings_of"]
 
 # Where a frame's score came from.
-QcSource = Literal["cached", "sidecar", "recomputed", "held", ""]
+QcSource = Literal["cached", "sidecar", "recomputed", "held", "patched", ""]
 # Part of every cached score's key: bump when scoring changes meaning.
 QC_VERSION = 2
 # Farm minutes one real render of a frame costs, for the savings line; a mid-size
@@ -99,6 +100,7 @@ class FrameQc:
     interval_db: tuple[float, float] | None = None  # the prediction's interval at the confidence
     keyframe_checks: tuple[int, ...] = ()  # the rendered frames whose checks are the evidence
     decision: Mapping[str, Any] | None = None  # a person's decision (decision, by, at), which ``flagged`` follows
+    regions: Regions | None = None  # where a real render is needed (shown for listed frames)
 
     def to_json(self) -> dict[str, Any]:
         """The frame's record in qc.json and ``--json``: standard JSON, so a NaN/Inf number is left out
@@ -120,6 +122,8 @@ class FrameQc:
             out["keyframe_checks"] = list(self.keyframe_checks)
         if self.decision is not None:
             out["decision"] = {k: self.decision[k] for k in ("decision", "by", "at")}
+        if self.regions is not None and (self.flagged or self.source == "patched"):
+            out["regions"] = self.regions.to_json()
         if not_finite:
             out["not_finite"] = not_finite
         return out
@@ -205,6 +209,22 @@ class QcResult:
         return savings_of([(f.status, f.flagged) for f in self.frames], rendered=len(self.rendered),
                           cost_per_frame_min=self.cost_per_frame_min)
 
+    def rerender_pixels(self) -> dict[str, Any]:
+        """Pixels the re-render list costs as regions, against re-rendering its frames whole."""
+        listed = [f for f in self.frames if f.flagged]
+        full = sum(f.regions.frame_px for f in listed if f.regions is not None)
+        regions = sum(f.regions.area_px for f in listed if f.regions is not None)
+        return {"frames": len(listed), "region_pixels": regions, "full_frame_pixels": full,
+                "share": round(regions / full, 4) if full else 0.0,
+                "whole_frames": sum(1 for f in listed if f.regions is not None and f.regions.whole_frame)}
+
+    def regions_json(self) -> dict[str, Any]:
+        """The regions sidecar (``regions.json``): a box list per listed frame, for hosts and ``framefill patch``."""
+        return {"format": "framefill-regions", "version": 1, "pattern": self.pattern,
+                "convention": "inclusive x0,y0,x1,y1 display-window pixels, y down (EXR windows)",
+                "frames": {str(f.frame): f.regions.to_json() for f in self.frames
+                           if f.flagged and f.regions is not None}}
+
     def to_json(self) -> dict[str, Any]:
         recall = self.recall()
         doc: dict[str, Any] = {
@@ -221,6 +241,7 @@ class QcResult:
             "rerender_nuke": format_frame_range(self.rerender, style="nuke"),
             "rerender_frames": list(self.rerender),
             "savings": self.savings(),
+            "rerender_pixels": self.rerender_pixels(),
             "frames": [f.to_json() for f in self.frames],
         }
         if self.truth is not None:
@@ -264,8 +285,26 @@ def _display(rgb: np.ndarray) -> np.ndarray:
     return display_proxy(rgb)
 
 
+def _recipe_color(recipe: Mapping[str, Any], override: Any) -> Any:
+    """The colour setup to recompute a fill with: ``--config``/``--colorspace`` of qc, else the fill's recipe's."""
+    from framefill.color import ColorSetup
+
+    if override is not None:
+        return override
+    return ColorSetup(*recipe["color"]) if recipe.get("color") else ColorSetup()
+
+
+def _color_key(recipe: Mapping[str, Any], override: Any) -> Any:
+    if override is None:
+        return recipe.get("color")
+    return [override.config, override.scene_linear, override.network]
+
+
 class _Scorer:
     """Per-run state: the calibration, the manifest, lazily loaded models for recomputation."""
+
+    # The colour setup qc was given (--config/--colorspace); None: each fill's recipe's.
+    color: Any = None
 
     def __init__(self, pattern: str, calibration: Calibration, *, truth: str | None, device: str,
                  report: Reporter) -> None:
@@ -323,7 +362,6 @@ class _Scorer:
 
     def _recompute(self, frame: int, entry: ManifestEntry) -> tuple[dict[str, np.ndarray], Any]:
         """Features of a frame without a readable sidecar: rerun the manifest's model on its sources."""
-        from framefill.color import ColorSetup
         from framefill.pipeline.fill_frame import pair_motion
 
         recipe = entry.recipe
@@ -339,7 +377,7 @@ class _Scorer:
                 "the recursive fill's own motion was not kept (refill to get exact features)")))
         src = FramePattern.parse(input_pattern)
         img0, img1 = (read_exr(src.path(s), memory_budget_bytes=self.budget) for s in sources)
-        color = ColorSetup(*recipe["color"]) if recipe.get("color") else ColorSetup()
+        color = _recipe_color(recipe, self.color)
         t = float(recipe.get("t", (frame - sources[0]) / (sources[1] - sources[0])))
         pair = pair_motion(img0, img1, t, interpolator, color=color, device=self.device, detect_cuts=False)
         return pair.qc_features(t), pair.canvas
@@ -480,7 +518,7 @@ class _KeyframeChecks:
         frames = (triplet.before, triplet.key, triplet.after)
         return {"qc_version": QC_VERSION, "calibration": self.scorer.cal.id, "model": recipe.get("model"),
                 "model_sha256": recipe.get("model_sha256"), "rife_scale": self.scorer.job.get("rife_scale"),
-                "color": recipe.get("color"), "frames": list(frames),
+                "color": _color_key(recipe, self.scorer.color), "frames": list(frames),
                 "file_sha256": [self.entries[f].file_sha256 for f in frames]}
 
     def record(self, triplet: CheckTriplet, recipe: Mapping[str, Any]) -> dict[str, Any]:
@@ -502,7 +540,6 @@ class _KeyframeChecks:
     def _measure(self, triplet: CheckTriplet, recipe: Mapping[str, Any]) -> dict[str, Any]:
         import time
 
-        from framefill.color import ColorSetup
         from framefill.pipeline.keyframe_check import measure_check
         from framefill.pipeline.qc_features import as_stored
 
@@ -510,7 +547,7 @@ class _KeyframeChecks:
         frames = FramePattern.parse(self.scorer.pattern)
         images = [read_exr(frames.path(f), memory_budget_bytes=self.scorer.budget)
                   for f in (triplet.before, triplet.key, triplet.after)]
-        color = ColorSetup(*recipe["color"]) if recipe.get("color") else ColorSetup()
+        color = _recipe_color(recipe, self.scorer.color)
         interpolator = self.scorer.interpolator(triplet.key, recipe)
         measure = measure_check(images[0], images[1], images[2], triplet, interpolator, color=color,
                                 device=self.scorer.device)
@@ -557,11 +594,17 @@ class _QcJob:
     def make(self, frame: int) -> Made[FrameQc]:
         entry = self.entries[frame]
         if entry.status == "held" or entry.needs_render:
-            held = _human(FrameQc(frame, "held", True, entry.reason or "held: needs a real render", source="held"),
-                          entry)
+            held = _human(FrameQc(frame, "held", True, entry.reason or "held: needs a real render", source="held",
+                                  regions=self.whole_frame(frame, "held: no fill to keep")), entry)
             return Made(frame, held, event={"status": "held", "flagged": held.flagged})
+        patched = _patched(frame, entry)
+        if patched is not None:
+            fq = _human(patched, entry)
+            return Made(frame, fq, event={"status": "filled", "flagged": fq.flagged, "source": "patched"})
         key = self.scorer.cache_key(self.entries, frame)
         cached = _cached_score(entry.qc, key)
+        if cached is not None and Regions.from_json(cached.get("regions")) is None:
+            cached = None  # scored before regions were proposed: score again
         qc: dict[str, Any] = cached or {}
         source: QcSource = "cached"
         new_entry = None
@@ -592,7 +635,9 @@ class _QcJob:
                             key)
         if valid is not None:
             return valid, "cached", None
+        regions = propose_regions(pred.risk_map, data_window=part.data_window, display_window=part.display_window)
         qc: dict[str, Any] = {"key": key, "predicted_psnr_db": _stored(pred.predicted_psnr_db, 4),
+                              "regions": regions.to_json(),
                               "residual_log": _stored(residual_log(maps), 6),
                               "aggregates": {k: _stored(v, 6) for k, v in pred.aggregates.items()}}
         nonfinite = int(rgb.size - np.count_nonzero(np.isfinite(rgb)))
@@ -621,8 +666,44 @@ class _QcJob:
             frame, "filled", v.listed, reason=v.reason, predicted_psnr_db=v.predicted_psnr_db, risk=v.risk,
             psnr_db=psnr_db, ssim=ssim, aggregates=aggregates,
             heatmap=None if self.heat is None else self.heat.path(frame), source=source, basis=v.basis,
-            interval_db=v.interval_db, keyframe_checks=v.checks,
+            interval_db=v.interval_db, keyframe_checks=v.checks, regions=Regions.from_json(qc.get("regions")),
         )
+
+    def whole_frame(self, frame: int, reason: str) -> Regions | None:
+        """The whole frame as the region (None when the frame's file is unreadable)."""
+        try:
+            window = probe_exr(self.frames.path(frame)).parts[0].display_window
+        except ExrError:
+            return None
+        return Regions.whole(window, reason)
+
+
+def _patched(frame: int, entry: ManifestEntry) -> FrameQc | None:
+    """A frame whose regions were re-rendered and patched in (``framefill patch``), or None.
+
+    Accepted when the patches cover every region QC proposed for it; listed again when they do not.
+    """
+    patches = entry.extra.get("patch")
+    if not isinstance(patches, list) or not patches:
+        return None
+    done = [r for r in (Regions.from_json(p.get("regions")) for p in patches if isinstance(p, Mapping)) if r]
+    verdict = (entry.qc or {}).get("verdict")
+    wanted = Regions.from_json(verdict.get("regions")) if isinstance(verdict, Mapping) else None
+    covered = wanted is None or not isinstance(verdict, Mapping) or not verdict.get("flagged") \
+        or any(r.whole_frame for r in done) or (not wanted.whole_frame and all(
+            any(_inside(b, d) for r in done for d in r.boxes) for b in wanted.boxes))
+    boxes = tuple(b for r in done for b in r.boxes)
+    last = done[-1] if done else None
+    regions = None if last is None else Regions(last.display_window, boxes, any(r.whole_frame for r in done))
+    if covered:
+        return FrameQc(frame, "filled", False, reason=f"patched: {len(boxes) or 'whole'} region(s) re-rendered",
+                       source="patched", regions=regions)
+    return FrameQc(frame, "filled", True, reason="patched, but the patches miss regions QC proposed",
+                   source="patched", regions=wanted)
+
+
+def _inside(box: tuple[int, int, int, int], outer: tuple[int, int, int, int]) -> bool:
+    return outer[0] <= box[0] and outer[1] <= box[1] and box[2] <= outer[2] and box[3] <= outer[3]
 
 
 def _human(fq: FrameQc, entry: ManifestEntry) -> FrameQc:
@@ -639,7 +720,8 @@ def _human(fq: FrameQc, entry: ManifestEntry) -> FrameQc:
 
 
 # The fields of a frame's qc.json record that the manifest keeps as its latest decision.
-_VERDICT_FIELDS = ("flagged", "reason", "basis", "predicted_psnr_db", "interval_db", "risk", "keyframe_checks")
+_VERDICT_FIELDS = ("flagged", "reason", "basis", "predicted_psnr_db", "interval_db", "risk", "keyframe_checks",
+                   "regions")
 
 
 def _stored(value: float, digits: int) -> float | None:
@@ -723,6 +805,11 @@ def qc_sequence(
     thr = cal.threshold_db if request.threshold_db is None else request.threshold_db
     confidence = cal.confidence if request.confidence is None else request.confidence
     scorer = _Scorer(pattern, cal, truth=request.truth, device=request.device, report=report)
+    if request.color is not None or request.color_config is not None or request.colorspace is not None:
+        from framefill.pipeline.job_color import job_color
+
+        first = next(iter(FramePattern.parse(pattern).scan().values()), None)
+        scorer.color = job_color(request, Path(first) if first is not None else None, stage="qc", report=report)
     work = _frames_to_score(request, entries, manifest, report)
     heat = heatmap_pattern(pattern, request.report_dir) if request.report_dir is not None else None
     checks = _KeyframeChecks(scorer, entries, request.keyframe_check)
@@ -762,6 +849,7 @@ def _write_report(result: QcResult, folder: Path, cal: Calibration) -> QcResult:
     json_path = folder / "qc.json"
     result = replace(result, report_html=str(html_path), qc_json=str(json_path))
     atomic_write_text(json_path, json.dumps(result.to_json(), indent=1, sort_keys=True) + "\n")
+    atomic_write_text(folder / "regions.json", json.dumps(result.regions_json(), indent=1, sort_keys=True) + "\n")
     atomic_write_text(html_path, render_report(result, calibration=cal))
     return result
 

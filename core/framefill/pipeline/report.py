@@ -213,6 +213,8 @@ def _thumbnails(frame: FrameQc, folder: Path) -> list[tuple[str, str]]:
         return cv2.resize(np.ascontiguousarray(a, dtype=np.float32), (cols, rows), interpolation=cv2.INTER_AREA)
 
     display = small(display_proxy(rgb))
+    if frame.regions is not None and not frame.regions.whole_frame:
+        display = _draw_boxes(display, frame.regions.boxes, part.data_window)
     images = [("filled frame", display)]
     if "ff_risk.Y" in part.channels:
         images.append(("predicted risk", overlay(display, small(part.channels["ff_risk.Y"]))))
@@ -225,6 +227,32 @@ def _thumbnails(frame: FrameQc, folder: Path) -> list[tuple[str, str]]:
         write_image(path, image)
         out.append((caption, _png_data_uri(path)))
     return out
+
+
+def _draw_boxes(image: np.ndarray, boxes: tuple[tuple[int, int, int, int], ...],
+                window: tuple[int, int, int, int]) -> np.ndarray:
+    """A thumbnail with the re-render regions (display-window boxes) outlined in cyan, 1 px."""
+    out = image.copy()
+    rows, cols = out.shape[:2]
+    sx, sy = cols / (window[2] - window[0] + 1), rows / (window[3] - window[1] + 1)
+    for x0, y0, x1, y1 in boxes:
+        c0 = int(np.clip(math.floor((x0 - window[0]) * sx), 0, cols - 1))
+        c1 = int(np.clip(math.ceil((x1 + 1 - window[0]) * sx) - 1, 0, cols - 1))
+        r0 = int(np.clip(math.floor((y0 - window[1]) * sy), 0, rows - 1))
+        r1 = int(np.clip(math.ceil((y1 + 1 - window[1]) * sy) - 1, 0, rows - 1))
+        for r in (r0, r1):
+            out[r, c0:c1 + 1] = (0.0, 1.0, 1.0)
+        for c in (c0, c1):
+            out[r0:r1 + 1, c] = (0.0, 1.0, 1.0)
+    return out
+
+
+def _regions_text(f: FrameQc) -> str:
+    if f.regions is None:
+        return ""
+    if f.regions.whole_frame:
+        return f"<br>re-render: whole frame ({_e(f.regions.reason)})"
+    return f"<br>re-render: {len(f.regions.boxes)} region(s), {f.regions.share:.0%} of the frame"
 
 
 # ---------------------------------------------------------------------------------------
@@ -282,6 +310,7 @@ def render_report(result: QcResult, *, calibration: Calibration | None = None) -
         ("filled", s["frames_filled"]),
         ("held", s["frames_held"]),
         ("to re-render", s["frames_rerender"]),
+        ("of their pixels in regions", f"{result.rerender_pixels()['share']:.0%}"),
         ("never rendered", s["frames_never_rendered"]),
         (f"render time saved at {s['cost_per_frame_min']:g} min/frame",
          f"{s['render_minutes_saved'] / 60:.1f} h"),
@@ -317,7 +346,7 @@ def render_report(result: QcResult, *, calibration: Calibration | None = None) -
         label = (f'<div class="thumb-label"><b>frame {f.frame}</b><br>risk {_num(f.risk, ".2f")}<br>'
                  f'predicted {_num(f.predicted_psnr_db, ".1f")} dB' +
                  (f"<br>true {_num(f.psnr_db, '.1f')} dB" if f.psnr_db is not None else "") +
-                 (f"<br>{_e(f.reason)}" if f.reason else "") + "</div>")
+                 (f"<br>{_e(f.reason)}" if f.reason else "") + _regions_text(f) + "</div>")
         figures = "".join(f'<figure><img class="thumb" alt="frame {f.frame} {_e(c)}" src="{uri}">'
                           f"<figcaption>{_e(c)}</figcaption></figure>" for c, uri in thumbs)
         rows.append(f'<div class="thumb-row" id="frame-{f.frame}">{label}{figures}</div>')

@@ -12,6 +12,12 @@ What each kind of channel goes through (EXR):
      is upscaled by a smooth, non-ringing filter (bilinear growth / area shrink).
   3. ``p' = net(clip(p)) + smooth(e)``, then ``linear' = from_network(p')``.
 
+  With the colour fix (``--color-fix``, :mod:`framefill.ops.colorfix`), step 3
+  uses ``fix(net(clip(p)))``: the network's output on the whole merged frame
+  with its low-pass band replaced by that of ``clip(p)`` resized smoothly, so
+  the GAN keeps its detail but not its colour and tone shifts; the carried
+  excess is added after, so the HDR path is unchanged.
+
   Where nothing exceeds [0, 1], ``e = 0`` and this is the plain network. Where
   a highlight is blown, the network draws its shape from the clipped core and
   the carried excess restores its level, so a 50.0 glint comes back near 50.0
@@ -47,7 +53,8 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
-from framefill.color import ColorSetup
+from framefill.color import DEFAULT_NETWORK_SPACE, ColorSetup, from_network, to_network
+from framefill.ops.colorfix import color_fix, color_fix_sigma_px
 from framefill.ops.pixels import is_constant
 from framefill.ops.resample import (
     clip_and_carry,
@@ -119,7 +126,9 @@ class UpscaleOptions:
     feather_px: int = DEFAULT_FEATHER_PX
     device: str = "cpu"
     precision: str = "fp32"
-    color: ColorSetup = ColorSetup()
+    # None: the file's own default (EXR: ColorSetup(), linear Rec.709; images: sRGB, the network's space).
+    color: ColorSetup | None = None
+    color_fix: bool = False
     alpha: AlphaMethod = DEFAULT_ALPHA
     layers: LayerPolicy = "all"
     flicker: bool = True
@@ -131,7 +140,8 @@ class Runner:
     """A loaded upscaler bound to a device and a tiling: what every frame is run through.
 
     ``model`` is an ``UpscaleModel`` or a ``ClassicalUpscaler``; ``tile_px`` 0 means untiled.
-    ``progress`` receives (tiles done, tiles) within a frame.
+    ``progress`` receives (tiles done, tiles) within a frame. ``color_fix``: the
+    network's colour output gets the input's low frequencies (per frame, after merging).
     """
 
     model: Upscaler
@@ -140,6 +150,7 @@ class Runner:
     tile_px: int = 0
     feather_px: int = DEFAULT_FEATHER_PX
     progress: Callable[[int, int], None] | None = None
+    color_fix: bool = False
 
     @property
     def classical(self) -> bool:
@@ -281,7 +292,7 @@ def make_runner(model: Upscaler, *, options: UpscaleOptions, height: int, width:
     dtype = None if model.classical else torch_dtype(options.precision)
     return Runner(model=model, device=options.device, dtype=dtype,
                   tile_px=choose_tile_px(model, options=options, height=height, width=width),
-                  feather_px=options.feather_px, progress=progress)
+                  feather_px=options.feather_px, progress=progress, color_fix=options.color_fix)
 
 
 # ---------------------------------------------------------------------------------------
@@ -289,13 +300,14 @@ def make_runner(model: Upscaler, *, options: UpscaleOptions, height: int, width:
 # ---------------------------------------------------------------------------------------
 
 
-def upscale_rgb(runner: Runner, rgb: np.ndarray, *, height: int, width: int) -> np.ndarray:
+def upscale_rgb(runner: Runner, rgb: np.ndarray, *, height: int, width: int, fix: bool = True) -> np.ndarray:
     """Upscale an image in the network's colour space to ``height`` x ``width``.
 
     Args:
         rgb: H,W,3 float32, sRGB-encoded (the proxy of linear pixels, or a video
             frame), any values: the part outside [0, 1] is carried past the
             network by a smooth filter (:func:`framefill.ops.resample.clip_and_carry`).
+        fix: apply the runner's colour fix (off for a grey image such as alpha).
     Returns:
         height,width,3 float32 in the same space, unclamped.
     """
@@ -310,7 +322,11 @@ def upscale_rgb(runner: Runner, rgb: np.ndarray, *, height: int, width: int) -> 
     def network(base: np.ndarray) -> np.ndarray:
         net = run_tiled(fn, np.ascontiguousarray(base.transpose(2, 0, 1)), runner.plan(h, w), scale=runner.scale,
                         progress=runner.progress)
-        return fit_resize(np.ascontiguousarray(net.transpose(1, 2, 0)), height=height, width=width)
+        out = fit_resize(np.ascontiguousarray(net.transpose(1, 2, 0)), height=height, width=width)
+        if not (fix and runner.color_fix):
+            return out
+        ref = resize(base, height=height, width=width, method="smooth")
+        return color_fix(out, ref, sigma_px=color_fix_sigma_px(max(height / h, width / w)))
 
     return clip_and_carry(rgb, network, height=height, width=width)
 
@@ -325,7 +341,8 @@ def upscale_grey(runner: Runner, grey: np.ndarray, *, height: int, width: int, m
     if is_constant(g):
         return np.full((height, width), g.reshape(-1)[0], dtype=np.float32)
     if method == "network" and not runner.classical:
-        out = upscale_rgb(runner, np.repeat(g[:, :, None], 3, axis=2), height=height, width=width).mean(axis=2)
+        out = upscale_rgb(runner, np.repeat(g[:, :, None], 3, axis=2), height=height, width=width,
+                          fix=False).mean(axis=2)
     else:
         out = resize(g, height=height, width=width, method="lanczos", antiring=True)
     if float(np.nanmin(g)) >= 0.0 and float(np.nanmax(g)) <= 1.0:
@@ -345,10 +362,11 @@ def lanczos_upscaler() -> Any:
 
 
 def upscale_image(pixels: np.ndarray, runner: Runner, *, options: UpscaleOptions) -> tuple[np.ndarray, dict[str, Any]]:
-    """Upscale an 8/16-bit image (H,W,C in [0, 1], file encoding = the network's space).
+    """Upscale an 8/16-bit image (H,W,C in [0, 1], encoded in ``options.color.scene_linear``; None: sRGB).
 
-    RGB through the network, a 4th channel as alpha (``options.alpha``), grey
-    as a grey image. Returns H',W',C float32 and the flicker facts.
+    RGB through the network on its proxy (the identity for sRGB files), a 4th
+    channel as alpha (``options.alpha``), grey as a grey image. Returns H',W',C
+    float32 in the file's encoding and the flicker facts.
     """
     h, w, c = pixels.shape
     size = plan_output_size(w, h, scale=options.scale, size=options.size, aspect=options.aspect,
@@ -359,14 +377,16 @@ def upscale_image(pixels: np.ndarray, runner: Runner, *, options: UpscaleOptions
     if c == 1:
         out = upscale_grey(runner, pixels[:, :, 0], height=oh, width=ow, method="network")[:, :, None]
     else:
-        rgb = upscale_rgb(runner, pixels[:, :, :3], height=oh, width=ow)
+        setup = options.color or ColorSetup(scene_linear=DEFAULT_NETWORK_SPACE)
+        proxy = to_network(pixels[:, :, :3], setup)
+        rgb = upscale_rgb(runner, proxy, height=oh, width=ow)
         if options.flicker:
             facts["display"] = np.clip(rgb, 0.0, 1.0)
-            facts["display_lanczos"] = np.clip(upscale_rgb(classical, pixels[:, :, :3], height=oh, width=ow), 0, 1)
-        chans = [rgb]
+            facts["display_lanczos"] = np.clip(upscale_rgb(classical, proxy, height=oh, width=ow), 0, 1)
+        chans = [from_network(rgb, setup)]
         if c == 4:
             chans.append(upscale_grey(runner, pixels[:, :, 3], height=oh, width=ow, method=options.alpha)[:, :, None])
-        out = np.concatenate(chans, axis=2) if len(chans) > 1 else rgb
+        out = np.concatenate(chans, axis=2) if len(chans) > 1 else chans[0]
     out = place_on_canvas(out, size)
     facts["output_size"] = (out.shape[1], out.shape[0])
     return out, facts

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from framefill._version import __version__
-from framefill.color import from_network, to_network
+from framefill.color import ColorSetup, from_network, to_network
 from framefill.errors import ExrError
 from framefill.frames.channels import channel_kind, find_beauty, split_channel
 from framefill.frames.exr import ExrImage, ExrPart
@@ -118,9 +118,10 @@ def upscale_part(
     out: dict[str, np.ndarray] = {}
     kinds = {n: ("id" if part.channels[n].dtype == np.uint32 else channel_kind(n)) for n in names}
     classical = replace(runner, model=lanczos_upscaler()) if not runner.classical else runner
+    color = options.color or ColorSetup()
     for triplet in _triplets([n for n in names if kinds[n] == "color"]):
         rgb = finite(np.stack([part.channels[c].astype(np.float32) for c in triplet], axis=-1))
-        proxy = to_network(rgb, options.color)
+        proxy = to_network(rgb, color)
         del rgb
         use = runner if (options.layers == "all" or triplet == beauty) else classical
         up = upscale_rgb(use, proxy, height=oh, width=ow)
@@ -128,7 +129,7 @@ def upscale_part(
             facts["display"] = np.clip(up, 0.0, 1.0)
             facts["display_lanczos"] = np.clip(upscale_rgb(classical, proxy, height=oh, width=ow), 0.0, 1.0)
         del proxy
-        linear = from_network(up, options.color)
+        linear = from_network(up, color)
         del up
         for i, name in enumerate(triplet):
             out[name] = cast_like(linear[:, :, i], part.channels[name].dtype)
@@ -191,7 +192,7 @@ def upscale_exr(
                 "scale": [round(geo.size.scale_x, 6), round(geo.size.scale_y, 6)],
                 "aspect": options.aspect, "tile_px": runner.tile_px, "overlap_px": runner.overlap_px,
                 "feather_px": runner.feather_px, "alpha": options.alpha, "layers": options.layers,
-                "precision": options.precision,
+                "precision": options.precision, "color_fix": runner.color_fix,
             }, sort_keys=True),
         }
         new.header.update(attrs)

@@ -51,7 +51,8 @@ from framefill.pipeline.upscale import (
     upscale_rgb,
 )
 
-__all__ = ["upscale_video", "video_output_size", "cache_key", "CACHE_FORMAT"]
+__all__ = ["upscale_video", "video_output_size", "cache_key", "CACHE_FORMAT", "FrameCache", "check_not_input",
+           "check_written", "video_facts"]
 
 # Bumped when the cached frames' meaning changes, so old caches are not reused.
 CACHE_FORMAT = 1
@@ -79,8 +80,64 @@ def cache_key(input_sha256: str, options: UpscaleOptions, size: OutputSize) -> s
         "format": CACHE_FORMAT, "input": input_sha256, "model": options.model_id, "sha": options.model_sha256,
         "size": [size.width, size.height, size.canvas_width, size.canvas_height, size.offset_x, size.offset_y],
         "tile_px": options.tile_px, "feather_px": options.feather_px, "precision": options.precision,
+        "color_fix": options.color_fix,
     }
     return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()[:24]
+
+
+class FrameCache:
+    """Finished frames of one video job as 16-bit PNGs, in a folder named by what they are made of.
+
+    The folder name hashes the input file's sha256 and the job's settings, so
+    a rerun with other settings never reuses a frame. What :meth:`put` returns
+    is what the file holds (rounded to 16 bits): a job encodes that, so a
+    resumed run writes the same pixels as a clean one.
+    """
+
+    def __init__(self, folder: Path, root: Path, *, own_root: bool) -> None:
+        self.folder = folder
+        self.root = root
+        self.own_root = own_root
+
+    @classmethod
+    def open(cls, src: Path, dst: Path, *, key: Callable[[str], str], settings: dict[str, Any],
+             cache_dir: str | Path | None) -> FrameCache:
+        """The cache of this input and these settings (made): ``key(input_sha256)`` names its folder."""
+        input_sha = file_sha256(src)
+        root = Path(cache_dir) if cache_dir is not None else dst.parent / ".framefill" / "video-cache"
+        folder = root / key(input_sha)
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "settings.json").write_text(json.dumps({
+            "input": str(src), "input_sha256": input_sha, "framefill": __version__, **settings,
+        }, indent=1, sort_keys=True))
+        return cls(folder, root, own_root=cache_dir is None)
+
+    def get(self, name: str, height: int, width: int) -> np.ndarray | None:
+        """The cached RGB frame ``name`` (H,W,3 float32 in [0, 1]), or None (absent, damaged or another size)."""
+        path = self.folder / f"{name}.png"
+        if not path.is_file():
+            return None
+        try:
+            pixels, _depth = read_image(path)
+        except InputError:
+            return None  # a damaged cache file: redo the frame
+        return pixels[:, :, :3] if pixels.shape[:2] == (height, width) else None
+
+    def put(self, name: str, rgb: np.ndarray) -> np.ndarray:
+        """Keep ``rgb`` as frame ``name`` (written atomically) and return what the file holds."""
+        write_image(self.folder / f"{name}.png", rgb, bit_depth=16)
+        return (np.rint(np.clip(rgb, 0.0, 1.0) * 65535.0) / np.float32(65535.0)).astype(np.float32)
+
+    def drop(self) -> None:
+        """Remove the folder (after a successful run), and the empty cache root this job made."""
+        shutil.rmtree(self.folder, ignore_errors=True)
+        if self.own_root:
+            # Leave no empty .framefill/video-cache folders beside the output (other runs' caches stay).
+            for folder in (self.root, self.root.parent):
+                try:
+                    folder.rmdir()
+                except OSError:
+                    break
 
 
 class _VideoJob:
@@ -88,8 +145,8 @@ class _VideoJob:
 
     stage = "upscale"
 
-    def __init__(self, runner: Runner, size: OutputSize, cache: Path, writer: VideoWriter, options: UpscaleOptions,
-                 report: Reporter) -> None:
+    def __init__(self, runner: Runner, size: OutputSize, cache: FrameCache, writer: VideoWriter,
+                 options: UpscaleOptions, report: Reporter) -> None:
         self.runner = runner
         self.classical = replace(runner, model=lanczos_upscaler(), progress=None)
         self.size = size
@@ -102,32 +159,20 @@ class _VideoJob:
     def skip(self, decoded: DecodedFrame) -> None:
         return None  # every frame is encoded, cached or not
 
-    def _cached(self, path: Path) -> np.ndarray | None:
-        if not path.is_file():
-            return None
-        try:
-            pixels, _depth = read_image(path)
-        except InputError:
-            return None  # a damaged cache file: redo the frame
-        return pixels[:, :, :3] if pixels.shape[:2] == (self.size.canvas_height, self.size.canvas_width) else None
-
-    def _upscale(self, decoded: DecodedFrame, path: Path) -> np.ndarray:
+    def _upscale(self, decoded: DecodedFrame, name: str) -> np.ndarray:
         def progress(done: int, count: int) -> None:
             self.report(Event("progress", stage="tiles", frame=decoded.index, done=done, total=count))
 
         up = upscale_rgb(replace(self.runner, progress=progress), decoded.rgb, height=self.size.height,
                          width=self.size.width)
-        frame_out = place_on_canvas(up, self.size)
-        write_image(path, frame_out, bit_depth=16)
-        # Encode what the cache holds, so a resumed run writes the same pixels.
-        return np.rint(np.clip(frame_out, 0.0, 1.0) * 65535.0) / np.float32(65535.0)
+        return self.cache.put(name, place_on_canvas(up, self.size))
 
     def make(self, decoded: DecodedFrame) -> Made[FrameOutcome]:
-        path = self.cache / f"{decoded.index:06d}.png"
-        frame_out = self._cached(path)
+        name = f"{decoded.index:06d}"
+        frame_out = self.cache.get(name, self.size.canvas_height, self.size.canvas_width)
         status = "cached" if frame_out is not None else "upscaled"
         if frame_out is None:
-            frame_out = self._upscale(decoded, path)
+            frame_out = self._upscale(decoded, name)
         if self.options.flicker:
             ref = place_on_canvas(upscale_rgb(self.classical, decoded.rgb, height=self.size.height,
                                               width=self.size.width), self.size)
@@ -140,32 +185,31 @@ class _VideoJob:
                     event={"status": status})
 
 
-def _frame_cache(src: Path, dst: Path, options: UpscaleOptions, size: OutputSize,
-                 cache_dir: str | Path | None) -> tuple[Path, Path, str]:
-    """The frame cache folder of this input and these settings (made), its root, and the input's sha256."""
-    input_sha = file_sha256(src)
-    root = Path(cache_dir) if cache_dir is not None else dst.parent / ".framefill" / "video-cache"
-    cache = root / cache_key(input_sha, options, size)
-    cache.mkdir(parents=True, exist_ok=True)
-    (cache / "settings.json").write_text(json.dumps({
-        "input": str(src), "input_sha256": input_sha, "model": options.model_id, "framefill": __version__,
-        "output_size": [size.canvas_width, size.canvas_height],
-    }, indent=1, sort_keys=True))
-    return cache, root, input_sha
+def check_not_input(src: Path, dst: Path, what: str) -> None:
+    """Refuse an output that is the input file itself.
+
+    Raises:
+        InputError: naming --out and what to write (``what``: "upscaled video").
+    """
+    if dst.exists() and src.exists() and dst.resolve() == src.resolve():
+        raise InputError(f"--out {dst} is the input; write the {what} to a new file")
 
 
-def _drop_cache(cache: Path, root: Path, *, own_root: bool) -> None:
-    shutil.rmtree(cache, ignore_errors=True)
-    if own_root:
-        # Leave no empty .framefill/video-cache folders beside the output (other runs' caches stay).
-        for folder in (root, root.parent):
-            try:
-                folder.rmdir()
-            except OSError:
-                break
+def check_written(dst: Path, frames: int, cache: FrameCache) -> VideoInfo:
+    """The written file's facts, after checking it holds ``frames`` frames.
+
+    Raises:
+        JobFailedError: another frame count (the frame cache is kept for a rerun).
+    """
+    out_info = probe_video(dst)
+    if out_info.frame_count != frames:
+        raise JobFailedError(f"{dst} holds {out_info.frame_count} frames, expected {frames}; "
+                             f"the frame cache {cache.folder} is kept, rerun to retry")
+    return out_info
 
 
-def _video_facts(info: VideoInfo, out_info: VideoInfo, decoded: int, cache: Path | None) -> dict[str, Any]:
+def video_facts(info: VideoInfo, out_info: VideoInfo, decoded: int, cache: Path | None) -> dict[str, Any]:
+    """The ``video`` block of a video job's result: input and output streams, and the kept cache."""
     return {
         "input": {"frames": info.frame_count, "decoded": decoded, "fps": float(info.frame_rate),
                   "duration_s": round(info.duration_s, 4), "codec": info.codec, "audio": info.audio_codec},
@@ -201,8 +245,7 @@ def upscale_video(
         JobFailedError: the written file does not hold the input's frame count.
     """
     src, dst = Path(input_path), Path(output_path)
-    if dst.exists() and src.exists() and dst.resolve() == src.resolve():
-        raise InputError(f"--out {dst} is the input; write the upscaled video to a new file")
+    check_not_input(src, dst, "upscaled video")
     info = probe_video(src)
 
     def warn(message: str) -> None:
@@ -210,20 +253,18 @@ def upscale_video(
 
     size = video_output_size(info.width, info.height, options=options, default_scale=model.default_scale, warn=warn)
     runner = make_runner(model, options=options, height=info.height, width=info.width)
-    cache, root, _ = _frame_cache(src, dst, options, size, cache_dir)
-    with VideoWriter(dst, source=info, width=size.canvas_width, height=size.canvas_height, codec=codec,  # type: ignore[arg-type]
-                     crf=crf, warn=warn) as writer:
+    cache = FrameCache.open(src, dst, key=lambda sha: cache_key(sha, options, size), cache_dir=cache_dir, settings={
+        "model": options.model_id, "output_size": [size.canvas_width, size.canvas_height]})
+    with VideoWriter(dst, source=info, width=size.canvas_width, height=size.canvas_height,
+                     codec=codec, crf=crf, warn=warn) as writer:  # type: ignore[arg-type]
         job = _VideoJob(runner, size, cache, writer, options, report)
         run = run_frames(read_video(src, info), job, total=info.frame_count, manifest=None, report=report,
-                         cancelled=cancelled, device=options.device, cancel_hint=f" (frame cache: {cache})",
+                         cancelled=cancelled, device=options.device, cancel_hint=f" (frame cache: {cache.folder})",
                          start_message=f"upscaling {info.frame_count} frame(s) of {src.name} to "
                                        f"{size.canvas_width}x{size.canvas_height}")
-    out_info = probe_video(dst)
-    if out_info.frame_count != len(run.outcomes):
-        raise JobFailedError(f"{dst} holds {out_info.frame_count} frames, expected {len(run.outcomes)}; "
-                             f"the frame cache {cache} is kept, rerun to retry")
+    out_info = check_written(dst, len(run.outcomes), cache)
     if not keep_cache:
-        _drop_cache(cache, root, own_root=cache_dir is None)
+        cache.drop()
     if abs(out_info.duration_s - info.duration_s) > DURATION_SLACK_S + 1.0 / float(info.frame_rate):
         warn(f"output duration {out_info.duration_s:.3f} s differs from the input's {info.duration_s:.3f} s")
     return UpscaleResult(
@@ -232,5 +273,5 @@ def upscale_video(
         output_size=(size.canvas_width, size.canvas_height), tile_px=runner.tile_px,
         overlap_px=runner.overlap_px, seconds=run.seconds, peak_rss_mb=run.peak_rss_mb,
         peak_device_mb=run.peak_device_mb, flicker=job.meter.result() if options.flicker else None,
-        video=_video_facts(info, out_info, len(run.outcomes), cache if keep_cache else None),
+        video=video_facts(info, out_info, len(run.outcomes), cache.folder if keep_cache else None),
     )

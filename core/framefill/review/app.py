@@ -30,8 +30,12 @@ def require_qt() -> None:
 
 def run_review(pattern: str, *, truth: str | None = None, report_dir: str | Path | None = None,
                display: str | None = None, view: str | None = None, fps: float | None = None,
-               cache_bytes: int | None = None, user: str | None = None) -> int:
+               cache_bytes: int | None = None, user: str | None = None, color_config: str | None = None,
+               colorspace: str | None = None) -> int:
     """Open the review window on a filled shot and return Qt's exit code when it closes.
+
+    ``color_config``/``colorspace`` override the colour setup the manifest recorded
+    (the part not given is kept, or resolved afresh when the config changes).
 
     Raises:
         InputError: no PySide6, a bad pattern, report folder, fps or colour view.
@@ -40,6 +44,12 @@ def run_review(pattern: str, *, truth: str | None = None, report_dir: str | Path
     if fps is not None and not 0 < fps <= 1000:
         raise InputError(f"--fps must be a number above 0 and at most 1000, got {fps:g}")
     shot = load_shot(pattern, truth=truth, report_dir=report_dir, fps=fps)
+    if color_config is not None or colorspace is not None:
+        from framefill.color import resolve_color
+
+        same_config = color_config is None or color_config == shot.color.config
+        shot.color = resolve_color(config=shot.color.config if color_config is None else color_config,
+                                   colorspace=colorspace or (shot.color.scene_linear if same_config else None))
     from PySide6.QtWidgets import QApplication
 
     from framefill.review.cache import DEFAULT_CACHE_BYTES

@@ -40,6 +40,9 @@ __all__ = [
     "job_bundle_argv",
     "result_view",
     "heatmap_pattern",
+    "nuke_bbox",
+    "regions_text",
+    "regions_sidecar",
 ]
 
 DEVICES = ("auto", "cpu", "cuda", "cuda:0", "cuda:1", "cuda:2", "cuda:3")
@@ -246,6 +249,8 @@ class ResultView:
     message: str = ""
     rerender: str = ""
     filled: str = ""
+    regions: str = ""
+    regions_file: str = ""
 
 
 def _frames_of(result: Mapping[str, Any], status: Optional[str] = None) -> List[int]:
@@ -258,6 +263,44 @@ def _frames_of(result: Mapping[str, Any], status: Optional[str] = None) -> List[
             if status is None or item.get("status") == status:
                 out.append(item["frame"])
     return sorted(out)
+
+
+def nuke_bbox(box: Sequence[int], display_window: Sequence[int]) -> Tuple[int, int, int, int]:
+    """A region box of ``framefill qc`` in Nuke's bbox convention.
+
+    framefill's boxes (``regions.json``, ``qc.json``) are inclusive ``x0, y0, x1, y1``
+    display-window pixels with y DOWN (EXR windows). Nuke puts the format's origin at
+    the display window's bottom-left corner, y UP, and a bbox's ``r`` and ``t`` are
+    one past its last pixel: ``x = x0 - dx0``, ``y = dy1 - y1``, ``r = x1 - dx0 + 1``,
+    ``t = dy1 - y0 + 1`` for the display window ``dx0, dy0, dx1, dy1``.
+    """
+    x0, y0, x1, y1 = (int(v) for v in box)
+    dx0, _dy0, _dx1, dy1 = (int(v) for v in display_window)
+    return x0 - dx0, dy1 - y1, x1 - dx0 + 1, dy1 - y0 + 1
+
+
+def regions_text(result: Mapping[str, Any]) -> str:
+    """One line per listed frame of a qc result: ``1002: x y r t`` (Nuke bboxes, :func:`nuke_bbox`;
+    several boxes separated by ``|``) or ``1004: whole frame``."""
+    lines = []
+    for row in result.get("frames") or []:
+        if not isinstance(row, dict) or not row.get("flagged") or not isinstance(row.get("frame"), int):
+            continue
+        regions = row.get("regions")
+        window = regions.get("display_window") if isinstance(regions, dict) else None
+        boxes = regions.get("boxes") if isinstance(regions, dict) else None
+        if not isinstance(regions, dict) or regions.get("whole_frame") or not boxes or not window:
+            lines.append((row["frame"], "whole frame"))
+            continue
+        lines.append((row["frame"], " | ".join(" ".join(str(v) for v in nuke_bbox(b, window)) for b in boxes)))
+    return "\n".join("{}: {}".format(frame, text) for frame, text in sorted(lines))
+
+
+def regions_sidecar(result: Mapping[str, Any], report_dir: str) -> str:
+    """The ``regions.json`` that ``framefill qc --report`` writes beside its ``qc.json``."""
+    qc_json = result.get("qc_json")
+    folder = os.path.dirname(str(qc_json)) if isinstance(qc_json, str) and qc_json else report_dir
+    return os.path.join(folder, "regions.json")
 
 
 def result_view(request: JobRequest, outcome: RunOutcome) -> ResultView:
@@ -284,4 +327,6 @@ def result_view(request: JobRequest, outcome: RunOutcome) -> ResultView:
     if not isinstance(rerender, str):
         rerender = framefill_range_to_nuke(str(result["rerender"])) if result.get("rerender") else ""
     status = "re-render: {}".format(rerender or "none")
-    return ResultView(status, heatmap_pattern(request.input_pattern, output), first, last, note, rerender=rerender)
+    regions = regions_text(result)
+    return ResultView(status, heatmap_pattern(request.input_pattern, output), first, last, note, rerender=rerender,
+                      regions=regions, regions_file=regions_sidecar(result, output) if regions else "")

@@ -55,6 +55,8 @@ RESULT_READ = "ff_result"
 SWITCH = "ff_switch"
 VIEW_EXPR = "ff_view"
 HEATMAP_VIEWS = ("beauty", "ff_risk", "ff_err")
+REGIONS_KNOB = "rerender_regions"
+REGIONS_FILE_KNOB = "regions_file"
 
 # Knob scripts are stored in the .nk as text, so they call back by module path.
 _PROCESS = "import framefill_nuke.nodes\nframefill_nuke.nodes.process(nuke.thisNode())"
@@ -95,6 +97,10 @@ def _option_knob_objects(spec: NodeSpec) -> List[Any]:
         nk.enum_knob("view", "show", list(HEATMAP_VIEWS)),
         rerender,
         nk.set_flags(nk.script_knob("copy_rerender", "copy", _COPY), new_line=False),
+        # Per listed frame: the boxes to re-render as Nuke bboxes (x y r t, y up) or "whole frame".
+        nk.text_knob(REGIONS_KNOB, "regions (x y r t)", ""),
+        # The regions sidecar (framefill's boxes, y down) that `framefill patch` and the other hosts read.
+        nk.set_flags(nk.string_knob(REGIONS_FILE_KNOB, "regions file"), read_only=True),
     ]
 
 
@@ -268,6 +274,8 @@ def finish(node: Any, request: JobRequest, outcome: RunOutcome) -> None:
         nk.set_knob(node, FILLED_KNOB, view.filled)
     if request.spec.kind == "qc":
         nk.set_knob(node, "rerender", view.rerender)
+        nk.set_knob(node, REGIONS_KNOB, view.regions)
+        nk.set_knob(node, REGIONS_FILE_KNOB, view.regions_file)
         _apply_view(node)
     if view.message:
         nk.message("framefill: {}".format(view.message))
@@ -295,10 +303,15 @@ def knob_changed(node: Any, knob: Any) -> None:
 
 
 def copy_rerender(node: Any) -> None:
-    """The copy button next to the re-render list."""
+    """The copy button next to the re-render list: the frames, then each frame's regions and the sidecar."""
     text = str(nk.knob_value(node, "rerender", "") or "")
     if not text:
         nk.message("framefill: no re-render list yet; press Process first")
         return
+    regions = str(nk.knob_value(node, REGIONS_KNOB, "") or "")
+    sidecar = str(nk.knob_value(node, REGIONS_FILE_KNOB, "") or "")
+    if regions:
+        text += "\nregions (Nuke bbox x y r t, y up{}):\n{}".format(
+            "; framefill's boxes, y down: " + sidecar if sidecar else "", regions)
     if not copy_to_clipboard(text):
         nk.message("Frames to re-render:\n{}".format(text))

@@ -23,11 +23,11 @@ from blender_env import EXTENSION_MODULE, configure_preferences
 pytestmark = pytest.mark.blender
 
 COMMON = build_extension.CLIENT
-OPERATORS = ("render_sparse", "interpolate_sequence", "upscale_sequence", "submit_deadline", "check_setup",
-             "open_qc_report")
+OPERATORS = ("render_sparse", "interpolate_sequence", "upscale_sequence", "submit_deadline", "submit_rerender",
+             "check_setup", "open_qc_report")
 PANELS = ("FRAMEFILL_PT_output", "FRAMEFILL_PT_sequences", "FRAMEFILL_PT_farm")
 EXTENSION_FILES = {"blender_manifest.toml", "__init__.py", "host_api.py", "jobs.py", "naming.py", "operators.py",
-                   "prefs.py", "props.py", "submit.py", "ui.py"}
+                   "prefs.py", "props.py", "regions.py", "submit.py", "ui.py"}
 
 
 def test_zip_builds_and_validates_with_blenders_tool(extension_zip: Path, tmp_path: Path) -> None:
@@ -254,13 +254,14 @@ def test_panels_and_preferences_draw_real_properties(extension, ext_module) -> N
             panel.draw(types.SimpleNamespace(layout=_Layout(log)), context)
             drawn[panel.__name__] = log
         out = drawn["FRAMEFILL_PT_output"]
-        assert [n for k, n in out if k == "prop"] == ["every", "model", "qc_threshold", "rerender", "upscale",
+        assert [n for k, n in out if k == "prop"] == ["every", "model", "qc_threshold", "rerender", "rerender_regions", "upscale",
                                                       "upscale_model", "upscale_scale"]
         assert ("operator", "framefill.render_sparse") in out and ("operator", "framefill.open_qc_report") in out
         assert ("label", "Last run: 13 frames: 7 rendered, 4 filled, 2 re-rendered") in out
         assert ("label", "30.0 s; full render ~10.0 s (3.00x)") in out
         assert ("operator", "framefill.interpolate_sequence") in drawn["FRAMEFILL_PT_sequences"]
-        assert ("operator", "framefill.submit_deadline") in drawn["FRAMEFILL_PT_farm"]
+        assert [n for k, n in drawn["FRAMEFILL_PT_farm"] if k == "operator"] == [
+            "framefill.submit_deadline", "framefill.submit_rerender"]
         # While a job runs the panel shows its progress bar instead of the last report.
         wm.framefill.running, wm.framefill.progress, wm.framefill.status = True, 0.25, "[2/4] fill: 3/6"
         log = []

@@ -37,6 +37,7 @@ class WorkItem:
         self.command = ""
         self.expected: list[tuple[str, str, bool]] = []
         self.int_attribs: dict[str, int] = {}
+        self.float_attribs: dict[str, float] = {}
         self.outputFiles: list[File] = []
 
     def setCommand(self, command: str) -> None:  # noqa: N802 - pdg's spelling
@@ -47,6 +48,9 @@ class WorkItem:
 
     def setIntAttrib(self, name: str, value: int) -> None:  # noqa: N802
         self.int_attribs[name] = int(value)
+
+    def setFloatAttrib(self, name: str, value: float) -> None:  # noqa: N802
+        self.float_attribs[name] = float(value)
 
 
 class ItemHolder:
@@ -124,6 +128,34 @@ def test_batches_and_the_rerender_items(tmp_path):
     report.write_text("{}")
     with pytest.raises(HostError, match="has no rerender_frames list; rerun the framefill_qc work item"):
         _run_generate(pdg_fill.generate_script("generate_rerender"), [upstream])
+
+
+def test_rerender_items_carry_the_region_in_pixels_y_down_and_as_a_crop_y_up(tmp_path):
+    from framefill_houdini import pdg_fill
+
+    # GIVEN a qc.json listing 1002 with two boxes (display window 0,0-639,359), 1004 whole, 1006 not flagged
+    window = [0, 0, 639, 359]
+    report = tmp_path / "qc.json"
+    report.write_text(json.dumps({"rerender_frames": [1002, 1004], "frames": [
+        {"frame": 1002, "flagged": True, "regions": {"whole_frame": False, "display_window": window,
+                                                     "boxes": [[64, 32, 127, 95], [320, 240, 415, 303]]}},
+        {"frame": 1004, "flagged": True, "regions": {"whole_frame": True, "display_window": window, "boxes": []}},
+        {"frame": 1006, "flagged": False, "regions": {"whole_frame": False, "display_window": window,
+                                                      "boxes": [[0, 0, 15, 15]]}}]}))
+    upstream = WorkItem(0)
+    upstream.outputFiles = [File(str(report), "file/json")]
+    # WHEN the re-render items are generated
+    holder = _run_generate(pdg_fill.generate_script("generate_rerender"), [upstream])
+    # THEN 1002 carries the boxes' bounding box as qc wrote it (y down) and as Houdini's crop (y up from the
+    # bottom row): bottom = (359 - 303) / 360, top = (359 - 32 + 1) / 360; 1004 (whole frame) carries neither
+    first, second = holder.items
+    assert first.int_attribs == {"rerender_frame": 1002, "rerender_x0": 64, "rerender_y0": 32,
+                                 "rerender_x1": 415, "rerender_y1": 303}
+    assert first.float_attribs == {"rerender_cropl": 64 / 640, "rerender_cropr": 416 / 640,
+                                   "rerender_cropb": 56 / 360, "rerender_cropt": 328 / 360}
+    assert (second.int_attribs, second.float_attribs) == ({"rerender_frame": 1004}, {})
+    # a display window off the origin: the crop is relative to it
+    assert pdg_fill.crop_of((10, 20, 19, 29), (10, 20, 49, 59)) == [0.0, 0.25, 0.75, 1.0]
 
 
 def _task(*args: str, cwd: Path) -> subprocess.CompletedProcess:

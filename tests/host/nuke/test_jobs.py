@@ -16,6 +16,7 @@ from framefill_nuke.jobs import (
     heatmap_pattern,
     job_argv,
     job_bundle_argv,
+    nuke_bbox,
     result_view,
     spec_for,
 )
@@ -152,3 +153,13 @@ def test_a_hostile_bundle_value_fails_when_the_bundle_is_written(request_kw, err
     assert outcome.status == "error" and outcome.exit_code == 2
     assert outcome.message.startswith(error) and "\n" not in outcome.message
     assert not (tmp_path / "job").exists() and not list(tmp_path.rglob("PWNED*"))
+
+
+@pytest.mark.parametrize("box, window, expected", [
+    pytest.param((0, 0, 15, 15), (0, 0, 99, 49), (0, 34, 16, 50), id="top-left"),
+    pytest.param((84, 34, 99, 49), (0, 0, 99, 49), (84, 0, 100, 16), id="bottom-right"),
+    pytest.param((0, 0, 99, 49), (0, 0, 99, 49), (0, 0, 100, 50), id="whole-window"),
+    pytest.param((20, 30, 29, 39), (10, 20, 49, 59), (10, 20, 20, 30), id="window-off-origin"),
+])
+def test_regions_become_nuke_bboxes_y_up_with_exclusive_right_and_top(box, window, expected):
+    assert nuke_bbox(box, window) == expected

@@ -30,7 +30,7 @@ EXPECTED_KNOBS = {
     "FF_Interpolate": COMMON_HEAD + ["model", "device", "frames", "mode", "scale"] + COMMON_TAIL,
     "FF_Upscale": COMMON_HEAD + ["model", "device", "frames", "factor", "size", "tile_px"] + COMMON_TAIL,
     "FF_FlowError": COMMON_HEAD + ["device", "frames", "filled", "truth", "threshold_db", "view", "rerender",
-                                   "copy_rerender"] + COMMON_TAIL,
+                                   "copy_rerender", "rerender_regions", "regions_file"] + COMMON_TAIL,
 }
 
 
@@ -288,6 +288,37 @@ def test_flow_error_view_and_copy(fake_nuke):
     group["rerender"].setValue("1002-1010x2 1015")
     nodes.copy_rerender(group)  # no QApplication in tests: the list is shown instead
     assert fake_nuke.messages[-1] == "Frames to re-render:\n1002-1010x2 1015"
+
+
+def test_flow_error_shows_and_copies_the_regions_as_nuke_bboxes(fake_nuke):
+    from framefill_host.runner import RunOutcome
+    from framefill_nuke import nodes
+    from framefill_nuke.jobs import result_view
+
+    # GIVEN a qc run (1920x1080) that lists 1002 with two boxes and 1004 whole
+    group = nodes.create_flow_error()
+    window = [0, 0, 1919, 1079]
+    result = {"rerender": "1002,1004", "qc_json": "/s/qc/qc.json", "frames": [
+        {"frame": 1002, "status": "filled", "flagged": True, "regions": {
+            "whole_frame": False, "display_window": window, "boxes": [[0, 0, 127, 63], [960, 1040, 1919, 1079]]}},
+        {"frame": 1004, "status": "filled", "flagged": True, "regions": {
+            "whole_frame": True, "display_window": window, "boxes": []}},
+        {"frame": 1006, "status": "filled", "flagged": False}]}
+    request = nodes.JobRequest("FF_FlowError", "/s/sh.####.exr", 1001, 1007, "/s/qc")
+    # WHEN the run finishes
+    nodes.finish(group, request, RunOutcome("ok", 0, "", result))
+    # THEN the regions knob shows Nuke bboxes (x y r t, y up from the bottom row, r and t exclusive): the
+    # top-left 128x64 box is 0 1016 128 1080, the bottom-right strip 960 0 1920 40; the sidecar is regions.json
+    assert group["rerender_regions"].value() == "1002: 0 1016 128 1080 | 960 0 1920 40\n1004: whole frame"
+    assert group["regions_file"].value() == "/s/qc/regions.json"
+    assert fake_nuke.READ_ONLY in group.knob("regions_file").flags
+    nodes.copy_rerender(group)
+    assert fake_nuke.messages[-1] == (
+        "Frames to re-render:\n1002 1004\nregions (Nuke bbox x y r t, y up; framefill's boxes, y down: "
+        "/s/qc/regions.json):\n1002: 0 1016 128 1080 | 960 0 1920 40\n1004: whole frame")
+    # a listed frame without regions (a qc.json from before regions) is a whole frame
+    assert result_view(request, RunOutcome("ok", 0, "", {"rerender": "1002", "frames": [
+        {"frame": 1002, "status": "filled", "flagged": True}]})).regions == "1002: whole frame"
 
 
 # --------------------------------------------------------------------------- the submit menu

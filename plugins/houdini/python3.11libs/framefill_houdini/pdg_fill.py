@@ -19,7 +19,7 @@ import json
 import os
 import shlex
 import subprocess
-from typing import Any, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from framefill_host import HostError
 from framefill_host.commands import interpolate_argv, qc_argv
@@ -29,6 +29,9 @@ __all__ = [
     "IMAGE_TAG",
     "QC_TAG",
     "RERENDER_ATTRIB",
+    "BBOX_ATTRIBS",
+    "CROP_ATTRIBS",
+    "crop_of",
     "batches",
     "task_command",
     "generate_fill",
@@ -40,6 +43,13 @@ __all__ = [
 IMAGE_TAG = "file/image"
 QC_TAG = "file/json"
 RERENDER_ATTRIB = "rerender_frame"
+# The region of a flagged frame (the bounding box of qc's regions), absent when the whole frame needs a render:
+# - int rerender_x0/y0/x1/y1: inclusive display-window pixels, y DOWN, as qc.json and regions.json write them;
+# - float rerender_cropl/cropr/cropb/cropt: the same box as fractions of the display window, y UP from its
+#   bottom edge (Houdini's convention: a camera's Crop parameters cropl/cropr/cropb/cropt, a COP crop in UV),
+#   so a ROP Fetch after the re-render items can set its camera's crop to @rerender_cropl ... @rerender_cropt.
+BBOX_ATTRIBS = ("rerender_x0", "rerender_y0", "rerender_x1", "rerender_y1")
+CROP_ATTRIBS = ("rerender_cropl", "rerender_cropr", "rerender_cropb", "rerender_cropt")
 # PDG puts its own Python in place of this token when it runs a command.
 PDG_PYTHON = "__PDG_PYTHON__"
 
@@ -112,16 +122,49 @@ def generate_rerender(item_holder: Any, upstream_items: Sequence[Any]) -> List[A
         HostError: an upstream qc.json that cannot be read.
     """
     frames: List[int] = []
+    boxes: Dict[int, Tuple[List[int], List[float]]] = {}
     for upstream in upstream_items:
         for output in upstream.outputFiles:
             if output.tag == QC_TAG:
                 frames += _rerender_frames(output.path)
+                boxes.update(_rerender_bboxes(output.path))
     items = []
     for index, frame in enumerate(sorted(set(frames))):
         item = item_holder.addWorkItem(index=index)
         item.setIntAttrib(RERENDER_ATTRIB, frame)
+        if frame in boxes:
+            pixels, crop = boxes[frame]
+            for name, value in zip(BBOX_ATTRIBS, pixels):
+                item.setIntAttrib(name, value)
+            for name, fraction in zip(CROP_ATTRIBS, crop):
+                item.setFloatAttrib(name, fraction)
         items.append(item)
     return items
+
+
+def crop_of(box: Sequence[int], display_window: Sequence[int]) -> List[float]:
+    """An inclusive y-down pixel box as Houdini's crop: [left, right, bottom, top], fractions of the display
+    window, y up (bottom 0 is the window's last row)."""
+    x0, y0, x1, y1 = box
+    dx0, dy0, dx1, dy1 = display_window
+    width, height = dx1 - dx0 + 1, dy1 - dy0 + 1
+    return [(x0 - dx0) / width, (x1 - dx0 + 1) / width, (dy1 - y1) / height, (dy1 - y0 + 1) / height]
+
+
+def _rerender_bboxes(path: str) -> Dict[int, Tuple[List[int], List[float]]]:
+    """Frame -> the bounding box of its regions in a qc.json, as pixels (y down) and as a crop (y up);
+    frames needing the whole frame are left out."""
+    with open(path, "r", encoding="utf-8") as handle:
+        report = json.load(handle)
+    out: Dict[int, Tuple[List[int], List[float]]] = {}
+    for row in report.get("frames") or [] if isinstance(report, dict) else []:
+        regions = row.get("regions") if isinstance(row, dict) and row.get("flagged") else None
+        if isinstance(regions, dict) and not regions.get("whole_frame") and regions.get("boxes") \
+                and regions.get("display_window"):
+            b = regions["boxes"]
+            box = [min(v[0] for v in b), min(v[1] for v in b), max(v[2] for v in b), max(v[3] for v in b)]
+            out[int(row["frame"])] = (box, crop_of(box, regions["display_window"]))
+    return out
 
 
 def _rerender_frames(path: str) -> List[int]:
