@@ -32,6 +32,10 @@ float32 output at 2160p x4) and are listed apart. Workers run with a fixed
 glibc mmap threshold (``MMAP_THRESHOLD_BYTES``: why there); the load average
 is printed because on a shared machine every time moves with it.
 
+Models without ncnn files (``dat-light-x2/x3/x4``, ``fidelity``) run ours only;
+their speed beside the Real-ESRGAN nets is in ``bench/upscale_quality.py``'s
+s/frame column (same run, same input).
+
 ``--context``: how far a cut in the input moves RRDBNet's output (the data
 behind ``models/upscale.py``'s overlap constants). ``--memory-per-px``: peak
 working memory per input pixel of a tile (``BYTES_PER_INPUT_PX``).
@@ -153,6 +157,8 @@ def probe_plan(plan, count: int):  # noqa: ANN001, ANN201 - bench helper
 
     from framefill.ops.tiling import Tile
 
+    if count < 2:  # run_tiled runs a one-tile plan on the whole frame
+        raise SystemExit("--probe-tiles must be at least 2")
     t = plan.tile_px
     margin = math.ceil(plan.overlap_px / plan.multiple_of) * plan.multiple_of
     if plan.height < t + 2 * margin or plan.width < t + 2 * margin:
@@ -353,7 +359,11 @@ def main() -> None:
         print(json.dumps(memory_per_px(args), indent=1))
         return
     load_before = os.getloadavg()
-    runtimes = ("ours",) if args.no_ncnn else ("ours", "ncnn")
+    from framefill.models.registry import MODELS
+
+    # ncnn runs only the ncnn cards (the Real-ESRGAN family); dat-light-x* is ours alone.
+    has_ncnn = any(w.role == "param" for w in MODELS.get(args.model).files)
+    runtimes = ("ours",) if args.no_ncnn or not has_ncnn else ("ours", "ncnn")
     print(f"model {args.model}, device {args.device}, {args.threads} thread(s) per runtime, tile {args.tile} px, "
           f"median of {args.repeats} frame(s); load average {[round(x, 2) for x in load_before]} on "
           f"{os.cpu_count()} CPUs", flush=True)

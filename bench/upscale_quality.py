@@ -1,12 +1,15 @@
 """Upscaling quality on the sample shot: each model against bicubic and Lanczos, x4.
 
     PYTHONPATH=core .venv/bin/python bench/upscale_quality.py [--frames 1001-1024] [--threads N]
-        [--models realesrgan-x4plus,realesrgan-x4plus-anime,realesr-animevideov3-x4] [--alpha] [--json out.json]
-        [--color-fix] [--sigmas 0.5,1,2] [--shot DIR/name.####.exr]
+        [--models realesrgan-x4plus,realesrgan-x4plus-anime,realesr-animevideov3-x4,dat-light-x4] [--alpha]
+        [--json out.json]
+        [--color-fix] [--sigmas 0.5,1,2] [--shot DIR/name.####.exr] [--degrade area|bicubic]
 
 Ground truth: the sample shot's frames (480x270 EXR renders; rows 1..268 so
 that the size divides by 4). Input: each frame downscaled x4 by area in linear
-light (what a render at quarter resolution would roughly give), 120x67. Every
+light (what a render at quarter resolution would roughly give), 120x67;
+``--degrade bicubic``: antialiased bicubic of the display proxy instead, the
+degradation SR networks (DAT) are trained on. Every
 method upscales it x4 back to 480x268:
 
 * the networks through framefill's own colour path (``pipeline.upscale.upscale_rgb``:
@@ -20,7 +23,8 @@ truth (1.0 = as sharp as the render; GAN models can exceed it), colour shift =
 the largest change of a channel's mean, and flicker = mean |frame-to-frame
 difference| of the output over that of the Lanczos output on the same frames
 (and the ground truth's own, for reference). Real-ESRGAN models are GANs:
-they trade PSNR for sharpness, so lower PSNR than bicubic is expected.
+they trade PSNR for sharpness, so lower PSNR than bicubic is expected; DAT-light
+(``fidelity``) is L1-trained and should beat both.
 
 ``--color-fix``: the colour question. Each network also runs with the colour fix
 (``ops/colorfix.py``) applied in the proxy (framefill's way, ``+fix``) and in
@@ -58,7 +62,7 @@ from framefill.ops.resample import resize  # noqa: E402
 
 SHOT = REPO / "core" / "framefill" / "data" / "sample_shot"
 ROWS = slice(1, 269)  # 268 rows: divisible by 4
-DEFAULT_MODELS = "realesrgan-x4plus,realesrgan-x4plus-anime,realesr-animevideov3-x4"
+DEFAULT_MODELS = "realesrgan-x4plus,realesrgan-x4plus-anime,realesr-animevideov3-x4,dat-light-x4"
 
 
 SHOT_PATTERN = str(SHOT / "shot.####.exr")
@@ -137,14 +141,26 @@ def method_fn(name: str):  # noqa: ANN201 - bench helper
     return run
 
 
+def degrade(rgb: np.ndarray, how: str) -> np.ndarray:
+    """The x4-smaller input, on the proxy: area in linear light, or antialiased bicubic of the
+    display proxy (the MATLAB-style degradation SR networks such as DAT are trained on)."""
+    if how == "area":
+        return to_network(resize(rgb, height=rgb.shape[0] // 4, width=rgb.shape[1] // 4, method="area"))
+    import torch
+
+    proxy = torch.from_numpy(np.ascontiguousarray(display(to_network(rgb)).transpose(2, 0, 1)))[None]
+    small = torch.nn.functional.interpolate(proxy, size=(rgb.shape[0] // 4, rgb.shape[1] // 4), mode="bicubic",
+                                            antialias=True, align_corners=False)
+    return np.ascontiguousarray(small[0].numpy().transpose(1, 2, 0).clip(0.0, 1.0))
+
+
 def quality(args: argparse.Namespace) -> dict:
     frames = parse_frame_range(args.frames)
     truth, inputs = [], []
     for f in frames:
         rgb, _ = load_frame(f, args.shot)
-        small = resize(rgb, height=rgb.shape[0] // 4, width=rgb.shape[1] // 4, method="area")
         truth.append(display(to_network(rgb)))
-        inputs.append(to_network(small))
+        inputs.append(degrade(rgb, args.degrade))
     models = [m for m in args.models.split(",") if m]
     methods = ["bicubic", "lanczos", *models]
     if args.color_fix:
@@ -180,7 +196,7 @@ def quality(args: argparse.Namespace) -> dict:
         row["flicker_mafd"] = round(mafd(outputs[row["method"]]), 5)
         row["flicker_vs_lanczos"] = round(row["flicker_mafd"] / ref, 3) if ref else None
     return {
-        "frames": list(frames), "input": [inputs[0].shape[1], inputs[0].shape[0]],
+        "frames": list(frames), "degrade": args.degrade, "input": [inputs[0].shape[1], inputs[0].shape[0]],
         "output": [truth[0].shape[1], truth[0].shape[0]], "rows": rows,
         "truth_flicker_mafd": round(mafd(truth), 5), "lanczos_flicker_mafd": round(ref, 5),
         "load_average": [round(x, 2) for x in os.getloadavg()],
@@ -227,6 +243,9 @@ def main() -> None:
     ap.add_argument("--alpha", action="store_true", help="compare network and Lanczos on mattes instead")
     ap.add_argument("--color-fix", action="store_true", help="also each network with the colour fix (proxy, linear)")
     ap.add_argument("--sigmas", default="", help="with --color-fix: low-pass sigmas per unit of scale, e.g. 0.5,1,2")
+    ap.add_argument("--degrade", choices=["area", "bicubic"], default="area",
+                    help="how the input is made x4 smaller: area in linear light (default), or antialiased bicubic "
+                         "of the display proxy (the networks' training degradation)")
     ap.add_argument("--shot", default=SHOT_PATTERN, help="an EXR shot pattern (default: the sample shot)")
     ap.add_argument("--threads", type=int, default=os.cpu_count() or 1,
                     help="torch threads (default: all CPUs; on a busy machine use 1, see bench/upscale.py)")

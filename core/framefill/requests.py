@@ -37,6 +37,7 @@ __all__ = [
     "VideoInterpRequest",
     "DEFAULT_FILL_MODE",
     "DEFAULT_INTERPOLATION_MODEL",
+    "AUTO_INTERPOLATION_MODEL",
     "MAX_CRF",
     "MAX_UPSCALE_SCALE",
     "MAX_OUTPUT_SIDE_PX",
@@ -58,6 +59,8 @@ BundleKind = Literal["fill", "upscale", "qc", "sparse_pipeline"]
 # and four test scenes; mean +0.15 dB, range -0.21..+0.54 dB): bench/fill_modes.py.
 DEFAULT_FILL_MODE: FillMode = "recursive"
 DEFAULT_INTERPOLATION_MODEL = "rife-4"
+# A fill's model chosen per shot from its own keyframe checks (pipeline/model_choice.py).
+AUTO_INTERPOLATION_MODEL = "auto"
 # x264's constant-rate-factor scale for 8-bit output.
 MAX_CRF = 51
 # RIFE's resolution scale: 1/16 of the frame is the coarsest its pyramid can use,
@@ -272,8 +275,12 @@ class FillRequest(_Request):
             raise RequestError("output_pattern", f"{self.output_pattern} must be an {', '.join(_FILL_EXTENSIONS)} "
                                                  "pattern (EXR keeps every layer)")
         _freeze(self, "frames", _frames("frames", self.frames))
-        _model_name("model", self.model, "interpolate")
+        if self.model != AUTO_INTERPOLATION_MODEL:
+            _model_name("model", self.model, "interpolate")
         _freeze(self, "weights", _optional_path("weights", self.weights))
+        if self.model == AUTO_INTERPOLATION_MODEL and self.weights is not None:
+            raise RequestError("weights", "are one network's; --model auto tests the pinned ones: name the model "
+                                          "the weights belong to (e.g. --model rife-4)")
         _freeze(self, "device", _device("device", self.device))
         _choice("mode", self.mode, FillMode, "a fill mode")
         _freeze(self, "scale", _positive("scale", self.scale, upper=MAX_RIFE_SCALE))

@@ -120,12 +120,12 @@ def test_an_upscaler_is_not_detected_as_an_interpolator():
     net = srvgg.SRVGGNetCompact(num_feat=4, num_conv=1)
     with pytest.raises(UnsupportedModelError, match=r"tried: rife-4, rife-hdv3\)"):
         standard_archs().detect(net.state_dict(), task="interpolate")
-    with pytest.raises(UnsupportedModelError, match=r"tried: rife-4, rife-hdv3, rrdbnet, srvgg\)"):
+    with pytest.raises(UnsupportedModelError, match=r"tried: rife-4, rife-hdv3, rrdbnet, srvgg, dat\)"):
         standard_archs().load({"model.0.weight": torch.zeros(4, 3, 3, 3)})
 
 
 def test_the_standard_order_tries_rife4_before_hdv3():
-    assert [s.id for s in standard_archs()] == ["rife-4", "rife-hdv3", "rrdbnet", "srvgg"]
+    assert [s.id for s in standard_archs()] == ["rife-4", "rife-hdv3", "rrdbnet", "srvgg", "dat"]
 
 
 # --------------------------------------------------------------------------- registry mechanics

@@ -51,8 +51,9 @@ def _human(payload: dict[str, Any]) -> None:
 @click.option("--frames", "frames_text", help="Frames of a sequence to upscale (default: all on disk).")
 @click.option("--model", default=None,
               help="realesrgan-x4plus (default), realesrgan-x4plus-anime, realesr-animevideov3[-x2|-x3|-x4], "
-                   "lanczos. A family name with --scale N picks its xN model.")
-@click.option("--weights", type=click.Path(dir_okay=False), help="Use this .pth or ncnn .param instead (offline).")
+                   "fidelity (dat-light-x4; live action), lanczos. A family name with --scale N picks its xN model.")
+@click.option("--weights", type=click.Path(dir_okay=False),
+              help="Use this .pth (RRDBNet, SRVGGNetCompact, DAT-light) or ncnn .param instead (offline).")
 @click.option("--scale", type=float, default=None,
               help="Output scale, any factor (e.g. 2 or 1.5). Default: the model's own (lanczos: 4).")
 @click.option("--size", "size_text", default=None, help="Output size WxH, e.g. 3840x2160 (instead of --scale).")

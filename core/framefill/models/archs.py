@@ -128,13 +128,14 @@ def _detection_order(specs: list[ArchSpec]) -> tuple[ArchSpec, ...]:
 
 def standard_archs() -> ArchRegistry:
     """A new registry of framefill's architectures (imports torch and the network definitions)."""
-    from framefill.models.arch import rife, rife_hdv3, rrdbnet, srvgg
+    from framefill.models.arch import dat, rife, rife_hdv3, rrdbnet, srvgg
 
     registry = ArchRegistry()
     registry.add(ArchSpec("rife-4", "interpolate", rife.detect_v4, rife.build_v4, before=("rife-hdv3",)))
     registry.add(ArchSpec("rife-hdv3", "interpolate", rife_hdv3.detect, rife_hdv3.build))
     registry.add(ArchSpec("rrdbnet", "upscale", rrdbnet.detect, rrdbnet.build))
     registry.add(ArchSpec("srvgg", "upscale", srvgg.detect, srvgg.build))
+    registry.add(ArchSpec("dat", "upscale", dat.detect, dat.build))
     return registry
 
 

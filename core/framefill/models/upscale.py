@@ -35,6 +35,7 @@ from framefill.ops.resample import Method
 from torch import nn
 
 if TYPE_CHECKING:
+    from framefill.models.arch.dat import DAT
     from framefill.models.arch.rrdbnet import RRDBNet
     from framefill.models.arch.srvgg import SRVGGNetCompact
 
@@ -173,11 +174,12 @@ class UpscaleModel:
 
 
 def describe_upscaler(
-    net: RRDBNet | SRVGGNetCompact,
+    net: RRDBNet | SRVGGNetCompact | DAT,
     *,
     arch: str,
     tile_overlap_px: int,
     bytes_per_input_px: float,
+    supports_half: bool = True,
 ) -> UpscaleModel:
     """The descriptor of a built upscaler network, no output resize: scale, channels and
     input multiple come from the network; the family ``build`` functions give its tiling advice.
@@ -191,8 +193,8 @@ def describe_upscaler(
         in_channels=net.config.in_channels,
         out_channels=net.config.out_channels,
         multiple_of=multiple_of,
-        # Both nets run in fp16 on GPUs (Real-ESRGAN's own default); activations stay well inside fp16 range.
-        supports_half=True,
+        # The Real-ESRGAN nets run in fp16 on GPUs (their own default); activations stay well inside fp16 range.
+        supports_half=supports_half,
         tile_overlap_px=tile_overlap_px,
         module=UpscaleNet(net, multiple_of=multiple_of, net_scale=net_scale, output_resize=None).eval(),
         bytes_per_input_px=bytes_per_input_px,

@@ -38,6 +38,7 @@ from framefill.ops.cuts import CUT_THRESHOLD
 from framefill.pipeline.engine import Made, OutputLedger, run_frames
 from framefill.pipeline.fill_frame import apply_motion, pair_motion
 from framefill.pipeline.manifest import ManifestEntry
+from framefill.pipeline.model_choice import AUTO_MODEL, ModelChoice
 from framefill.pipeline.plan import FrameTask, plan_frames, recursive_sources
 from framefill.requests import FillMode, FillRequest
 from framefill.runtime.memory import (
@@ -85,6 +86,8 @@ class FillOptions:
     qc_features: bool = True
     # Write the filled frames into the rendered sequence's own folder (output pattern = input).
     in_place: bool = False
+    # `--model auto`: the RIFE scale of the chosen model, recorded in each fill's recipe (None: a named model).
+    auto_scale: float | None = None
     extra_job: dict[str, Any] = field(default_factory=dict)
 
 
@@ -268,6 +271,8 @@ class _FillJob:
         if task.kind == "fill":
             recipe.update(t=task.t, model=o.model_id, model_sha256=o.model_sha256, mode=o.mode,
                           color=[o.color.config, o.color.scene_linear, o.color.network], cuts=o.detect_cuts)
+            if o.auto_scale is not None:  # chosen by `--model auto`: QC reruns this model at this scale
+                recipe.update(model_choice="auto", rife_scale=o.auto_scale)
         return recipe
 
     def _outcome(self, task: FrameTask, status: FillStatus, needs_render: bool, reason: str) -> FrameOutcome:
@@ -642,6 +647,29 @@ def _first_readable(rendered: dict[int, Path]) -> ExrImage | None:
     return None
 
 
+def _choose_model(r: FillRequest, width: int, width_scale: float, color: ColorSetup, device: str, precision: str,
+                  raster: bool) -> ModelChoice:
+    """``--model auto``: the model the shot's keyframe checks favour (see :mod:`framefill.pipeline.model_choice`)."""
+    from framefill.models.loading import load_interpolator
+    from framefill.pipeline.model_choice import choose_model
+
+    rendered = FramePattern.parse(r.input_pattern).scan()
+    budget = frame_budget(r.memory_budget_bytes)
+
+    def read(frame: int) -> ExrImage:
+        if raster:
+            from framefill.frames.raster import raster_to_image, read_raster
+
+            return raster_to_image(read_raster(rendered[frame]))
+        return read_exr(rendered[frame], memory_budget_bytes=budget)
+
+    def load(model: str, scale: float) -> Interpolator:
+        return load_interpolator(model, device=device, precision=precision, scale=scale).model
+
+    return choose_model(sorted(rendered), read, width=width, width_scale=width_scale, load=load, color=color,
+                        device=device)
+
+
 def run_fill(request: FillRequest, *, report: Reporter = null_reporter,
              cancelled: Callable[[], bool] = never_cancelled) -> FillResult:
     """Fill every missing frame the request asks for (default: first to last rendered frame).
@@ -676,22 +704,30 @@ def run_fill(request: FillRequest, *, report: Reporter = null_reporter,
                          "leave them out")
     x0, y0, x1, y1 = first.parts[0].display_window if first else (0, 0, -1, -1)
     width, height = x1 - x0 + 1, y1 - y0 + 1
-    plan = plan_fill_memory(width, height, decoded_bytes(first) if first else 0,
-                            scale=auto_rife_scale(width) if r.scale is None else r.scale,
+    color = ColorSetup() if raster else job_color(r, first.path if first else None, stage="fill", report=report,
+                                                  header=first)
+    model, scale = r.model, auto_rife_scale(width) if r.scale is None else r.scale
+    extra_job: dict[str, Any] = {}
+    if r.model == AUTO_MODEL:
+        choice = _choose_model(r, width, scale, color, spec.device, spec.precision, raster)
+        model, scale = choice.model, choice.scale
+        extra_job["model_choice"] = choice.to_json()
+        report(Event("progress", stage="fill", message=f"--model auto: {choice.model} at scale {choice.scale:g}: "
+                                                    f"{choice.reason}"))
+    plan = plan_fill_memory(width, height, decoded_bytes(first) if first else 0, scale=scale,
                             budget_bytes=r.memory_budget_bytes, scale_given=r.scale is not None)
-    name, sha = model_identity(r.model, r.weights)
+    name, sha = model_identity(model, r.weights)
     # The network loads on the first frame that needs it: a rerun that only copies
     # or skips frames never pays for torch and the weights.
     interpolator = LazyInterpolator(name, lambda: load_interpolator(
-        r.model, weights=r.weights, device=spec.device, precision=spec.precision, scale=plan.scale).model)
+        model, weights=r.weights, device=spec.device, precision=spec.precision, scale=plan.scale).model)
     options = FillOptions(
         model_id=name, model_sha256=sha, mode=r.mode, device=spec.device, detect_cuts=r.detect_cuts,
-        color=ColorSetup() if raster else job_color(r, first.path if first else None, stage="fill", report=report,
-                                                    header=first),
-        channels_per_batch=plan.channels_per_batch, cached_frames=plan.cached_frames,
+        color=color, channels_per_batch=plan.channels_per_batch, cached_frames=plan.cached_frames,
         frame_budget_bytes=r.memory_budget_bytes, in_place=r.in_place,
+        auto_scale=plan.scale if r.model == AUTO_MODEL else None,
         extra_job={"precision": spec.precision, "rife_scale": plan.scale, "determinism": determinism,
-                   "bit_identical": not spec.is_cuda},
+                   "bit_identical": not spec.is_cuda, **extra_job},
     )
     result = fill_sequence(r.input_pattern, r.output_pattern, frames=r.frames, interpolator=interpolator,
                            options=options, report=report, cancelled=cancelled)

@@ -27,11 +27,12 @@ import numpy as np
 
 from framefill.color import ColorSetup
 from framefill.frames import ExrImage
-from framefill.models.interp import Interpolator
+from framefill.models.interp import Interpolator, Motion
 from framefill.ops.metrics import display_proxy, psnr
 from framefill.ops.pixels import on_canvas
 
-__all__ = ["CheckTriplet", "CheckMeasure", "check_schedule", "checks_beside", "measure_check"]
+__all__ = ["CheckTriplet", "CheckMeasure", "check_schedule", "checks_beside", "measure_check",
+           "span_motion_px"]
 
 
 @dataclass(frozen=True, order=True)
@@ -79,6 +80,8 @@ class CheckMeasure:
     triplet: CheckTriplet
     psnr_db: float | None
     maps: dict[str, np.ndarray] | None
+    # 90th percentile of the displacement (px) across the check's span: the motion the model found.
+    motion_px: float | None = None
 
 
 def _beauty_between(img0: ExrImage, img1: ExrImage, motion: Any, canvas: tuple[int, int, int, int]) -> np.ndarray:
@@ -120,4 +123,12 @@ def measure_check(before: ExrImage, key: ExrImage, after: ExrImage, triplet: Che
     window = (slice(y0 - cy0, y1 - cy0 + 1), slice(x0 - cx0, x1 - cx0 + 1))
     # Scored as QC scores a fill against its real render: the default sRGB proxy.
     measured = psnr(display_proxy(filled[window]), display_proxy(real[window]))
-    return CheckMeasure(triplet, measured, pair.qc_features(triplet.t))
+    return CheckMeasure(triplet, measured, pair.qc_features(triplet.t), span_motion_px(pair.motion))
+
+
+def span_motion_px(motion: Motion) -> float:
+    """The 90th percentile of |displacement| (px) between the two sources: the flows from t to each, subtracted."""
+    import torch
+
+    displacement = torch.linalg.vector_norm((motion.flow_t1 - motion.flow_t0).float(), dim=1)
+    return float(np.percentile(displacement.cpu().numpy(), 90))

@@ -391,7 +391,8 @@ class _Scorer:
         from framefill.models.loading import load_interpolator
 
         model = str(recipe.get("model", ""))
-        scale = float(self.job.get("rife_scale") or 1.0)
+        # A `--model auto` fill records its model's scale in its recipe.
+        scale = float(recipe.get("rife_scale") or self.job.get("rife_scale") or 1.0)
         key = (model, scale)
         if key not in self._models:
             from framefill.models.catalog import ensure_fetched
@@ -517,7 +518,8 @@ class _KeyframeChecks:
     def _key(self, triplet: CheckTriplet, recipe: Mapping[str, Any]) -> dict[str, Any]:
         frames = (triplet.before, triplet.key, triplet.after)
         return {"qc_version": QC_VERSION, "calibration": self.scorer.cal.id, "model": recipe.get("model"),
-                "model_sha256": recipe.get("model_sha256"), "rife_scale": self.scorer.job.get("rife_scale"),
+                "model_sha256": recipe.get("model_sha256"),
+                "rife_scale": recipe.get("rife_scale") or self.scorer.job.get("rife_scale"),
                 "color": _color_key(recipe, self.scorer.color), "frames": list(frames),
                 "file_sha256": [self.entries[f].file_sha256 for f in frames]}
 

@@ -52,6 +52,8 @@ FrameKind = Literal["exr", "image"]
 # measured mean deltaE 2.20 -> 1.43 (x4plus) and 2.58 -> 1.53 (animevideov3), sharpness 1.215 -> 1.226
 # and 0.731 -> 0.727 of the render's, PSNR +0.6 and +1.2 dB (README "Colour").
 COLOR_FIX_DEFAULT = True
+# Not GANs (L1-trained, no colour or tone shift to fix): the colour fix stays off by default.
+FAITHFUL_ARCHS = frozenset({"dat"})
 
 
 def _kind(path: str) -> str:
@@ -248,11 +250,11 @@ def upscale_sequence(
 
 
 def _color_fix_default(model: Any) -> bool:
-    """The colour fix is on by default for the GAN networks (every non-classical upscaler: the Real-ESRGAN family).
+    """The colour fix is on by default for the GAN networks (the Real-ESRGAN family; not DAT).
 
     Measured by ``bench/upscale_quality.py`` (sample shot, x4): see README "Colour".
     """
-    return not model.classical and COLOR_FIX_DEFAULT
+    return not model.classical and COLOR_FIX_DEFAULT and model.arch not in FAITHFUL_ARCHS
 
 
 def run_upscale(request: UpscaleRequest, *, report: Reporter = null_reporter,
@@ -280,7 +282,7 @@ def run_upscale(request: UpscaleRequest, *, report: Reporter = null_reporter,
     determinism = configure_determinism()
     name = pick_upscale_card(r.model or DEFAULT_UPSCALE_MODEL, r.scale)
     loaded = load_upscaler(name, weights=r.weights, device=spec.device, precision=spec.precision)
-    precision = spec.precision if not loaded.model.classical and spec.is_cuda else "fp32"
+    precision = spec.precision if not loaded.model.classical and spec.is_cuda and loaded.model.supports_half else "fp32"
     first = None if r.is_video else next(iter(FramePattern.parse(r.input_path).scan().values()), None)
     color = job_color(r, Path(first) if first is not None else None, stage="upscale", report=report)
     options = UpscaleOptions(

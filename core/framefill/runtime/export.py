@@ -340,6 +340,11 @@ def load_export_model(name: str, *, weights: Optional[Path] = None) -> LoadedExp
             "rife-hdv3 predicts only t = 0.5 and reaches other times by bisection, which one TorchScript/ONNX "
             "graph with a timestep knob cannot hold; export rife-4"
         )
+    if card.arch == "dat":
+        raise UnsupportedModelError(
+            f"{card.name} (DAT) is not exportable yet: its windowed attention does not compile to TorchScript; "
+            "export a Real-ESRGAN model (framefill models list)"
+        )
     if card.task == "interpolate":
         from framefill.models.archs import ARCHS
 

@@ -1,0 +1,169 @@
+"""Which interpolation model, per kind of material, and what `--model auto` gains over the best single one.
+
+On fully rendered shots, keep every Nth frame, fill the others from their two nearest kept frames
+(direct: each frame straight from the pair at its t) with every candidate, and measure each fill
+against its real render (PSNR of the sRGB proxy, as QC scores). `auto` is what `--model auto` picks for
+the kept frames (pipeline/model_choice.py: the candidates on up to 4 keyframe checks) and scores what
+that candidate scored. Also one test-time ensemble: RIFE 4.25 run forward and on the time-reversed pair,
+the two motions averaged (flows and mask), at twice the compute.
+
+Compute: median seconds per fill over RIFE 4.25's (width scale), measured in the same run; for `auto`, the
+choice's seconds spread over the set's fills plus the chosen model's fills (a longer shot spreads the
+choice, whose cost does not grow with the shot, over more fills: also given for 100 fills), and counted:
+model runs per output fill, 1 + checks x candidates / fills (timings on a shared machine are noisy).
+
+Sets: the sample shot every 2nd and 4th; rendered CGI scenes (bench/scenes, cached renders; whip_pan is
+the large-motion one); real footage (bench/real_footage.py clips, CC BY 4.0). Never the evaluation-only sets.
+
+    FRAMEFILL_THREADS=1 PYTHONPATH=core .venv/bin/python bench/interp_quality.py [--frames N] [--sets a,b]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "core"))
+
+from framefill.color import ColorSetup  # noqa: E402
+from framefill.frames import ExrImage, FramePattern, read_exr  # noqa: E402
+from framefill.models.interp import Interpolator, Motion  # noqa: E402
+from framefill.models.loading import auto_rife_scale, load_interpolator  # noqa: E402
+from framefill.pipeline.keyframe_check import CheckTriplet, measure_check  # noqa: E402
+from framefill.pipeline.model_choice import choose_model  # noqa: E402
+from framefill.pipeline.plan import keyframes  # noqa: E402
+
+SCENES = Path.home() / ".cache" / "framefill" / "scenes"
+REAL = Path.home() / ".cache" / "framefill" / "real-footage"
+# name -> (pattern, keep every Nth, kind)
+SETS: dict[str, tuple[str, int, str]] = {
+    "sample/2": (str(REPO / "core/framefill/data/sample_shot/shot.####.exr"), 2, "cgi"),
+    "sample/4": (str(REPO / "core/framefill/data/sample_shot/shot.####.exr"), 4, "cgi"),
+    "whip_pan/2": (str(next(SCENES.glob("whip_pan-320x180-*"), SCENES) / "whip_pan.####.exr"), 2, "cgi-large"),
+    "fast_spin/2": (str(next(SCENES.glob("fast_spin-320x180-*"), SCENES) / "fast_spin.####.exr"), 2, "cgi"),
+    "particles/4": (str(next(SCENES.glob("particles-320x180-*"), SCENES) / "particles.####.exr"), 4, "cgi"),
+    "real_walk/2": (str(REAL / "walk-0-31-395c10f2ce5c" / "walk.####.exr"), 2, "real"),
+    "real_sister/2": (str(REAL / "sister-12-43-2fadd1e2d9f6" / "sister.####.exr"), 2, "real"),
+    "real_night/2": (str(REAL / "night-10-41-402fcf62d26c" / "night.####.exr"), 2, "real"),
+}
+
+
+class TimeReversedPair:
+    """RIFE on (a, b, t) and on (b, a, 1 - t), the two motions averaged: flows per source, and the mask."""
+
+    def __init__(self, net: Interpolator) -> None:
+        self.net = net
+        self.name = f"{net.name}+reversed"
+
+    def motion(self, img0: Any, img1: Any, t: float) -> Motion:
+        fwd = self.net.motion(img0, img1, t)
+        rev = self.net.motion(img1, img0, 1.0 - t)
+        return Motion((fwd.flow_t0 + rev.flow_t1) / 2, (fwd.flow_t1 + rev.flow_t0) / 2, (fwd.mask + 1 - rev.mask) / 2)
+
+
+def _loader() -> Callable[[str, float], Interpolator]:
+    cache: dict[tuple[str, float], Interpolator] = {}
+
+    def load(model: str, scale: float) -> Interpolator:
+        if (model, scale) not in cache:
+            cache[(model, scale)] = load_interpolator(model, device="cpu", scale=scale).model
+        return cache[(model, scale)]
+
+    return load
+
+
+def run_set(name: str, limit: int | None, load: Callable[[str, float], Interpolator]) -> dict[str, Any]:
+    pattern, every, kind = SETS[name]
+    seq = FramePattern.parse(pattern)
+    frames = tuple(sorted(seq.scan()))[:limit or (4 * every + 1)]
+    if not frames:
+        raise SystemExit(f"{name}: no frames at {pattern} (render bench/scenes or extract the real clips first)")
+    images: dict[int, ExrImage] = {}
+
+    def read(f: int) -> ExrImage:
+        if f not in images:
+            images[f] = read_exr(seq.path(f))
+        return images[f]
+
+    keys = keyframes(frames, every)
+    x0, _, x1, _ = read(frames[0]).parts[0].display_window
+    width = x1 - x0 + 1
+    ws = auto_rife_scale(width)
+    candidates: dict[str, Interpolator] = {
+        f"rife-4@{ws:g}": load("rife-4", ws), f"rife-hdv3@{ws:g}": load("rife-hdv3", ws),
+        f"rife-4@{ws / 2:g}": load("rife-4", ws / 2), f"rife-4@{ws / 4:g}": load("rife-4", ws / 4),
+        "flow": load("flow", 1.0), f"rife-4@{ws:g}+rev": TimeReversedPair(load("rife-4", ws)),
+    }
+    fills = [CheckTriplet(a, f, b) for a, b in zip(keys, keys[1:]) for f in range(a + 1, b)]
+    psnrs: dict[str, list[float]] = {}
+    seconds: dict[str, float] = {}
+    for label, interp in candidates.items():
+        values, times = [], []
+        for c in fills:
+            start = time.perf_counter()
+            m = measure_check(read(c.before), read(c.key), read(c.after), c, interp, color=ColorSetup(), device="cpu")
+            times.append(time.perf_counter() - start)
+            values.append(m.psnr_db if m.psnr_db is not None else float("nan"))
+        seconds[label] = statistics.median(times)  # the median leaves out the first call's warm-up
+        psnrs[label] = values
+    start = time.perf_counter()
+    choice = choose_model(keys, read, width=width, width_scale=ws, load=load, color=ColorSetup(), device="cpu")
+    choice_s = time.perf_counter() - start
+    chosen = "flow" if choice.model == "flow" else f"{choice.model}@{choice.scale:g}"
+    rife = seconds[f"rife-4@{ws:g}"]
+    return {"name": name, "kind": kind, "fills": len(fills), "psnr": psnrs, "seconds": seconds, "rife_s": rife,
+            "auto": chosen, "auto_psnr": psnrs[chosen],
+            "auto_x": (choice_s + len(fills) * seconds[chosen]) / (len(fills) * rife),
+            "auto_x100": (choice_s / 100 + seconds[chosen]) / rife, "reason": choice.reason,
+            # Counted, not timed (timings on a shared machine are noisy): network runs per output fill.
+            "auto_runs": 1 + len(choice.checks) * len(choice.evidence) / len(fills),
+            "auto_runs100": 1 + len(choice.checks) * len(choice.evidence) / 100}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--frames", type=int, default=None,
+                        help="first N frames of each set (default: 4 gaps, so 3 keyframe checks)")
+    parser.add_argument("--sets", default=",".join(SETS))
+    args = parser.parse_args()
+    load = _loader()
+    rows = []
+    for name in args.sets.split(","):
+        row = run_set(name, args.frames, load)
+        rows.append(row)
+        means = {k: statistics.mean(v) for k, v in row["psnr"].items()}
+        print(f"\n{name} ({row['kind']}, {row['fills']} fills; RIFE 4.25 {row['rife_s']:.2f} s/fill)", flush=True)
+        for label, mean in means.items():
+            print(f"  {label:<18}{mean:7.2f} dB  {row['seconds'][label] / row['rife_s']:5.2f}x", flush=True)
+        best = max((k for k in means if not k.endswith("+rev")), key=lambda k: means[k])
+        print(f"  {'auto':<18}{statistics.mean(row['auto_psnr']):7.2f} dB  {row['auto_x']:5.2f}x "
+              f"({row['auto_x100']:.2f}x at 100 fills; counted {row['auto_runs']:.2f} / {row['auto_runs100']:.2f} "
+              f"runs per fill)  -> {row['auto']}; best single {best}", flush=True)
+        print(f"    {row['reason']}", flush=True)
+    singles = [k for k in rows[0]["psnr"] if not k.endswith("+rev")]
+    # Pooled over sets (each set's mean weighs once); labels by position (the width scale differs per set).
+    print("\nsummary (mean PSNR dB per set; gain = auto - best single model on that set)")
+    header = ["set", "rife-4", "hdv3", "rife-4/2", "rife-4/4", "flow", "rife-4+rev", "auto", "gain", "auto x"]
+    print("".join(f"{h:>12}" for h in header))
+    pooled: dict[int, list[float]] = {i: [] for i in range(len(singles) + 2)}
+    for row in rows:
+        means = [statistics.mean(v) for v in row["psnr"].values()]
+        auto = statistics.mean(row["auto_psnr"])
+        best = max(m for k, m in zip(row["psnr"], means) if not k.endswith("+rev"))
+        for i, m in enumerate([*means, auto]):
+            pooled[i].append(m)
+        print(f"{row['name']:>12}" + "".join(f"{m:12.2f}" for m in means) + f"{auto:12.2f}{auto - best:+12.2f}"
+              f"{row['auto_x']:12.2f}")
+    pooled_means = [statistics.mean(v) for v in pooled.values() if v]
+    best_single = max(pooled_means[:5])
+    print(f"{'pooled':>12}" + "".join(f"{m:12.2f}" for m in pooled_means) + f"{pooled_means[-1] - best_single:+12.2f}")
+
+
+if __name__ == "__main__":
+    main()

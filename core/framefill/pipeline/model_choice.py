@@ -1,0 +1,156 @@
+"""``--model auto``: pick the interpolation model for a shot from the shot's own keyframe checks.
+
+No single network is best everywhere (real footage: RIFE HDv3; rendered CGI:
+RIFE 4.25; very large motion: DIS flow, or RIFE at a lower scale). A sparsely
+rendered shot can test them on itself: each candidate fills rendered frames from
+their rendered neighbours (the keyframe checks of
+:mod:`framefill.pipeline.keyframe_check`, at twice the fill gap) and the one
+with the best mean check PSNR fills the shot.
+
+Candidates, in tie order (equal means to 0.01 dB go to the first):
+``rife-4`` at the width scale, ``rife-hdv3`` at the width scale, ``rife-4`` at a
+motion-adapted lower scale (only when the measured motion is large), ``flow``.
+
+Motion: the 90th percentile of the displacement ``flow`` or ``rife-4`` found
+across a check's span (their own check runs, no extra cost; the largest over the
+checks and the two), halved to the fill gap, over the frame width. At or above :data:`LARGE_MOTION` the lower scale is
+half the width scale, at or above :data:`HUGE_MOTION` a quarter.
+
+At most :data:`MAX_CHECKS` checks, spread evenly over the shot. No usable check
+(fewer than three rendered frames, no frame with rendered neighbours, every
+check across a cut or unreadable): :data:`FALLBACK_MODEL` at the width scale.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from framefill.color import ColorSetup
+from framefill.errors import InputError
+from framefill.frames import ExrImage
+from framefill.models.interp import Interpolator
+from framefill.pipeline.keyframe_check import CheckTriplet, check_schedule, measure_check
+from framefill.requests import AUTO_INTERPOLATION_MODEL as AUTO_MODEL
+
+__all__ = ["AUTO_MODEL", "FALLBACK_MODEL", "MAX_CHECKS", "LARGE_MOTION", "HUGE_MOTION", "Candidate", "ModelChoice",
+           "choose_model", "spread_checks", "candidate_scales"]
+
+FALLBACK_MODEL = "rife-4"
+MAX_CHECKS = 4
+# Motion per fill gap (90th percentile |displacement|) as a share of the frame width.
+LARGE_MOTION = 0.04
+HUGE_MOTION = 0.08
+# Means this close (dB) are a tie: the earlier candidate wins.
+TIE_DB = 0.01
+
+
+@dataclass(frozen=True)
+class Candidate:
+    model: str
+    scale: float
+
+    @property
+    def label(self) -> str:
+        return self.model if self.model == "flow" else f"{self.model}@{self.scale:g}"
+
+
+@dataclass(frozen=True)
+class ModelChoice:
+    """The model a shot is filled with, and why: each candidate's check PSNRs (dB) in tie order."""
+
+    model: str
+    scale: float
+    reason: str
+    checks: tuple[int, ...] = ()  # the keys of the checks measured
+    evidence: tuple[tuple[Candidate, tuple[float, ...]], ...] = ()
+    motion: float | None = None  # measured motion per fill gap / frame width
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "model": self.model, "scale": self.scale, "reason": self.reason, "checks": list(self.checks),
+            "motion": None if self.motion is None else round(self.motion, 4),
+            "candidates": [{"model": c.model, "scale": c.scale, "label": c.label,
+                            "psnr_db": [round(p, 3) for p in psnrs],
+                            "mean_psnr_db": round(sum(psnrs) / len(psnrs), 3) if psnrs else None}
+                           for c, psnrs in self.evidence],
+        }
+
+
+def spread_checks(schedule: Sequence[CheckTriplet], limit: int = MAX_CHECKS) -> tuple[CheckTriplet, ...]:
+    """At most ``limit`` checks, evenly spread over the schedule (first and last included)."""
+    if len(schedule) <= limit:
+        return tuple(schedule)
+    if limit == 1:
+        return (schedule[len(schedule) // 2],)
+    picks = sorted({round(i * (len(schedule) - 1) / (limit - 1)) for i in range(limit)})
+    return tuple(schedule[i] for i in picks)
+
+
+def candidate_scales(width_scale: float, motion: float | None) -> tuple[float, ...]:
+    """RIFE scales worth testing: the width scale, and a lower one when the motion is large."""
+    if motion is None or motion < LARGE_MOTION:
+        return (width_scale,)
+    return (width_scale, width_scale / (4 if motion >= HUGE_MOTION else 2))
+
+
+def _mean(values: Sequence[float]) -> float:
+    return sum(values) / len(values)
+
+
+def choose_model(rendered: Sequence[int], read: Callable[[int], ExrImage], *, width: int, width_scale: float,
+                 load: Callable[[str, float], Interpolator], color: ColorSetup, device: str,
+                 fallback: str = FALLBACK_MODEL) -> ModelChoice:
+    """Measure every candidate on the shot's keyframe checks and pick the best (see the module doc).
+
+    ``read(frame)`` decodes a rendered frame; ``load(model, scale)`` gives an interpolator.
+    A check whose frames cannot be read or paired is left out.
+    """
+    checks = spread_checks(check_schedule(rendered))
+    if not checks:
+        return ModelChoice(fallback, width_scale, f"no keyframe check (fewer than three rendered frames with a gap "
+                                                  f"between them): the default {fallback}")
+    triplets: list[tuple[CheckTriplet, tuple[ExrImage, ExrImage, ExrImage]]] = []
+    for triplet in checks:
+        try:
+            triplets.append((triplet, (read(triplet.before), read(triplet.key), read(triplet.after))))
+        except InputError:  # a damaged render: the fill lists it; it is no evidence here
+            continue
+
+    def run(candidate: Candidate) -> list[tuple[CheckTriplet, float, float | None]]:
+        interpolator = load(candidate.model, candidate.scale)
+        out = []
+        for triplet, (before, key, after) in triplets:
+            try:
+                m = measure_check(before, key, after, triplet, interpolator, color=color, device=device)
+            except InputError:
+                continue
+            if m.psnr_db is not None:
+                out.append((triplet, m.psnr_db, m.motion_px))
+        return out
+
+    flow, rife = Candidate("flow", 1.0), Candidate(FALLBACK_MODEL, width_scale)
+    first = {flow: run(flow), rife: run(rife)}
+    used = {t for t, _, _ in first[flow]} & {t for t, _, _ in first[rife]}
+    if not used:
+        return ModelChoice(fallback, width_scale, f"no usable keyframe check (each crosses a cut or cannot be "
+                                                  f"read): the default {fallback}")
+    triplets = [(t, images) for t, images in triplets if t in used]
+    # The motion either model found (one may miss a large one), per fill gap: a check spans two.
+    spans = [m / 2 for runs in first.values() for t, _, m in runs if m is not None and t in used]
+    motion = max(spans) / max(width, 1) if spans else None
+    later = [Candidate("rife-hdv3", width_scale)]
+    later += [Candidate(FALLBACK_MODEL, s) for s in candidate_scales(width_scale, motion)[1:]]
+    measured = {c: [r for r in runs if r[0] in used] for c, runs in first.items()}
+    measured.update({c: run(c) for c in later})
+    evidence = [(c, tuple(p for _, p, _ in measured[c])) for c in (rife, *later, flow)]
+    # Only candidates measured on every check compete (a check one model could not pair is nobody's evidence).
+    full = [(c, p) for c, p in evidence if len(p) == len(used)]
+    best, best_psnrs = full[0]
+    for c, p in full[1:]:
+        if _mean(p) > _mean(best_psnrs) + TIE_DB:
+            best, best_psnrs = c, p
+    reason = (f"best mean keyframe-check PSNR ({_mean(best_psnrs):.2f} dB over {len(best_psnrs)} check(s)) of "
+              + ", ".join(f"{c.label} {_mean(p):.2f}" for c, p in full))
+    return ModelChoice(best.model, best.scale, reason, tuple(t.key for t in sorted(used)), tuple(evidence), motion)
