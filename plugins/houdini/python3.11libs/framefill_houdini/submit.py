@@ -10,16 +10,12 @@ client with its GUI (``deadline[gui]``) imports in Houdini, its submitter
 opens on the bundle; otherwise the bundle is saved for ``deadline bundle submit``.
 """
 
-import json
 import os
-import shutil
-import tempfile
-from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Optional, Sequence, Tuple
 
 from framefill_host import HostError
-from framefill_host.commands import bundle_argv
+from framefill_host.bundles import render_step_document, write_bundle, write_bundle_argv
 from framefill_host.patterns import format_range, to_houdini
-from framefill_host.runner import run_cli
 
 from framefill_houdini.paths import FILLED_FOLDER, QC_FOLDER, beside
 
@@ -55,7 +51,6 @@ ROP_PARAMETER: Dict[str, Any] = {
     "name": "RopPath", "type": "STRING", "description": "The ROP that renders the keyframes, e.g. /out/karma1.",
     "userInterface": {"control": "LINE_EDIT", "label": "ROP", "groupLabel": "Houdini"},
 }
-RENDER_STEP_FILE = "render_step.json"
 
 
 def keyframes(frames: Sequence[int], every: int) -> Tuple[int, ...]:
@@ -136,45 +131,10 @@ def bundle_request(*, hip_file: str, rop_path: str, input_pattern: str, frames: 
     return request
 
 
-def render_step_document(request: Mapping[str, Any]) -> Dict[str, Any]:
-    """What the ``--render-step`` file holds: the step and its ``parameterDefinitions``."""
-    return {"step": request["render_step"], "parameterDefinitions": list(request.get("render_parameters") or [])}
 
 
-def write_bundle_argv(request: Mapping[str, Any], *, cli: Sequence[str], render_step_file: str) -> List[str]:
-    """The ``framefill farm bundle`` command line of a :func:`bundle_request`."""
-    return bundle_argv(
-        cli, kind=request["kind"], out_dir=str(request["out_dir"]), input_pattern=request.get("input_pattern"),
-        output_pattern=request.get("output_pattern"), frames=request.get("frames"),
-        keyframes=request.get("keyframes"), model=request.get("model"), report_dir=request.get("report_dir"),
-        chunk_size=request.get("chunk_size"), name=request.get("name"), params=request.get("params"),
-        render_step=render_step_file if request.get("render_step") is not None else None,
-    )
 
 
-def write_bundle(request: Mapping[str, Any], *, cli: Sequence[str], env: Optional[Mapping[str, str]] = None) -> str:
-    """Write the bundle with the framefill CLI; returns its folder.
-
-    Raises:
-        HostError: the CLI refused the request (its one-line error), or could not be started.
-    """
-    folder = tempfile.mkdtemp(prefix="framefill-render-step-")
-    try:
-        step_file = os.path.join(folder, RENDER_STEP_FILE)
-        if request.get("render_step") is not None:
-            with open(step_file, "w", encoding="utf-8") as handle:
-                json.dump(render_step_document(request), handle, indent=1)
-        outcome = run_cli(write_bundle_argv(request, cli=cli, render_step_file=step_file), env=env)
-    except OSError as err:
-        raise HostError("cannot write the render step for the job bundle: {}".format(err.strerror or err)) from None
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
-    if not outcome.ok:
-        raise HostError("cannot write the job bundle: {}".format(outcome.message))
-    bundle = (outcome.result or {}).get("bundle")
-    if not isinstance(bundle, str):
-        raise HostError("framefill wrote no job bundle (no folder in its answer)")
-    return bundle
 
 
 def deadline_submitter() -> Optional[Callable[..., Any]]:
