@@ -1,24 +1,28 @@
-"""Farm-layer costs, the speed-up of run-local --workers 2 over 1, and a feature-film fleet estimate.
+"""Farm-layer costs (per task, per session, with and without the session worker), the speed-up of
+run-local --workers 2 over 1, and fleet estimates for a feature film and for an hour of video.
 
     PYTHONPATH=core .venv/bin/python bench/farm.py [--repeats 3] [--frames 11] [--chunk-size 3]
-        [--rife-frames 3] [--io-sizes 1080p,4k] [--feature-frames 170000] [--every 2] [--gpus 64]
-        [--fleet-chunk-size 20] [--shot-frames 100] [--json] [--json-file PATH] [--out DIR]
+        [--model rife-4] [--rife-frames 3] [--io-sizes 1080p,4k] [--feature-frames 170000] [--every 2]
+        [--gpus 64] [--fleet-chunk-size 20] [--shot-frames 100] [--video-hours 1] [--video-fps 24]
+        [--video-chunk-size 240] [--json] [--json-file PATH] [--out DIR]
 
-Measured on this machine (each timed configuration --repeats times; medians are quoted):
+Measured on this machine (each timed configuration --repeats times, interleaved; medians):
   farm overhead   a synthetic 96x64 EXR shot (3 channels, every other frame missing, --model
-                  flow, CPU), or --keys PATTERN for a real one:
+                  rife-4, CPU), or --keys PATTERN for a real one:
                     make_bundle               render, validate and write a fill bundle;
                     direct                    `framefill interpolate --json`, one process; its
                                               per-frame seconds are the frame work W;
-                    run-local w1              the fill template through `openjd run`, k tasks;
+                    run-local w1              the fill template through `openjd run`, k tasks, each
+                                              handed to the session's framefill worker;
                     run-local w1, one task    the same with one chunk holding every frame;
-                    run-local w2              k tasks split over 2 openjd sessions at once.
-                  Per task (chunk) overhead c = (w1 - w1_one_task) / (k - 1): the task's
-                  process starts, torch import, model load, manifest publish. Session overhead
-                  S = w1_one_task - W - c (openjd start, the step environment). Also printed:
-                  (w1 - W) / k, the overhead per task with the session spread over k tasks.
-                  Every run's frames must be byte-identical to the first direct run; the
-                  script fails otherwise.
+                    run-local w2              k tasks split over 2 openjd sessions at once;
+                    *_process                 w1 and w1-one-task with the template as it was before
+                                              the worker: every task its own process (the baseline).
+                  Per task (chunk) overhead c = (w1 - w1_one_task) / (k - 1), with the worker and,
+                  as the baseline, with a process per task (process start, torch import, model
+                  load). Session overhead S = w1_one_task - W - c (openjd start, the step
+                  environment: with the worker, its start and model load). Every run's frames must
+                  be byte-identical to the first direct run; the script fails otherwise.
   rife-4 on CPU   `framefill interpolate --model rife-4 --device cpu --json` on the bundled
                   480x270 sample shot (9 passes, DWAB) with every other frame missing,
                   --rife-frames filled frames (0 skips it). The first fill also loads the
@@ -30,8 +34,10 @@ Measured on this machine (each timed configuration --repeats times; medians are 
                   with the zero-motion `blend` model: colour proxies, cut score and QC
                   features (numpy, on the CPU on any worker) and the warp of every layer
                   (apply_motion; on the CPU here, on the GPU on a GPU worker).
-  manifest        Manifest.publish at 100 and 1000 entries: it rereads every frame entry of
-                  the sequence at the end of each task.
+  manifest        one task's publish (8 frames) into sequences of 100, 1000 and 10000 entries,
+                  against a rebuild from every entry (what each task's publish did before).
+  video           per frame, in-process: decode of 1080p H.264, the segment's 16-bit PNG cache
+                  write of the 4K result, the join's cache read and H.264 encode at 4K.
 Estimated (nothing here has a GPU): the GPU-hours and wall time of a --feature-frames film
 rendered on every --every-th frame (filled frames = the rest), cut into --shot-frames shots
 (one output sequence each), filled on --gpus GPUs in --fleet-chunk-size chunks. The network
@@ -41,7 +47,9 @@ v4.25's 186/46 GMAC at UHD/1088p; EXR I/O, host work, per-task and session overh
 measured above. Three rows per size: network + EXR I/O; + the CPU proxy/cut/QC work; + the
 layer warp at its CPU time (an upper bound). The formula is printed with the numbers, with
 a chunk-size sweep. The same estimate from the measured CPU rife-4 fill time (scaled by
-pixel count) is printed for scale.
+pixel count) is printed for scale. And --video-hours of 1080p video upscaled x4 by the
+upscale_video job on --gpus GPUs: the network time is published (realesr-animevideov3, V100,
+10 fps at 1080p input), decode, cache write, the join's read and encode, c and S are measured.
 
 Prints a table, or one JSON document with --json.
 """
@@ -83,6 +91,10 @@ GPU_FPS_1080P = 53.6
 GPU_SOURCE_1080P = "RIFE v4.4 fp16 1920x1088 ORT-CUDA on RTX 3090: 53.6 fps (vs-mlrt wiki, secondary)"
 # RIFE v4.25 (our rife-4): 46 GMAC at 1088p, 186 GMAC at UHD (derived) -> 4K costs 186/46 of 1080p.
 GMAC_1088P, GMAC_UHD = 46.0, 186.0
+# Published GPU upscale speed: realesr-animevideov3 (x4), 1080p input, V100: 10.0 fps (Real-ESRGAN's
+# docs/anime_comparisons.md, via published-numbers.md).
+GPU_UPSCALE_FPS_1080P = 10.0
+GPU_UPSCALE_SOURCE = "realesr-animevideov3 x4, 1080p input, V100: 10.0 fps (Real-ESRGAN docs)"
 # A typical feature shot is a few seconds; each shot is its own output sequence (own manifest).
 DEFAULT_SHOT_FRAMES = 100
 
@@ -152,12 +164,15 @@ def measure_farm(args: argparse.Namespace, work: Path, env: dict[str, str]) -> d
                                   output_pattern=str(work / "x" / "shot.####.exr"), frames=frame_range))
         per_call.append(time.perf_counter() - t0)
 
-    # name -> (chunk size, workers); None workers = the direct CLI.
+    # name -> (chunk size, workers, session worker); None workers = the direct CLI. The *_process
+    # rows run the template as it was before the session worker: every task its own process.
     configs = {
-        "direct": (None, None),
-        "run_local_w1": (args.chunk_size, 1),
-        "run_local_w1_one_task": (n_frames, 1),
-        "run_local_w2": (args.chunk_size, 2),
+        "direct": (None, None, True),
+        "run_local_w1": (args.chunk_size, 1, True),
+        "run_local_w1_one_task": (n_frames, 1, True),
+        "run_local_w2": (args.chunk_size, 2, True),
+        "run_local_w1_process": (args.chunk_size, 1, False),
+        "run_local_w1_one_task_process": (n_frames, 1, False),
     }
     seconds: dict[str, list[float]] = {k: [] for k in configs}
     frame_work: list[float] = []
@@ -165,7 +180,7 @@ def measure_farm(args: argparse.Namespace, work: Path, env: dict[str, str]) -> d
     outs: list[Path] = []
     for rep in range(args.repeats):
         # Configurations interleaved within a repeat, so a change in the machine's load hits all alike.
-        for name, (chunk, workers) in configs.items():
+        for name, (chunk, workers, session_worker) in configs.items():
             out = work / f"{name}_r{rep}"
             outs.append(out)
             note(f"repeat {rep + 1}/{args.repeats}: {name}")
@@ -178,8 +193,11 @@ def measure_farm(args: argparse.Namespace, work: Path, env: dict[str, str]) -> d
                 pipeline.append(doc["seconds"])
             else:
                 bundle = make_bundle(BundleRequest(
-                    "fill", work / f"bundle_{name}_r{rep}", input_pattern=keys, output_pattern=str(out / "shot.####.exr"),
-                    frames=frame_range, chunk_size=chunk, model=args.model, params={"Device": args.device})).folder
+                    "fill", work / f"bundle_{name}_r{rep}", input_pattern=keys,
+                    output_pattern=str(out / "shot.####.exr"), frames=frame_range, chunk_size=chunk,
+                    model=args.model, params={"Device": args.device})).folder
+                if not session_worker:
+                    task_per_process(bundle / "template.yaml")
                 s, _ = run_cli([*ff, "farm", "run-local", str(bundle), "--workers", str(workers), "--quiet"], env)
             seconds[name].append(s)
 
@@ -193,6 +211,7 @@ def measure_farm(args: argparse.Namespace, work: Path, env: dict[str, str]) -> d
     blocks = split_blocks(list(range(tasks)), 2)
     w = median(frame_work)
     per_task = (med["run_local_w1"] - med["run_local_w1_one_task"]) / max(tasks - 1, 1)
+    per_task_before = (med["run_local_w1_process"] - med["run_local_w1_one_task_process"]) / max(tasks - 1, 1)
     return {
         "frames": n_frames, "chunk_size": args.chunk_size, "tasks": tasks, "model": args.model,
         "device": args.device, "input": "synthetic 96x64 RGB, every other frame" if not args.keys else keys,
@@ -212,12 +231,33 @@ def measure_farm(args: argparse.Namespace, work: Path, env: dict[str, str]) -> d
             # One process: interpreter start, imports (torch), model load, publish.
             "direct_process": round(med["direct"] - w, 2),
             "per_task_c": round(per_task, 2),
+            "per_task_c_process": round(per_task_before, 2),
             "session_S": round(med["run_local_w1_one_task"] - w - per_task, 2),
+            "session_S_process": round(med["run_local_w1_one_task_process"] - w - per_task_before, 2),
             "per_task_session_spread": round((med["run_local_w1"] - w) / tasks, 2),
         },
         "identical": identical,
         "compared_files": len(names) * (len(outs) - 1),
     }
+
+
+def task_per_process(template: Path) -> None:
+    """Rewrite a bundle's template to run every task in its own process, as before the session
+    worker: the step environment only fetches and verifies the weights (``farm prepare``)."""
+    import yaml
+
+    doc = yaml.safe_load(template.read_text(encoding="utf-8"))
+    for step in doc["steps"]:
+        envs = step.get("stepEnvironments", [])
+        for i, env in enumerate(envs):
+            if env["name"] == "FramefillWorker":
+                args = env["script"]["actions"]["onEnter"]["args"]
+                model = args[args.index("--model") + 1]
+                envs[i] = {"name": "FramefillModel", "script": {"actions": {"onEnter": {
+                    "command": "framefill", "args": ["farm", "prepare", "--model", model]}}}}
+        if not envs:
+            step.pop("stepEnvironments", None)
+    template.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
 
 
 # ---------------------------------------------------------------------------------------
@@ -338,20 +378,66 @@ def measure_io(args: argparse.Namespace, work: Path) -> dict[str, Any]:
 
 
 def measure_publish(work: Path) -> dict[str, Any]:
+    """One task's manifest publish (8 frames) into sequences of 100, 1000 and 10000 entries: the
+    incremental publish (the task's own entries merged into the merged file) against a rebuild from
+    every entry (what each task's publish did before)."""
     from framefill.pipeline.manifest import Manifest, ManifestEntry
 
     entry = ManifestEntry(status="filled", file_sha256="0" * 64, pixel_sha256="0" * 64, needs_render=False,
                           recipe={"kind": "fill", "sources": {"1": "0" * 64, "3": "0" * 64}, "t": 0.5,
                                   "model": "rife-4"})
-    times = {}
-    for count in (100, 1000):
+    task = list(range(8))
+    out: dict[str, Any] = {}
+    for count in (100, 1000, 10000):
         manifest = Manifest(str(work / f"manifest_{count}" / "shot.####.exr"))
         for f in range(count):
             manifest.put(f, entry)
-        times[count], _ = _time(lambda m=manifest: m.publish(model="rife-4"), 3)
-    per_entry = (times[1000] - times[100]) / 900
-    return {"publish_100_s": round(times[100], 4), "publish_1000_s": round(times[1000], 4),
-            "per_entry_s": round(per_entry, 6)}
+        manifest.rebuild(model="rife-4")
+        incremental, _ = _time(lambda m=manifest: m.publish(frames=task, model="rife-4"), 5)
+        rebuild, _ = _time(lambda m=manifest: m.rebuild(model="rife-4"), 3)
+        out[str(count)] = {"publish_s": round(incremental, 4), "rebuild_s": round(rebuild, 4)}
+    return {"task_frames": len(task), "by_entries": out,
+            "per_entry_s": round((out["10000"]["publish_s"] - out["100"]["publish_s"]) / 9900, 7)}
+
+
+def measure_video(work: Path, repeats: int) -> dict[str, Any]:
+    """Per-frame costs of the upscale_video job around the network, in-process: decode of a 1080p
+    H.264 frame (to float RGB, as a segment task reads it), the segment's 16-bit PNG cache write of
+    the 4K result, and the join's cache read and H.264 encode of it."""
+    import av
+
+    from framefill.frames.images import read_image, write_image
+    from framefill.frames.video import VideoWriter, probe_video, read_video
+
+    clip = work / "clip_1080p.mp4"
+    count = 12
+    with av.open(str(clip), "w") as container:
+        stream = container.add_stream("libx264", rate=24)
+        stream.width, stream.height, stream.pix_fmt = 1920, 1080, "yuv420p"
+        y, x = np.mgrid[0:1080, 0:1920]
+        for i in range(count):
+            rgb = np.stack([(x + 16 * i) % 256, (y + 8 * i) % 256, (x + y) % 256], -1).astype(np.uint8)
+            for packet in stream.encode(av.VideoFrame.from_ndarray(rgb, format="rgb24")):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    info = probe_video(clip)
+    decode, frames = _time(lambda: list(read_video(clip, info)), repeats)
+    rgb4k = np.clip(np.repeat(np.repeat(frames[0].rgb, 2, axis=0), 2, axis=1), 0, 1).astype(np.float32)
+    png = work / "frame_4k.png"
+    write, _ = _time(lambda: write_image(png, rgb4k, bit_depth=16), repeats)
+    read, _ = _time(lambda: read_image(png), repeats)
+    encoded = 6
+
+    def encode() -> None:
+        with VideoWriter(work / "clip_4k.mp4", source=info, width=3840, height=2160) as writer:
+            for frame in frames[:encoded]:
+                writer.write(rgb4k, pts=frame.pts, time_base=frame.time_base)
+
+    encode_s, _ = _time(encode, repeats)
+    return {"decode_1080p_s": round(decode / count, 4), "cache_write_4k_s": round(write, 4),
+            "cache_read_4k_s": round(read, 4), "encode_4k_s": round(encode_s / encoded, 4),
+            "cache_mb_4k": round(png.stat().st_size / 1e6, 1)}
 
 
 # ---------------------------------------------------------------------------------------
@@ -446,6 +532,27 @@ def fleet_estimate(args: argparse.Namespace, farm: dict[str, Any], rife: dict[st
 # ---------------------------------------------------------------------------------------
 
 
+def video_fleet_estimate(args: argparse.Namespace, farm: dict[str, Any], video: dict[str, Any]) -> dict[str, Any]:
+    """One --video-hours of 1080p video upscaled x4 (animevideov3) on --gpus GPUs with upscale_video:
+    segments of --video-chunk-size frames in parallel, then one join that encodes the 4K file."""
+    frames = round(args.video_hours * 3600 * args.video_fps)
+    tasks = math.ceil(frames / args.video_chunk_size)
+    net = 1.0 / GPU_UPSCALE_FPS_1080P
+    per_frame = net + video["decode_1080p_s"] + video["cache_write_4k_s"]
+    c, session = farm["overhead_s"]["per_task_c"], farm["overhead_s"]["session_S"]
+    segments_gpu_s = frames * per_frame + tasks * c + args.gpus * max(session, 0.0)
+    join_s = frames * (video["cache_read_4k_s"] + video["encode_4k_s"])
+    segments_wall = segments_gpu_s / args.gpus + args.video_chunk_size * per_frame
+    return {
+        "hours": args.video_hours, "fps": args.video_fps, "frames": frames, "tasks": tasks,
+        "chunk_size": args.video_chunk_size, "gpus": args.gpus,
+        "gpu_network_s": round(net, 4), "gpu_source": GPU_UPSCALE_SOURCE, "per_frame_s": round(per_frame, 4),
+        "segments_gpu_hours": round(segments_gpu_s / 3600, 1), "segments_wall_hours": round(segments_wall / 3600, 2),
+        "join_hours": round(join_s / 3600, 2), "wall_hours": round((segments_wall + join_s) / 3600, 2),
+        "cache_tb": round(frames * video["cache_mb_4k"] / 1e6, 2),
+    }
+
+
 def print_table(report: dict[str, Any]) -> None:
     m = report["machine"]
     print(f"machine: {m['cpus']} CPUs, Python {m['python']}, torch {m['torch']}; load average "
@@ -464,14 +571,19 @@ def print_table(report: dict[str, Any]) -> None:
     o = fa["overhead_s"]
     print(f"  frame work W (direct, sum of per-frame seconds)    {o['frame_work_W']:.3f} s")
     print(f"  direct process overhead (direct - W)               {o['direct_process']:.2f} s")
-    print(f"  per-task overhead c = (w1 - w1_one_task)/(k-1)     {o['per_task_c']:.2f} s")
-    print(f"  session overhead S = w1_one_task - W - c           {o['session_S']:.2f} s")
+    print(f"  per-task overhead c = (w1 - w1_one_task)/(k-1)     {o['per_task_c']:.2f} s   session worker "
+          "(goal < 0.5 s)")
+    print(f"  the same, a process per task (before the worker)   {o['per_task_c_process']:.2f} s   -> "
+          f"{o['per_task_c_process'] / max(o['per_task_c'], 1e-3):.1f}x")
+    print(f"  session overhead S = w1_one_task - W - c           {o['session_S']:.2f} s   "
+          f"(a process per task: {o['session_S_process']:.2f} s)")
     print(f"  (w1 - W)/k, session spread over the k tasks        {o['per_task_session_spread']:.2f} s")
     print(f"  byte-identical frames across all runs: {fa['identical']} ({fa['compared_files']} files compared)")
     r = report.get("rife_cpu")
     if r:
-        print(f"\nrife-4 on CPU, {r['size']}, {r['passes']} passes: fills {r['fill_s']} s; warm {r['warm_fill_s']} s/frame, "
-              f"first - warm (the lazy model load, within noise) {r['model_load_s']} s, copy {r['copy_s']} s, process start {r['process_start_s']} s")
+        print(f"\nrife-4 on CPU, {r['size']}, {r['passes']} passes: fills {r['fill_s']} s; warm {r['warm_fill_s']} "
+              f"s/frame, first - warm (the lazy model load, within noise) {r['model_load_s']} s, copy {r['copy_s']} "
+              f"s, process start {r['process_start_s']} s")
     print("\nEXR I/O and fill work per frame (medians, s; proxy..warp: the fill around the network, CPU):")
     cols = ["file_mb", "read_s", "file_sha256_s", "write_s", "pixel_sha256_s", "out_sha256_s", "copy_s",
             "proxy_s", "cut_score_s", "qc_features_s", "warp_layers_cpu_s"]
@@ -479,8 +591,12 @@ def print_table(report: dict[str, Any]) -> None:
     for size, v in report["exr_io"].items():
         print("  " + size.ljust(7) + "".join(str(v[c]).ljust(15) for c in cols))
     p = report["manifest_publish"]
-    print(f"\nmanifest publish: {p['publish_100_s']} s at 100 entries, {p['publish_1000_s']} s at 1000 "
-          f"-> {p['per_entry_s'] * 1e6:.0f} us per entry")
+    print(f"\nmanifest publish of one {p['task_frames']}-frame task (incremental) vs a rebuild from every entry "
+          "(each task's publish before):")
+    for count, row in p["by_entries"].items():
+        print(f"  {count:>6} entries   publish {row['publish_s']:.4f} s   rebuild {row['rebuild_s']:.4f} s   -> "
+              f"{row['rebuild_s'] / max(row['publish_s'], 1e-6):.1f}x")
+    print(f"  publish grows {p['per_entry_s'] * 1e6:.1f} us per entry of the sequence (it rewrites the merged file)")
     fl = report["fleet"]
     a, n = fl["assumptions"], fl["counts"]
     print(f"\nfleet estimate: {a['feature_frames']} frames, rendered every {a['every']} -> {n['rendered']} rendered, "
@@ -501,19 +617,31 @@ def print_table(report: dict[str, Any]) -> None:
         print("  " + row["label"].ljust(40) + str(row["chunk_size"]).ljust(7) + str(row["tasks"]).ljust(8)
               + str(row["per_filled_frame_s"]).ljust(10) + str(row["per_task_s"]).ljust(9)
               + str(row["gpu_hours"]).ljust(11) + str(row["wall_hours"]).ljust(9) + str(row["overhead_share"]))
-    print(f"  (the film as ONE output sequence instead of shots: each task's manifest publish rereads up to "
-          f"{a['feature_frames']} entries, up to ~{fl['one_sequence_publish_gpu_hours']} GPU-hours in all, "
+    print(f"  (the film as ONE output sequence instead of shots: each task's publish rewrites a merged file of up "
+          f"to {a['feature_frames']} entries, up to ~{fl['one_sequence_publish_gpu_hours']} GPU-hours in all, "
           "about half on average, and as much wall time: publish runs under one lock)")
+    v, vf = report["video"], report["video_fleet"]
+    print(f"\nvideo upscale per frame, measured on this CPU: decode 1080p {v['decode_1080p_s']} s, 16-bit PNG cache "
+          f"write 4K {v['cache_write_4k_s']} s ({v['cache_mb_4k']} MB), read {v['cache_read_4k_s']} s, "
+          f"H.264 encode 4K {v['encode_4k_s']} s")
+    print(f"video fleet estimate: {vf['hours']} h at {vf['fps']} fps of 1080p -> 4K = {vf['frames']} frames, "
+          f"{vf['tasks']} segment tasks of {vf['chunk_size']} on {vf['gpus']} GPUs")
+    print(f"  GPU network time (NOT measured here, no GPU): {vf['gpu_source']} -> {vf['gpu_network_s']} s/frame; "
+          f"segment work {vf['per_frame_s']} s/frame with the measured decode and cache write; c and S as above")
+    print(f"  segments {vf['segments_gpu_hours']} GPU-hours, {vf['segments_wall_hours']} h wall; join (one process, "
+          f"measured read + encode per frame) {vf['join_hours']} h; total {vf['wall_hours']} h wall; "
+          f"frame cache {vf['cache_tb']} TB")
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeats", type=int, default=3, help="runs of each timed configuration (medians quoted)")
-    ap.add_argument("--frames", type=int, default=11, help="frames in the synthetic shot (odd: first and last rendered)")
+    ap.add_argument("--frames", type=int, default=11, 
+                    help="frames in the synthetic shot (odd: first and last rendered)")
     ap.add_argument("--keys", help="a real sparse sequence instead of the synthetic one")
     ap.add_argument("--range", dest="frame_range", help="with --keys: the output frames")
     ap.add_argument("--chunk-size", type=int, default=3, help="frames per task in the measured run-local runs")
-    ap.add_argument("--model", default="flow", help="model of the farm-overhead runs")
+    ap.add_argument("--model", default="rife-4", help="model of the farm-overhead runs")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--rife-frames", type=int, default=3, help="rife-4 fills on the sample shot (0: skip)")
     ap.add_argument("--io-sizes", default="1080p,4k", help="EXR I/O sizes: 1080p, 4k")
@@ -524,6 +652,9 @@ def main() -> None:
     ap.add_argument("--fleet-chunk-size", type=int, default=20, help="frames per task on the fleet")
     ap.add_argument("--shot-frames", type=int, default=DEFAULT_SHOT_FRAMES, help="frames per shot (one sequence each)")
     ap.add_argument("--gpu-fps-1080p", type=float, default=GPU_FPS_1080P, help="GPU network fills per second at 1080p")
+    ap.add_argument("--video-hours", type=float, default=1.0, help="video estimate: hours of 1080p video")
+    ap.add_argument("--video-fps", type=float, default=24.0)
+    ap.add_argument("--video-chunk-size", type=int, default=240, help="video estimate: frames per segment task")
     ap.add_argument("--json", action="store_true", help="print one JSON document instead of the table")
     ap.add_argument("--json-file", help="also write the JSON document here")
     ap.add_argument("--out", help="keep the outputs here (default: a temporary folder)")
@@ -541,6 +672,7 @@ def main() -> None:
         rife = measure_rife(args, work, env) if args.rife_frames > 0 else None
         io = measure_io(args, work)
         publish = measure_publish(work)
+        video = measure_video(work, args.repeats)
     finally:
         if not args.out:
             shutil.rmtree(work, ignore_errors=True)
@@ -552,6 +684,7 @@ def main() -> None:
         "repeats": args.repeats,
         "farm": farm, "rife_cpu": rife, "exr_io": io, "manifest_publish": publish,
         "fleet": fleet_estimate(args, farm, rife, io, publish),
+        "video": video, "video_fleet": video_fleet_estimate(args, farm, video),
     }
     if args.json_file:
         Path(args.json_file).write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")

@@ -114,6 +114,7 @@ def upscale(request: UpscaleRequest, *, report: Reporter = null_reporter,
         SequenceError, ExrError, ModelNotFoundError, WeightsMismatchError,
         UnsupportedModelError, DeviceError: as their names say.
         CancelledError: ``cancelled()`` became true; finished frames (or the video's frame cache) are kept.
+        JobFailedError: a video join (``video_step="join"``) whose frame cache lacks frames (named).
     """
     from framefill.pipeline.upscale_job import run_upscale
 
@@ -281,12 +282,15 @@ def run_bundle_locally(
     params: Mapping[str, Any] | None = None,
     workers: int = 1,
     devices: Sequence[str] | None = None,
+    environments: Sequence[str | Path] = (),
     report: Reporter = null_reporter,
 ) -> LocalRun:
     """Run a job bundle folder or a template file on this machine with ``openjd run``, as a farm would.
 
     ``params`` override the bundle's values; with ``workers`` > 1 each step's
     chunk tasks are split among that many sessions, worker i on ``devices[i]``.
+    ``environments`` are OpenJD environment templates (a queue environment such
+    as ``queue_env_framefill_venv.yaml``) entered around every session.
     See :func:`framefill.farm.local.run_local`. A failed task is in the result
     (``result.ok`` False), not raised.
 
@@ -296,7 +300,8 @@ def run_bundle_locally(
     """
     from framefill.farm.local import run_local
 
-    return run_local(source, params=params, workers=workers, devices=devices, reporter=report)
+    return run_local(source, params=params, workers=workers, devices=devices, environments=environments,
+                     reporter=report)
 
 
 def list_templates() -> dict[str, Path]:
@@ -333,6 +338,66 @@ def prepare_farm_worker(model: str) -> int:
     from framefill.farm.task import prepare_session
 
     return prepare_session(model)
+
+
+def start_farm_worker(model: str, device: str, session_dir: str | Path, *, idle_timeout_s: float | None = None,
+                      ) -> int:
+    """A job template's step environment (onEnter): fetch and verify ``model``, start the session's
+    worker with it loaded on ``device``, and export its address for the tasks (``openjd_env`` lines).
+
+    Returns:
+        The exit code (0 when the worker is ready).
+    """
+    from framefill.farm.task import start_session_worker
+
+    return start_session_worker(model, device, Path(session_dir), idle_timeout_s=idle_timeout_s)
+
+
+def stop_farm_worker(session_dir: str | Path) -> int:
+    """A job template's step environment (onExit): stop the session's worker. Returns 0."""
+    from framefill.farm.task import stop_session_worker
+
+    return stop_session_worker(Path(session_dir))
+
+
+def serve_farm_worker(session_dir: str | Path, *, model: str, device: str, idle_timeout_s: float,
+                      run: Callable[[list[str]], None]) -> int:
+    """The session worker process itself (started detached by :func:`start_farm_worker`).
+
+    ``run`` is the CLI entry point the worker runs each task's command with.
+
+    Returns:
+        The exit code when it stops.
+    """
+    from framefill.farm.worker import serve
+
+    return serve(Path(session_dir), run=run, preload=lambda: _preload(model, device), idle_timeout_s=idle_timeout_s)
+
+
+def _preload(name: str, device: str) -> str:
+    """Load what a session's commands need before the first one (the farm worker's start); says what it did.
+
+    Models stay loaded between commands from here on. A name that is not a model card (``auto``, an
+    empty value) loads no model: the first command loads what it picks.
+    """
+    import framefill.pipeline.fill  # noqa: F401 - what a command imports before its first frame
+    import framefill.pipeline.qc  # noqa: F401
+    import framefill.pipeline.upscale_job  # noqa: F401
+    import framefill.pipeline.video  # noqa: F401
+    from framefill.models.loading import keep_models_loaded, load_interpolator, load_upscaler
+    from framefill.models.registry import MODELS
+    from framefill.runtime.device import resolve_devices
+
+    keep_models_loaded()
+    spec = resolve_devices(device or "auto")[0]
+    if name not in MODELS:
+        return f"pipelines imported; model {name!r} is chosen per command"
+    card = MODELS.get(name)
+    if card.task == "interpolate":
+        load_interpolator(card.name, device=spec.device, precision=spec.precision)
+    else:
+        load_upscaler(card.name, device=spec.device, precision=spec.precision)
+    return f"model {card.name} loaded on {spec.device} ({spec.precision})"
 
 
 def review_shot(pattern: str, **options: Any) -> int:

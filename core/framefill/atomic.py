@@ -84,6 +84,24 @@ def _fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
+# Windows refuses to replace a file that another process has open (a reader, a virus
+# scanner, the indexer) with a sharing violation for a moment: retry for up to ~2 s.
+_REPLACE_TRIES = 40
+_REPLACE_WAIT_S = 0.05
+
+
+def _replace(tmp: Path, dest: Path) -> None:
+    """``os.replace``, retried on Windows while ``dest`` is held open by another process."""
+    for attempt in range(_REPLACE_TRIES):
+        try:
+            os.replace(tmp, dest)
+            return
+        except PermissionError:
+            if os.name != "nt" or attempt == _REPLACE_TRIES - 1:
+                raise
+            time.sleep(_REPLACE_WAIT_S)
+
+
 # errno values that only a write can cause: raised inside an atomic_output block
 # they are about the output, whatever call raised them.
 _WRITE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS})
@@ -209,7 +227,7 @@ def atomic_output(dest: str | os.PathLike[str]) -> Iterator[Path]:
         if not tmp.exists():
             raise InputError(f"nothing was written for {dest}")
         _fsync_file(tmp)
-        os.replace(tmp, dest)
+        _replace(tmp, dest)
     except OSError as err:
         with contextlib.suppress(OSError):
             tmp.unlink()

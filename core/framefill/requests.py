@@ -28,6 +28,7 @@ __all__ = [
     "AlphaMethod",
     "LayerPolicy",
     "VideoCodec",
+    "VideoStep",
     "BundleKind",
     "FillRequest",
     "UpscaleRequest",
@@ -52,7 +53,9 @@ Aspect = Literal["error", "stretch", "fit", "fill"]
 AlphaMethod = Literal["network", "lanczos"]
 LayerPolicy = Literal["all", "beauty"]
 VideoCodec = Literal["auto", "h264", "prores", "lossless"]
-BundleKind = Literal["fill", "upscale", "qc", "sparse_pipeline"]
+# A video upscale in one process (whole), or split for a farm: segment tasks, then one join.
+VideoStep = Literal["whole", "segment", "join"]
+BundleKind = Literal["fill", "upscale", "qc", "sparse_pipeline", "upscale_video"]
 
 # Gaps longer than one frame: recursive halving measured better than direct
 # filling in 9 of 10 cases (rife-4, keeping 1 frame in 3 or 4 of the sample shot
@@ -301,7 +304,9 @@ class UpscaleRequest(_Request):
     aspect ratio. ``tile_px`` fixes the tile size (0: untiled), else it follows
     ``memory_budget_bytes``. ``alpha`` and ``layers`` are for EXR/RGBA frames;
     ``frames`` selects frames of a sequence; ``codec``, ``crf``, ``cache_dir``
-    and ``keep_cache`` are for video.
+    and ``keep_cache`` are for video. ``video_step`` splits a video job for a
+    farm: ``segment`` upscales ``frames`` (0 = the first frame) into the frame
+    cache and writes no video; ``join`` writes the video from that cache only.
     """
 
     input_path: str
@@ -326,6 +331,7 @@ class UpscaleRequest(_Request):
     crf: int | None = None
     cache_dir: Path | None = None
     keep_cache: bool = False
+    video_step: VideoStep = "whole"
 
     def __post_init__(self) -> None:
         _freeze(self, "input_path", _text("input_path", self.input_path, example="renders/shot.####.exr or in.mp4"))
@@ -374,8 +380,13 @@ class UpscaleRequest(_Request):
         if video_in != video_out:
             raise RequestError("output_path", f"{self.output_path} is not the same kind as {self.input_path}: "
                                               "a video upscales to a video and frames to frames")
-        if video_in and self.frames is not None:
-            raise RequestError("frames", "selects frames of a sequence; a video is upscaled whole")
+        _choice("video_step", self.video_step, VideoStep, "a video step")
+        if self.video_step != "whole" and not video_in:
+            raise RequestError("video_step", f"{self.video_step} is a step of a video job; {self.input_path} is "
+                                             "not a video")
+        if video_in and self.frames is not None and self.video_step != "segment":
+            raise RequestError("frames", "selects frames of a sequence; a video is upscaled whole, except by a "
+                                         "farm segment (--segment)")
         if video_in and self.colorspace is not None:
             raise RequestError("colorspace", "names the encoding of frame files; a video's frames go to the network "
                                              "as decoded (sRGB)")
@@ -486,6 +497,8 @@ class BundleRequest(_Request):
     same parameters (``input_pattern`` -> InputDir + InputPattern, ...; see
     :func:`framefill.farm.bundle.write_bundle`). ``render_step`` is a host's own
     OpenJD step put first (its extra job parameters in ``render_parameters``).
+    ``conda_packages`` are conda package specs a host's step needs on the worker
+    (``("blender=4.2",)``), appended to the job's CondaPackages.
     """
 
     kind: BundleKind
@@ -504,6 +517,7 @@ class BundleRequest(_Request):
     render_parameters: tuple[Mapping[str, Any], ...] = ()
     name: str | None = None
     gpu_memory_mib: int | None = None
+    conda_packages: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         _choice("kind", self.kind, BundleKind, "a job template")
@@ -517,7 +531,7 @@ class BundleRequest(_Request):
         _whole("chunk_size", self.chunk_size, minimum=1)
         _whole("gpu_memory_mib", self.gpu_memory_mib, minimum=1)
         if self.model is not None:
-            task = "upscale" if self.kind == "upscale" else "interpolate"
+            task = "upscale" if self.kind in ("upscale", "upscale_video") else "interpolate"
             _model_name("model", self.model, task)
         _freeze(self, "report_dir", _optional_path("report_dir", self.report_dir))
         if self.render_step is not None and not isinstance(self.render_step, Mapping):
@@ -527,6 +541,13 @@ class BundleRequest(_Request):
             raise RequestError("render_parameters", "were given without a render_step")
         if self.name is not None and not str(self.name).strip():
             raise RequestError("name", "must not be empty")
+        if isinstance(self.conda_packages, str) or not isinstance(self.conda_packages, Sequence):
+            raise RequestError("conda_packages", f"must be a list of conda package specs, got {self.conda_packages!r}")
+        _freeze(self, "conda_packages", tuple(self.conda_packages))
+        for spec in self.conda_packages:
+            if not isinstance(spec, str) or not spec.strip() or len(spec.split()) != 1 or "'" in spec or '"' in spec:
+                raise RequestError("conda_packages", f"{spec!r} is not one conda package spec; give e.g. blender=4.2 "
+                                                     "(one spec per entry, no spaces or quotes)")
 
 
 @dataclass(frozen=True)

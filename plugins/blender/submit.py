@@ -231,8 +231,10 @@ def rerender_bundle_request(
             "Regions": regions_file,
             "Rerender": format_range(listed),
             "Threshold": repr(float(threshold_db)),
-            "CondaPackages": "blender={} framefill".format(blender_version),
         },
+        # The region render step runs Blender: the queue's conda environment installs it
+        # (framefill itself comes from the framefill queue environment).
+        "conda_packages": ["blender={}".format(blender_version)],
         "render_step": region_render_step(os.path.basename(output_pattern)),
         "render_parameters": [BLEND_FILE_PARAMETER, REGIONS_PARAMETER, RERENDER_PARAMETER],
         "name": name or "framefill re-render {}".format(os.path.basename(blend_file)),
@@ -299,9 +301,10 @@ def bundle_request(
             "BlendFile": blend_file,
             "Device": device,
             "Threshold": repr(float(threshold_db)),
-            # The queue's conda environment installs both programs for every step.
-            "CondaPackages": "blender={} framefill".format(blender_version),
         },
+        # The render step runs Blender: the queue's conda environment installs it
+        # (framefill itself comes from the framefill queue environment).
+        "conda_packages": ["blender={}".format(blender_version)],
         "render_step": render_step(os.path.basename(staged)),
         "render_parameters": [BLEND_FILE_PARAMETER],
         "name": name or "framefill {}".format(os.path.basename(blend_file)),

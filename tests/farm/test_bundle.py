@@ -94,7 +94,7 @@ def test_render_step_bundle_matches_golden(tmp_path, monkeypatch):
     _compare("sparse_pipeline_render_step", bundle, tmp_path)
     doc = yaml.safe_load((bundle / "template.yaml").read_text())
     deps = {s["name"]: [d["dependsOn"] for d in s.get("dependencies", [])] for s in doc["steps"]}
-    assert deps == {"Render": [], "Fill": ["Render"], "QC": ["Fill"], "Report": ["QC"]}
+    assert deps == {"Render": [], "Fill": ["Render"], "QC": ["Fill"], "Report": ["Fill", "QC"]}
     flows = {p["name"]: p.get("dataFlow") for p in doc["parameterDefinitions"]}
     assert flows["InputDir"] == "OUT" and flows["BlendFile"] == "IN"
     refs = yaml.safe_load((bundle / "asset_references.yaml").read_text())["assetReferences"]
@@ -151,11 +151,12 @@ def test_bundle_values_are_absolute_and_filled_is_computed(tmp_path, monkeypatch
     result = api.make_bundle(BundleRequest("sparse_pipeline", tmp_path / "b", input_pattern="r/x.####.exr",
                                            output_pattern="o/x.####.exr", frames="1-10", keyframes="1-9:4,10"))
     bundle = result.folder
-    values = {r["name"]: r["value"] for r in yaml.safe_load((bundle / "parameter_values.yaml").read_text())["parameterValues"]}
+    rows = yaml.safe_load((bundle / "parameter_values.yaml").read_text())["parameterValues"]
+    values = {r["name"]: r["value"] for r in rows}
     assert values["InputDir"] == str(tmp_path.resolve() / "r")
     assert values["Filled"] == "2-4,6-8"
     assert values["ReportDir"] == str(tmp_path.resolve() / "o" / "qc_report")
-    assert values["ChunkSize"] == 8 and values["Mode"] == "" and values["CondaPackages"] == "framefill"
+    assert values["ChunkSize"] == 8 and values["Mode"] == "" and values["CondaPackages"] == ""
     # The result is what `framefill farm bundle --json` prints.
     assert isinstance(result, BundleResult) and result.parameters == values
     assert result.to_json() == {"bundle": str(bundle), "kind": "sparse_pipeline",

@@ -19,10 +19,9 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import pytest
 import yaml
-from farm_helpers import CORE, framefill_argv, openjd_argv
+from farm_helpers import CORE, framefill_argv, openjd_argv, write_blob_shot
 from framefill.farm.local import write_framefill_launcher
 from framefill.farm.task import KILL_AFTER_FRAMES_ENV
 
@@ -55,15 +54,7 @@ class Shot:
 
 def _synthetic_shot(folder: Path) -> Shot:
     """Five 96x64 frames of a soft blob moving right; frames 2 and 4 are missing."""
-    import OpenEXR
-
-    folder.mkdir(parents=True)
-    y, x = np.mgrid[0:64, 0:96].astype(np.float32)
-    for f in (1, 3, 5):
-        blob = np.exp(-((x - 30 - 3 * f) ** 2 + (y - 32) ** 2) / 80.0)
-        rgb = np.stack([0.2 + blob, 0.3 + 0.5 * y / 64, 0.1 + 0.3 * blob], -1).astype(np.float32)
-        header = {"compression": OpenEXR.ZIP_COMPRESSION, "type": OpenEXR.scanlineimage}
-        OpenEXR.File(header, {"RGB": rgb}).write(str(folder / f"shot.{f:04d}.exr"))
+    write_blob_shot(folder)
     return Shot(keys=folder, frames=(1, 2, 3, 4, 5), model="flow")
 
 

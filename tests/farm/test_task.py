@@ -191,11 +191,12 @@ def test_farm_task_command_runs_a_real_framefill_command(env):
     lines = proc.stdout.splitlines()
     assert lines[-1] == "openjd_progress: 100"
     result = json.loads(lines[-2].removeprefix("framefill result: "))
-    assert sorted(result["templates"]) == ["fill", "qc", "sparse_pipeline", "upscale"]
+    assert sorted(result["templates"]) == ["fill", "qc", "sparse_pipeline", "upscale", "upscale_video"]
     assert Path(result["templates"]["fill"]).name == "fill.yaml"
 
 
 def test_farm_task_without_a_command(env):
     proc = subprocess.run(framefill_argv("farm", "task", "--"), env=env, capture_output=True, text=True)
     assert proc.returncode == 2
-    assert proc.stderr.splitlines() == ["framefill: error: farm task needs a framefill command, e.g. farm task -- interpolate ..."]
+    assert proc.stderr.splitlines() == [
+        "framefill: error: farm task needs a framefill command, e.g. farm task -- interpolate ..."]

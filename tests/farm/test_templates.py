@@ -33,6 +33,7 @@ VALUES = {
                         "OutputPattern": "a.####.exr", "Frames": "1001-1020", "Keyframes": "1001-1019:3",
                         "Filled": "1002-1003,1005-1006,1008-1009,1011-1012,1014-1015,1017-1018,1020",
                         "ReportDir": "/s/qc"},
+    "upscale_video": {"InputFile": "/s/in.mov", "OutputFile": "/s/out/up.mov", "Frames": "0-19"},
 }
 
 
@@ -48,7 +49,9 @@ def _params(kind: str) -> list[str]:
 
 
 def test_every_template_file_is_a_known_kind():
-    assert sorted(p.stem for p in TEMPLATES.glob("*.yaml")) == sorted(KINDS)
+    # queue_env_*.yaml are OpenJD environment templates (tests/farm/test_queue_env.py), not job kinds.
+    job_files = [p.stem for p in TEMPLATES.glob("*.yaml") if not p.stem.startswith("queue_env_")]
+    assert sorted(job_files) == sorted(KINDS)
     assert {k: template_path(k) for k in KINDS} == {k: TEMPLATES / f"{k}.yaml" for k in KINDS}
 
 
@@ -83,14 +86,19 @@ def test_openjd_summary_shows_chunked_steps(kind):
     steps = {s["name"]: s for s in summary["steps"]}
     assert list(steps) == [s["name"] for s in _load(kind)["steps"]]
     chunked = {name for name, s in steps.items() if s.get("parameter_definitions")}
-    assert chunked == {name for name in steps if name != "Report"}
+    assert chunked == {name for name in steps if name not in ("Report", "Join")}
     for name in chunked:
         assert steps[name]["parameter_definitions"] == [{"name": "Frame", "type": "CHUNK[INT]"}]
     # openjd summary counts tasks one frame each: 20 frames, 13 of them filled.
-    expected_tasks = {"Fill": 20, "Upscale": 20, "QC": 20 if kind == "qc" else 13, "Report": 1}
+    expected_tasks = {"Fill": 20, "Upscale": 20, "QC": 20 if kind == "qc" else 13, "Report": 1, "Segments": 20,
+                      "Join": 1}
     assert {n: s["total_tasks"] for n, s in steps.items()} == {n: expected_tasks[n] for n in steps}
     envs = {n: [e["name"] for e in s.get("environments", [])] for n, s in steps.items()}
-    assert envs == {n: (["FramefillModel"] if n in GPU_STEPS[kind] else []) for n in steps}
+    # One framefill worker per session wherever tasks run a model (QC reruns the manifest's model);
+    # the video join is one task and only fetches its model.
+    workers = {"Fill", "Upscale", "QC", "Segments"}
+    assert envs == {n: (["FramefillWorker"] if n in workers else ["FramefillModel"] if n == "Join" else [])
+                    for n in steps}
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -107,7 +115,10 @@ def test_host_requirements_gpu_steps_only(kind):
         job_parameter_values={k: ParameterValue(type=ParameterValueType(types[k]), value=v) for k, v in values.items()},
     )
     for step in job.steps:
-        amounts = {a.name: a.min for a in (step.hostRequirements.amounts if step.hostRequirements else [])}
+        amounts = {a.name: a.min for a in ((step.hostRequirements.amounts or []) if step.hostRequirements else [])}
+        # every step, GPU or not, runs on Linux or Windows (test_host_requirements.py: the CPU variant)
+        families = {a.name: a.anyOf for a in step.hostRequirements.attributes or []}
+        assert families == {"attr.worker.os.family": ["linux", "windows"]}, step.name
         if step.name in GPU_STEPS[kind]:
             assert amounts["amount.worker.gpu"] == Decimal(1)
             assert amounts["amount.worker.gpu.memory"] >= Decimal(4096)
@@ -126,11 +137,14 @@ def test_chunk_size_is_a_job_parameter(kind):
     decoded = validate_template(doc)
     job = plan_job(decoded, resolve_parameter_values(decoded, {**VALUES[kind], "ChunkSize": 8}, template_dir=Path("/")))
     assert job.name == {"fill": "framefill fill 1001-1020", "upscale": "framefill upscale 1001-1020",
-                        "qc": "framefill qc 1001-1020", "sparse_pipeline": "framefill sparse render 1001-1020"}[kind]
+                        "qc": "framefill qc 1001-1020", "sparse_pipeline": "framefill sparse render 1001-1020",
+                        "upscale_video": "framefill upscale video 0-19"}[kind]
     plans = {p.name: p for p in job.steps}
-    chunked = "Fill" if "Fill" in plans else "Upscale" if "Upscale" in plans else "QC"
+    chunked = next(n for n in ("Fill", "Upscale", "Segments", "QC") if n in plans)
     # 20 frames in chunks of at most 8: openjd balances them 7, 7, 6.
-    assert [t["Frame"] for t in plans[chunked].tasks] == ["1001-1007", "1008-1014", "1015-1020"]
+    first = 0 if kind == "upscale_video" else 1001
+    assert [t["Frame"] for t in plans[chunked].tasks] == [f"{first}-{first + 6}", f"{first + 7}-{first + 13}",
+                                                           f"{first + 14}-{first + 19}"]
     assert plans[chunked].chunk_parameter == "Frame"
 
 
@@ -138,9 +152,10 @@ def test_chunk_size_is_a_job_parameter(kind):
 def test_parameter_rules(kind):
     doc = _load(kind)
     params = {p["name"]: p for p in doc["parameterDefinitions"]}
-    conda = params["CondaPackages"]
-    assert conda["type"] == "STRING" and conda["default"] == "framefill"
-    assert conda["userInterface"]["control"] == "HIDDEN"
+    # framefill comes from the framefill queue environment; conda installs only what hosts add.
+    conda, channels = params["CondaPackages"], params["CondaChannels"]
+    assert (conda["type"], conda["default"], conda["userInterface"]["control"]) == ("STRING", "", "LINE_EDIT")
+    assert (channels["type"], channels["default"]) == ("STRING", "deadline-cloud")
     for p in params.values():
         if p["type"] == "PATH":
             assert p["objectType"] in ("FILE", "DIRECTORY")
@@ -148,7 +163,7 @@ def test_parameter_rules(kind):
             assert not Path(p.get("default", "")).is_absolute()
     if "InputDir" in params:
         assert params["InputDir"]["dataFlow"] == "IN"
-    assert params["OutputDir"]["dataFlow"] in ("OUT", "INOUT")
+    assert params["OutputFile" if kind == "upscale_video" else "OutputDir"]["dataFlow"] in ("OUT", "INOUT")
     if "ReportDir" in params:
         assert params["ReportDir"]["dataFlow"] == "OUT"
 
@@ -164,15 +179,27 @@ def test_actions_are_argument_lists_through_the_task_wrapper(kind):
         for arg in run["args"]:
             assert not (arg.startswith("-") and "{{" in arg), arg
         assert not step.get("script", {}).get("embeddedFiles")
+        session = "{{Session.WorkingDirectory}}"
         for env in step.get("stepEnvironments", []):
-            enter = env["script"]["actions"]["onEnter"]
-            assert enter == {"command": "framefill", "args": ["farm", "prepare", "--model", "{{Param.Model}}"]}
+            actions = env["script"]["actions"]
+            if env["name"] == "FramefillModel":
+                assert actions == {"onEnter": {"command": "framefill",
+                                               "args": ["farm", "prepare", "--model", "{{Param.Model}}"]}}
+                continue
+            # The session worker: started with the step's model (QC: none, it reruns the manifest's) and
+            # device, stopped when the session leaves the step.
+            model, device = ("", "auto") if step["name"] == "QC" else ("{{Param.Model}}", "{{Param.Device}}")
+            assert actions == {
+                "onEnter": {"command": "framefill", "args": ["farm", "worker", "start", "--model", model,
+                                                             "--device", device, "--session-dir", session]},
+                "onExit": {"command": "framefill", "args": ["farm", "worker", "stop", "--session-dir", session]},
+            }
 
 
 def test_sparse_pipeline_dependencies():
     doc = _load("sparse_pipeline")
     deps = {s["name"]: [d["dependsOn"] for d in s.get("dependencies", [])] for s in doc["steps"]}
-    assert deps == {"Fill": [], "QC": ["Fill"], "Report": ["QC"]}
+    assert deps == {"Fill": [], "QC": ["Fill"], "Report": ["Fill", "QC"]}
 
 
 def test_broken_template_gives_one_line_with_field_paths():
@@ -191,7 +218,8 @@ def test_broken_template_gives_one_line_with_field_paths():
 
 
 def test_flatten_openjd_error_pairs_fields_with_messages():
-    err = ValueError("2 validation errors for JobTemplate\nsteps[0] -> name:\n\tbad name\nparameterDefinitions:\n\ttoo many")
+    err = ValueError("2 validation errors for JobTemplate\nsteps[0] -> name:\n\tbad name\n"
+                     "parameterDefinitions:\n\ttoo many")
     assert flatten_openjd_error(err) == "steps[0] -> name: bad name; parameterDefinitions: too many"
 
 

@@ -20,7 +20,7 @@ from framefill.errors import InputError, JobFailedError
 
 __all__ = ["farm_group"]
 
-_KINDS = ("fill", "upscale", "qc", "sparse_pipeline")
+_KINDS = ("fill", "upscale", "qc", "sparse_pipeline", "upscale_video")
 
 
 @click.group("farm")
@@ -55,6 +55,7 @@ _BUNDLE_FLAGS = {
     "kind": "KIND", "out_dir": "--out", "params": "-p", "input_pattern": "--input", "output_pattern": "--output",
     "frames": "--frames", "keyframes": "--keyframes", "filled": "--filled", "chunk_size": "--chunk-size",
     "model": "--model", "report_dir": "--report", "name": "--name", "gpu_memory_mib": "--gpu-memory-mib",
+    "conda_packages": "--conda-package",
 }
 # The keys a --render-step file may hold.
 _RENDER_STEP_KEYS = ("step", "parameterDefinitions")
@@ -105,16 +106,22 @@ def _read_render_step(path_text: str) -> tuple[dict[str, Any], tuple[dict[str, A
 @farm_group.command("bundle")
 @click.argument("kind", type=click.Choice(_KINDS))
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False), help="Folder for the job bundle.")
-@click.option("--input", "input_pattern", metavar="PATTERN", help="Input sequence, e.g. renders/beauty.####.exr.")
-@click.option("--output", "output_pattern", metavar="PATTERN", help="Output sequence, e.g. filled/beauty.####.exr.")
+@click.option("--input", "input_pattern", metavar="PATTERN",
+              help="Input sequence, e.g. renders/beauty.####.exr (upscale_video: the video file, e.g. in.mov).")
+@click.option("--output", "output_pattern", metavar="PATTERN",
+              help="Output sequence, e.g. filled/beauty.####.exr (upscale_video: the video file to write).")
 @click.option("--frames", metavar="RANGE", help="Frames to write: 1001-1100, 1001-1100:2, 1,5,9-12.")
 @click.option("--keyframes", metavar="RANGE", help="sparse_pipeline: the frames that are rendered.")
-@click.option("--filled", metavar="RANGE", help="qc, sparse_pipeline: the filled frames (default: frames minus keyframes).")
+@click.option("--filled", metavar="RANGE",
+              help="qc, sparse_pipeline: the filled frames (default: frames minus keyframes).")
 @click.option("--chunk-size", type=click.IntRange(min=1), help="Frames per task.")
 @click.option("--model", metavar="NAME", help="Model name (framefill models list).")
 @click.option("--report", "report_dir", metavar="DIR", help="qc, sparse_pipeline: folder for report.html and qc.json.")
 @click.option("--name", metavar="NAME", help="Job name shown on the farm.")
 @click.option("--gpu-memory-mib", type=click.IntRange(min=1), help="Minimum GPU memory of the GPU steps, in MiB.")
+@click.option("--conda-package", "conda_packages", multiple=True, metavar="SPEC",
+              help="A conda package a step needs on the worker, appended to CondaPackages (repeatable), "
+                   "e.g. --conda-package blender=4.2.")
 @click.option("--render-step", "render_step_file", metavar="FILE",
               help="A YAML or JSON file with an OpenJD `step:` (e.g. a host's render of the keyframes) and, "
                    "optionally, the `parameterDefinitions:` it needs; the step goes first and the template's "
@@ -124,8 +131,8 @@ def _read_render_step(path_text: str) -> tuple[dict[str, Any], tuple[dict[str, A
 def bundle_command(
     kind: str, out_dir: str, input_pattern: str | None, output_pattern: str | None, frames: str | None,
     keyframes: str | None, filled: str | None, chunk_size: int | None, model: str | None, report_dir: str | None,
-    name: str | None, gpu_memory_mib: int | None, render_step_file: str | None, param_items: tuple[str, ...],
-    json_mode: bool, events_mode: bool, quiet: bool,
+    name: str | None, gpu_memory_mib: int | None, conda_packages: tuple[str, ...], render_step_file: str | None,
+    param_items: tuple[str, ...], json_mode: bool, events_mode: bool, quiet: bool,
 ) -> None:
     """Write a Deadline Cloud job bundle (template, parameter values, asset references).
 
@@ -146,7 +153,7 @@ def bundle_command(
                 output_pattern=output_pattern, frames=frames, keyframes=keyframes, filled=filled,
                 chunk_size=chunk_size, model=model, report_dir=None if report_dir is None else Path(report_dir),
                 render_step=render_step, render_parameters=render_parameters, name=name,
-                gpu_memory_mib=gpu_memory_mib,
+                gpu_memory_mib=gpu_memory_mib, conda_packages=conda_packages,
             )
             result = api.make_bundle(request)
 
@@ -163,7 +170,8 @@ def bundle_command(
 @click.option("--farm-id", metavar="ID", help="Deadline Cloud farm (default: deadline config defaults.farm_id).")
 @click.option("--queue-id", metavar="ID", help="Deadline Cloud queue (default: deadline config defaults.queue_id).")
 @click.option("--profile", metavar="NAME", help="AWS profile (default: deadline config defaults.aws_profile_name).")
-@click.option("--yes", "assume_yes", is_flag=True, help="Accept the deadline client's confirmations (attachments, hooks).")
+@click.option("--yes", "assume_yes", is_flag=True,
+              help="Accept the deadline client's confirmations (attachments, hooks).")
 @output_options
 def submit_command(
     bundle_dir: str, farm_id: str | None, queue_id: str | None, profile: str | None, assume_yes: bool,
@@ -193,21 +201,29 @@ def submit_command(
 @click.argument("source", type=click.Path(), metavar="BUNDLE_DIR|TEMPLATE")
 @click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
               help="Worker processes; each step's chunk tasks are split among them.")
-@click.option("--devices", metavar="LIST", help="Comma list of devices, one per worker (default: cuda:i if enough GPUs, else cpu).")
+@click.option("--devices", metavar="LIST",
+              help="Comma list of devices, one per worker (default: cuda:i if enough GPUs, else cpu).")
+@click.option("--environment", "environments", multiple=True, metavar="ENV.yaml",
+              help="An OpenJD environment template entered around every session, like a queue environment "
+                   "(repeatable, outermost first), e.g. openjd_templates/queue_env_framefill_venv.yaml.")
 @_param_option
 @output_options
 def run_local_command(
-    source: str, workers: int, devices: str | None, param_items: tuple[str, ...],
+    source: str, workers: int, devices: str | None, environments: tuple[str, ...], param_items: tuple[str, ...],
     json_mode: bool, events_mode: bool, quiet: bool,
 ) -> None:
-    """Run a job bundle or template on this machine with openjd, as a farm would."""
+    """Run a job bundle or template on this machine with openjd, as a farm would.
+
+    Without --environment the tasks run this very framefill; with a queue
+    environment they run the framefill it puts on PATH.
+    """
     out = make_output(json_mode, events_mode, quiet)
     with run_command(out):
         from framefill import api
 
         device_list = [d.strip() for d in devices.split(",")] if devices else None
         result = api.run_bundle_locally(source, params=_parse_params(param_items), workers=workers,
-                                        devices=device_list, report=out.report)
+                                        devices=device_list, environments=environments, report=out.report)
         if not result.ok:
             failed = next(r for r in result.runs if not r.ok)
             where = f"step {failed.step} on worker {failed.worker}" if failed.step else "the job"
@@ -260,6 +276,52 @@ def prepare_command(model: str) -> None:
     from framefill import api
 
     sys.exit(api.prepare_farm_worker(model))
+
+
+@farm_group.group("worker")
+def worker_group() -> None:
+    """(Used by the job templates' step environments.) The session worker that keeps the model loaded."""
+
+
+_SESSION_DIR = click.option("--session-dir", required=True, type=click.Path(file_okay=False),
+                            help="The session's working directory ({{Session.WorkingDirectory}}).")
+_IDLE = click.option("--idle-timeout", type=click.FloatRange(min=1), default=None, metavar="SECONDS",
+                     help="Exit after this long without a task (default 3600).")
+
+
+@worker_group.command("start")
+@click.option("--model", required=True, metavar="NAME", help="Model to fetch, verify and keep loaded.")
+@click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda[:N].")
+@_SESSION_DIR
+@_IDLE
+def worker_start_command(model: str, device: str, session_dir: str, idle_timeout: float | None) -> None:
+    """Start the session's worker (model loaded once) and export FRAMEFILL_WORKER for its tasks."""
+    from framefill import api
+
+    sys.exit(api.start_farm_worker(model, device, session_dir, idle_timeout_s=idle_timeout))
+
+
+@worker_group.command("stop")
+@_SESSION_DIR
+def worker_stop_command(session_dir: str) -> None:
+    """Stop the session's worker."""
+    from framefill import api
+
+    sys.exit(api.stop_farm_worker(session_dir))
+
+
+@worker_group.command("serve", hidden=True)
+@click.option("--model", required=True, metavar="NAME")
+@click.option("--device", default="auto")
+@_SESSION_DIR
+@_IDLE
+def worker_serve_command(model: str, device: str, session_dir: str, idle_timeout: float | None) -> None:
+    """The worker process itself (`worker start` runs it detached)."""
+    from framefill import api
+    from framefill.cli import main
+
+    sys.exit(api.serve_farm_worker(session_dir, model=model, device=device, idle_timeout_s=idle_timeout or 3600.0,
+                                   run=main))
 
 
 cli.add_command(farm_group, "farm")

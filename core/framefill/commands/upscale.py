@@ -12,10 +12,15 @@ from framefill.commands.colorspaces import COLOR_FLAGS, color_options
 
 # The flag that sets each UpscaleRequest field, so an error names what was typed.
 FLAGS = {"input_path": "INPUT", "output_path": "--out", "memory_budget_bytes": "--memory-budget", "tile_px": "--tile",
-         **COLOR_FLAGS}
+         "video_step": "--segment/--join", **COLOR_FLAGS}
 
 
 def _human(payload: dict[str, Any]) -> None:
+    segment = (payload.get("video") or {}).get("segment")
+    if segment:
+        click.echo(f"frames {segment['frames']}: {payload['upscaled']} upscaled, {payload['cached']} already in the "
+                   f"frame cache {segment['cache']} in {payload['seconds']:.1f} s")
+        return
     done = f"{payload['upscaled']} upscaled"
     if payload["skipped"]:
         done += f", {payload['skipped']} already done"
@@ -48,7 +53,8 @@ def _human(payload: dict[str, Any]) -> None:
 @click.argument("input_path", metavar="INPUT")
 @click.option("--out", "output_path", required=True,
               help="Output pattern (out/shot.####.exr) or video file (out.mp4, out.mov).")
-@click.option("--frames", "frames_text", help="Frames of a sequence to upscale (default: all on disk).")
+@click.option("--frames", "frames_text",
+              help="Frames of a sequence to upscale (default: all on disk); with --segment, of a video (0: the first).")
 @click.option("--model", default=None,
               help="realesrgan-x4plus (default), realesrgan-x4plus-anime, realesr-animevideov3[-x2|-x3|-x4], "
                    "fidelity (dat-light-x4; live action), lanczos. A family name with --scale N picks its xN model.")
@@ -76,6 +82,12 @@ def _human(payload: dict[str, Any]) -> None:
 @click.option("--cache-dir", type=click.Path(file_okay=False), default=None,
               help="Video: frame cache for resuming (default: beside the output in .framefill/).")
 @click.option("--keep-cache", is_flag=True, help="Video: keep the frame cache after a successful run.")
+@click.option("--segment", "segment", is_flag=True,
+              help="Video, farm: upscale only --frames (decoded by index) into the frame cache and write no video; "
+                   "a --join run then writes it.")
+@click.option("--join", "join", is_flag=True,
+              help="Video, farm: write the video from the frame cache the --segment runs filled, upscaling nothing; "
+                   "fails naming any frame missing from it.")
 @color_options
 @click.option("--color-fix/--no-color-fix", "color_fix", default=None,
               help="Give the network's output the input's low frequencies (colour and tone), keeping its detail. "
@@ -85,8 +97,8 @@ def upscale_command(
     input_path: str, output_path: str, frames_text: str | None, model: str | None, weights: str | None,
     scale: float | None, size_text: str | None, aspect: str, tile_px: int | None, memory_budget: str | None,
     device: str, alpha: str | None, layers: str, codec: str, crf: int | None, cache_dir: str | None,
-    keep_cache: bool, color_config: str | None, colorspace: str | None, color_fix: bool | None,
-    json_mode: bool, events_mode: bool, quiet: bool,
+    keep_cache: bool, segment: bool, join: bool, color_config: str | None, colorspace: str | None,
+    color_fix: bool | None, json_mode: bool, events_mode: bool, quiet: bool,
 ) -> None:
     """Upscale INPUT (an EXR/PNG/TIFF/JPEG sequence pattern or a video file) into --out.
 
@@ -107,8 +119,12 @@ def upscale_command(
         parse_size,
     )
 
+    from framefill.errors import InputError
+
     out = make_output(json_mode, events_mode, quiet)
     with run_command(out), named_flags(FLAGS):
+        if segment and join:
+            raise InputError("--segment and --join are two steps of a farm job; give one of them")
         request = UpscaleRequest(
             input_path, output_path, frames=parse_frames(frames_text), model=model,
             weights=Path(weights) if weights else None, scale=scale,
@@ -117,6 +133,7 @@ def upscale_command(
             device=device, alpha=alpha or "network", layers=layers, codec=codec, crf=crf,  # type: ignore[arg-type]
             cache_dir=Path(cache_dir) if cache_dir else None, keep_cache=keep_cache,
             color_config=color_config, colorspace=colorspace, color_fix=color_fix,
+            video_step="segment" if segment else "join" if join else "whole",
         )
         payload = api.upscale(request, report=out.report).to_json()
         out.result(payload, lambda: _human(payload))

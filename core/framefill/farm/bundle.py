@@ -65,11 +65,28 @@ _HEADER = "# Written by `framefill farm bundle` from openjd_templates/{kind}.yam
 _SHORTCUT_FIELDS = {
     "InputDir": "input_pattern", "InputPattern": "input_pattern", "OutputDir": "output_pattern",
     "OutputPattern": "output_pattern", "Frames": "frames", "Keyframes": "keyframes", "Filled": "filled",
-    "ChunkSize": "chunk_size", "Model": "model", "ReportDir": "report_dir",
+    "ChunkSize": "chunk_size", "Model": "model", "ReportDir": "report_dir", "CondaPackages": "conda_packages",
 }
 _RANGE_PARAMETERS = ("Frames", "Keyframes", "Filled")
+# A video job (upscale_video) takes files, not patterns: the same request fields fill them.
+_VIDEO_FILE_PARAMETERS = {"input_pattern": "InputFile", "output_pattern": "OutputFile"}
+_SHORTCUT_FIELDS.update({param: field for field, param in _VIDEO_FILE_PARAMETERS.items()})
 _INT_TEXT = re.compile(r"^[-+]?\d+$")
 _SIZE_TEXT = re.compile(r"^\d+x\d+$")
+
+# Host requirements by device. Templates carry the GPU variant; a job whose Device is
+# cpu loses every amount.worker.gpu* requirement, so a CPU-only fleet can run it.
+# "auto" keeps the GPU amounts: on a farm it would otherwise land on CPU workers and
+# run there many times slower; a CPU fleet asks for Device=cpu.
+GPU_AMOUNT_PREFIX = "amount.worker.gpu"
+OS_FAMILY_ATTRIBUTE = "attr.worker.os.family"
+# Linux and Windows for every step. macOS is left out, also for CPU jobs: framefill is
+# neither built nor tested there, and a Mac worker would take the job only to fail it.
+OS_FAMILIES: tuple[str, ...] = ("linux", "windows")
+# What reaches CondaPackages / CondaChannels: Deadline's conda queue environment puts
+# them inside single quotes in bash, so quotes, spaces inside a spec and $ or ` are refused.
+_CONDA_SPEC = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.:=<>!~*,|+\-\[\]]*$")
+_CONDA_CHANNEL = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.:/~%+=@\-]*$")
 
 
 @dataclass(frozen=True)
@@ -98,10 +115,28 @@ class BundleResult:
 def split_pattern(pattern: str | os.PathLike[str], *, what: str = "pattern") -> tuple[str, str]:
     """Split ``shots/a/beauty.####.exr`` into an absolute folder and a file pattern.
 
+    A Windows spelling (``C:\\shots\\a.####.exr``, ``C:/shots/a.####.exr``, ``\\\\srv\\share\\a.####.exr``)
+    is split as written on any system, never resolved against this machine's folders (a Linux
+    submitter may write a bundle for Windows workers); it must be a full path.
+
     Raises:
-        InputError: the pattern has no file name.
+        InputError: the pattern has no file name, or is a Windows path that is not a full one.
     """
+    import ntpath
+
+    from framefill.frames.sequence import is_windows_spelling, split_folder_name
+
     text = os.fspath(pattern).strip()
+    if is_windows_spelling(text):
+        folder, name = split_folder_name(text)
+        if not name:
+            raise InputError(f"{what} {text!r} needs a file name with #### for the frame number, "
+                             "e.g. C:\\shots\\beauty.####.exr")
+        if not ntpath.isabs(text):
+            raise InputError(f"{what} {text!r} is a Windows path without a folder from the drive's root; "
+                             "give the full path, e.g. C:\\shots\\beauty.####.exr")
+        trimmed = folder.rstrip("\\/")  # a drive's root keeps its separator: C: alone is a drive's current folder
+        return (trimmed if not re.fullmatch(r"[A-Za-z]:", trimmed) else folder), name
     path = Path(text).expanduser()
     if not text or not path.name or text.endswith(("/", os.sep)):
         raise InputError(f"{what} {text!r} needs a file name with #### for the frame number, e.g. shot/beauty.####.exr")
@@ -128,7 +163,11 @@ def write_bundle(request: BundleRequest) -> BundleResult:
     folder is written by the job itself, so it is declared an output.
 
     ``gpu_memory_mib`` replaces the ``amount.worker.gpu.memory`` minimum of the
-    GPU steps; ``name`` replaces the job name.
+    GPU steps; ``name`` replaces the job name. ``conda_packages`` (a host's
+    ``blender=4.2``) are appended to CondaPackages. Host requirements follow the
+    Device: ``cpu`` drops every GPU amount, any other device keeps them, and
+    every step gets ``attr.worker.os.family`` (linux, windows); see
+    :func:`fit_host_requirements`.
 
     Paths are made absolute against the current directory. Every value is
     checked before anything is written: a Model against the model registry, a
@@ -189,7 +228,9 @@ def _request_values(request: BundleRequest, defined: Mapping[str, Any],
     for field, dir_param, name_param in (("input_pattern", "InputDir", "InputPattern"),
                                          ("output_pattern", "OutputDir", "OutputPattern")):
         pattern = getattr(request, field)
-        if pattern is not None:
+        if pattern is not None and kind == "upscale_video":
+            put(_VIDEO_FILE_PARAMETERS[field], _video_file(pattern, field), field)
+        elif pattern is not None:
             folder, name = _split(pattern, field)
             put(dir_param, folder, field)
             put(name_param, name, field)
@@ -198,8 +239,13 @@ def _request_values(request: BundleRequest, defined: Mapping[str, Any],
         put(param, None if text is None else _range_text(text, field), field)
     put("ChunkSize", request.chunk_size, "chunk_size")
     put("Model", request.model, "model")
-    put("ReportDir", None if request.report_dir is None else str(request.report_dir.expanduser().resolve()),
-        "report_dir")
+    put("ReportDir", None if request.report_dir is None else _absolute(request.report_dir), "report_dir")
+    if request.conda_packages:
+        if "CondaPackages" not in defined:
+            raise RequestError("conda_packages", f"do not apply to a {kind} job (its template has no CondaPackages "
+                                                 "parameter)")
+        base = str(values.get("CondaPackages", defined["CondaPackages"].get("default", "")))
+        values["CondaPackages"] = join_conda_packages(base, request.conda_packages)
     for param in _RANGE_PARAMETERS:
         if param in given and param in defined:
             _range_text(values[param], "params", param=param)
@@ -216,8 +262,13 @@ def _shape_template(request: BundleRequest, template: dict[str, Any], values: di
     kind = request.kind
     if request.render_step is not None:
         _prepend_render_step(template, request.render_step, request.render_parameters)
+    uses_gpu = job_uses_gpu(template, values)
     if request.gpu_memory_mib is not None:
+        if uses_gpu is False:
+            raise RequestError("gpu_memory_mib", "applies to GPU jobs, and this one runs on the CPU (Device cpu); "
+                                                 "leave it out or choose a GPU device")
         _set_gpu_memory(template, request.gpu_memory_mib)
+    fit_host_requirements(template, uses_gpu=uses_gpu)
     if request.name is not None:
         template["name"] = str(request.name)
     defined = {p["name"]: p for p in template.get("parameterDefinitions", [])}
@@ -232,6 +283,48 @@ def _shape_template(request: BundleRequest, template: dict[str, Any], values: di
         return validate_template(template, where=f"the {kind} job with this render step"), defined
     except TemplateError as err:
         raise RequestError("render_step", err.msg) from None
+
+
+def join_conda_packages(base: str, extra: Sequence[str]) -> str:
+    """``base`` (a space-separated CondaPackages value) with ``extra`` appended, each spec once."""
+    specs: list[str] = []
+    for spec in [*base.split(), *extra]:
+        if spec not in specs:
+            specs.append(spec)
+    return " ".join(specs)
+
+
+def job_uses_gpu(template: Mapping[str, Any], values: Mapping[str, Any]) -> bool | None:
+    """Whether the job runs on a GPU: its Device value (or the template's default) is anything but ``cpu``.
+
+    None for a template without a Device parameter (its steps keep the requirements they declare).
+    """
+    definition = next((p for p in template.get("parameterDefinitions", []) if p.get("name") == "Device"), None)
+    if definition is None:
+        return None
+    device = str(values.get("Device", definition.get("default", "auto"))).strip().lower()
+    return device != "cpu"
+
+
+def fit_host_requirements(template: dict[str, Any], *, uses_gpu: bool | None) -> None:
+    """Make every step's host requirements fit the job's device, in place.
+
+    ``uses_gpu`` False drops every ``amount.worker.gpu*`` amount (a step left with
+    no amount keeps only its attributes). Every step without an
+    ``attr.worker.os.family`` attribute gets one (:data:`OS_FAMILIES`), a host's render step too.
+    """
+    for step in template.get("steps", []):
+        requirements = step.get("hostRequirements") or {}
+        if uses_gpu is False and "amounts" in requirements:
+            kept = [a for a in requirements["amounts"] if not str(a.get("name", "")).startswith(GPU_AMOUNT_PREFIX)]
+            if kept:
+                requirements["amounts"] = kept
+            else:
+                del requirements["amounts"]
+        attributes = requirements.setdefault("attributes", [])
+        if not any(a.get("name") == OS_FAMILY_ATTRIBUTE for a in attributes):
+            attributes.append({"name": OS_FAMILY_ATTRIBUTE, "anyOf": list(OS_FAMILIES)})
+        step["hostRequirements"] = requirements
 
 
 def _split(pattern: str, field: str) -> tuple[str, str]:
@@ -266,8 +359,78 @@ def _error(param: str, given: set[str], detail: str) -> RequestError:
     return RequestError(_SHORTCUT_FIELDS[param], detail)
 
 
+def _video_file(path: str | os.PathLike[str], field: str) -> str:
+    """A video job's input or output file as an absolute path.
+
+    Raises:
+        RequestError: no file name, or not a video file.
+    """
+    from framefill.frames.video import VIDEO_EXTENSIONS, is_video_path
+
+    text = os.fspath(path).strip()
+    if not text or text.endswith(("/", os.sep)) or not is_video_path(text):
+        raise RequestError(field, f"{text!r} is not a video file; give one ending in {', '.join(VIDEO_EXTENSIONS)}")
+    return _absolute(text)
+
+
+def _absolute(path: str | os.PathLike[str]) -> str:
+    """``path`` made absolute on this machine; a Windows spelling (``C:\\shots``, ``\\\\srv\\share``) stays as
+    written on any system, for a Windows worker to read."""
+    from framefill.frames.sequence import is_windows_spelling
+
+    text = os.fspath(path).strip()
+    return text if is_windows_spelling(text) else str(Path(text).expanduser().resolve())
+
+
+def _folder_of(path: str) -> str:
+    """The folder of a file path as written (``C:\\up\\a.mov`` -> ``C:\\up``, also on Linux)."""
+    from framefill.frames.sequence import split_folder_name
+
+    return split_folder_name(path)[0]
+
+
+def _join(folder: str, name: str) -> str:
+    """``folder/name`` in ``folder``'s own spelling (a Windows folder joins with ``\\``)."""
+    import ntpath
+
+    from framefill.frames.sequence import is_windows_spelling
+
+    return ntpath.join(folder, name) if is_windows_spelling(folder) else str(Path(folder) / name)
+
+
+def _derive_video_frames(values: dict[str, Any], given: set[str]) -> None:
+    """A video job's Frames: every frame of InputFile, ``0-(count - 1)``, counted in the file.
+
+    Segments must cover the whole video (the join needs every frame), so a Frames
+    given by the caller must be exactly that range when the file can be read.
+
+    Raises:
+        RequestError: the input cannot be read as a video and Frames is not given,
+            or Frames is not the video's whole range.
+    """
+    from framefill.frames.video import probe_video
+
+    source = values.get("InputFile")
+    if source is None:
+        return
+    try:
+        count = probe_video(str(source)).frame_count
+    except InputError as err:
+        if "Frames" in values:
+            return  # a video that is not there yet (rendered by an earlier job): trust the range given
+        raise RequestError("input_pattern", f"{err.msg}; or give Frames (0 to its frame count - 1)") from None
+    whole = frames_to_str(range(count))
+    if "Frames" not in values:
+        values["Frames"] = whole
+    elif frames_to_str(parse_frames(str(values["Frames"]))) != whole:
+        raise _error("Frames", given, f"{values['Frames']} is not every frame of {source} ({whole}, 0 is the "
+                                      "first): the join needs them all; leave Frames out to have it counted")
+
+
 def _derive_values(kind: str, defined: Mapping[str, Any], values: dict[str, Any], given: set[str]) -> None:
-    """Fill the parameters that follow from others: Filled and ReportDir."""
+    """Fill the parameters that follow from others: Filled, ReportDir, and a video job's Frames."""
+    if kind == "upscale_video":
+        _derive_video_frames(values, given)
     if "Filled" in defined and "Filled" not in values:
         if "Frames" in values and "Keyframes" in values:
             every = parse_frames(str(values["Frames"]), what="Frames")
@@ -287,7 +450,7 @@ def _derive_values(kind: str, defined: Mapping[str, Any], values: dict[str, Any]
             raise _error("Keyframes", given, f"{frames_to_str(outside)} lie outside Frames {values['Frames']}; "
                                              "widen Frames or drop them")
     if "ReportDir" in defined and "ReportDir" not in values and "OutputDir" in values:
-        values["ReportDir"] = str(Path(str(values["OutputDir"])) / DEFAULT_REPORT_SUBDIR)
+        values["ReportDir"] = _join(str(values["OutputDir"]), DEFAULT_REPORT_SUBDIR)
 
 
 # ---------------------------------------------------------------------------------------
@@ -299,7 +462,7 @@ def _derive_values(kind: str, defined: Mapping[str, Any], values: dict[str, Any]
 def _model_problem(kind: str, text: str) -> str | None:
     from framefill.models.registry import MODELS
 
-    task = "upscale" if kind == "upscale" else "interpolate"
+    task = "upscale" if kind in ("upscale", "upscale_video") else "interpolate"
     if text not in MODELS:
         known = ", ".join(c.name for c in MODELS if c.task == task)
         return f"{text!r} is not a known {task} model; use one of {known}"
@@ -364,7 +527,23 @@ def _tile_problem(kind: str, text: str) -> str | None:
     return None
 
 
-# The template parameters that reach a framefill option, checked as that option reads them.
+def _conda_packages_problem(kind: str, text: str) -> str | None:
+    bad = [spec for spec in text.split() if not _CONDA_SPEC.match(spec)]
+    if bad:
+        return f"{bad[0]!r} is not a conda package spec (e.g. blender=4.2, nuke=15.*); separate specs with spaces"
+    return None
+
+
+def _conda_channels_problem(kind: str, text: str) -> str | None:
+    bad = [channel for channel in text.split() if not _CONDA_CHANNEL.match(channel)]
+    if bad:
+        return f"{bad[0]!r} is not a conda channel (a name such as deadline-cloud or conda-forge, or a URL " \
+               "such as s3://bucket/channel); separate channels with spaces"
+    return None
+
+
+# The template parameters that reach a framefill option (or a queue environment),
+# checked as that option reads them.
 _NAMED_CHECKS: dict[str, Callable[[str, str], str | None]] = {
     "Model": _model_problem,
     "Device": _device_problem,
@@ -373,6 +552,8 @@ _NAMED_CHECKS: dict[str, Callable[[str, str], str | None]] = {
     "Scale": _scale_problem,
     "Size": _size_problem,
     "TilePx": _tile_problem,
+    "CondaPackages": _conda_packages_problem,
+    "CondaChannels": _conda_channels_problem,
 }
 
 
@@ -513,7 +694,7 @@ def _asset_references(defined: Mapping[str, Mapping[str, Any]], resolved: Mappin
             add(in_files if is_file else in_dirs, value)
         if "OUT" in flow:
             # Job attachments collect output folders, so an output file contributes its folder.
-            add(out_dirs, str(Path(value).parent) if is_file else value)
+            add(out_dirs, _folder_of(value) if is_file else value)
     return {
         "assetReferences": {
             "inputs": {"directories": in_dirs, "filenames": in_files},
@@ -535,7 +716,8 @@ def bundle_template_path(bundle_dir: Path) -> Path:
     for candidate in ("template.yaml", "template.yml", "template.json"):
         if (bundle_dir / candidate).is_file():
             return bundle_dir / candidate
-    raise TemplateError(f"{bundle_dir} is not a job bundle: it has no template.yaml (make one with framefill farm bundle)")
+    raise TemplateError(f"{bundle_dir} is not a job bundle: it has no template.yaml "
+                        "(make one with framefill farm bundle)")
 
 
 def read_bundle_values(bundle_dir: Path) -> dict[str, Any]:

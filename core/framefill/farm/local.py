@@ -9,7 +9,10 @@ a farm worker); a step starts only when every step it depends on has finished.
 
 The tasks call ``framefill``; a small launcher for this very interpreter and
 framefill package is put first on PATH, so the tasks run the same framefill as
-the one that started them.
+the one that started them. With ``environments`` (OpenJD environment templates,
+e.g. the queue environment ``queue_env_framefill_venv.yaml``) every session
+enters them first, as a Deadline Cloud queue does, and the tasks run whatever
+framefill they put on PATH: then there is no launcher and no PYTHONPATH.
 """
 
 from __future__ import annotations
@@ -28,11 +31,12 @@ from pathlib import Path
 from typing import Any
 
 import framefill
-from framefill.errors import FarmError, InputError
+from framefill.errors import FarmError, InputError, TemplateError
 from framefill.events import Event, Reporter, null_reporter
 from framefill.farm.bundle import bundle_template_path, read_bundle_values
 from framefill.farm.templates import (
     StepPlan,
+    flatten_openjd_error,
     plan_job,
     read_template_file,
     resolve_parameter_values,
@@ -99,11 +103,15 @@ def run_local(
     params: Mapping[str, Any] | None = None,
     workers: int = 1,
     devices: Sequence[str] | None = None,
+    environments: Sequence[str | os.PathLike[str]] = (),
     reporter: Reporter = null_reporter,
 ) -> LocalRun:
     """Run a job bundle folder or a template file locally with openjd.
 
-    ``params`` override the bundle's parameter values. With ``workers`` > 1,
+    ``params`` override the bundle's parameter values; a value for a parameter
+    that only an environment template defines (``FramefillVenvRoot``) goes to
+    that environment. ``environments`` are entered around every session, the
+    first outermost (``openjd run --environment``). With ``workers`` > 1,
     worker i gets ``devices[i]`` as its ``Device`` parameter; without
     ``devices``, a ``Device`` of ``auto`` becomes ``cuda:i`` when this machine
     has at least ``workers`` CUDA GPUs, else ``cpu``.
@@ -128,6 +136,10 @@ def run_local(
     template = read_template_file(template_file)
     where = f"job template {template_file}"
     job_template = validate_template(template, where=where)
+    env_files, env_parameters = _environment_templates(environments)
+    job_parameters = {str(p.get("name")) for p in template.get("parameterDefinitions") or [] if isinstance(p, dict)}
+    env_values = {k: str(v) for k, v in values.items() if k in env_parameters and k not in job_parameters}
+    values = {k: v for k, v in values.items() if k not in env_values}
     resolved = resolve_parameter_values(job_template, values, template_dir=template_file.parent.resolve(), where=where)
     plan = plan_job(job_template, resolved)
     steps, job_name = plan.steps, plan.name
@@ -147,19 +159,18 @@ def run_local(
     keep_logs = False
     runs: list[WorkerRun] = []
     try:
-        launcher = write_framefill_launcher(logs / "bin")
-        env = _task_env(launcher)
+        env = _environment_task_env() if env_files else _task_env(write_framefill_launcher(logs / "bin"))
+        session = _Session(env=env, logs=logs, environments=tuple(env_files), env_values=env_values)
         if workers == 1 and devices is None:
             reporter(Event("start", stage="run-local", message=f"{job_name}: {len(steps)} step(s) on 1 worker"))
-            run = _run_openjd(
-                template_file, resolved, step=None, tasks=None, worker=0, device=None, env=env, logs=logs
-            )
+            run = _run_openjd(template_file, resolved, step=None, tasks=None, worker=0, device=None, session=session)
             runs.append(run)
             reporter(Event("progress", stage="run-local", message=run.message, done=1, total=1))
         else:
-            reporter(Event("start", stage="run-local", message=f"{job_name}: {len(steps)} step(s) on {workers} workers"))
+            reporter(Event("start", stage="run-local",
+                           message=f"{job_name}: {len(steps)} step(s) on {workers} workers"))
             for i, step in enumerate(steps):
-                step_runs = _run_step(template_file, resolved, step, worker_dev, env=env, logs=logs)
+                step_runs = _run_step(template_file, resolved, step, worker_dev, session=session)
                 runs.extend(step_runs)
                 reporter(Event("progress", stage="run-local", message=f"step {step.name} finished",
                                done=i + 1, total=len(steps),
@@ -218,6 +229,49 @@ def write_framefill_launcher(folder: Path) -> Path:
     return folder
 
 
+@dataclass(frozen=True)
+class _Session:
+    """What every ``openjd run`` of one local run shares: environment, logs folder, environment templates."""
+
+    env: Mapping[str, str]
+    logs: Path
+    environments: tuple[Path, ...]
+    env_values: Mapping[str, str]  # values of parameters only the environment templates define
+
+
+def _environment_templates(environments: Sequence[str | os.PathLike[str]]) -> tuple[list[Path], set[str]]:
+    """The environment template files (checked with openjd.model) and the parameter names they define.
+
+    Raises:
+        InputError: no such file. TemplateError: not a valid environment template.
+    """
+    from openjd.model import DecodeValidationError, decode_environment_template
+
+    files: list[Path] = []
+    names: set[str] = set()
+    for item in environments:
+        path = Path(item).expanduser().resolve()
+        if not path.is_file():
+            raise InputError(f"--environment {item}: no such file; give an OpenJD environment template "
+                             "such as openjd_templates/queue_env_framefill_venv.yaml")
+        doc = read_template_file(path)
+        try:
+            decode_environment_template(template=doc)
+        except (DecodeValidationError, ValueError, TypeError) as err:
+            raise TemplateError(f"--environment {item} is not an OpenJD environment template: "
+                                f"{flatten_openjd_error(err)}") from err
+        files.append(path)
+        names.update(str(p.get("name")) for p in doc.get("parameterDefinitions") or [] if isinstance(p, dict))
+    return files, names
+
+
+def _environment_task_env() -> dict[str, str]:
+    # The environments decide which framefill runs: nothing of this process's Python leaks in.
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
 def _task_env(launcher_dir: Path) -> dict[str, str]:
     env = dict(os.environ)
     env["PATH"] = os.pathsep.join([str(launcher_dir), env.get("PATH", "")])
@@ -234,8 +288,7 @@ def _run_step(
     step: StepPlan,
     worker_dev: Sequence[str | None],
     *,
-    env: Mapping[str, str],
-    logs: Path,
+    session: _Session,
 ) -> list[WorkerRun]:
     blocks = split_blocks(list(step.tasks), len(worker_dev))
     procs: list[tuple[int, list[dict[str, str]], subprocess.Popen[bytes], Path, float]] = []
@@ -244,8 +297,9 @@ def _run_step(
         vals = dict(values)
         if device is not None and "Device" in vals:
             vals["Device"] = device
-        argv, log = _openjd_argv(template_file, vals, step=step.name, tasks=block, tag=f"{step.name}-w{i}", logs=logs)
-        procs.append((i, block, _spawn(argv, env, log), log, time.monotonic()))
+        argv, log = _openjd_argv(template_file, vals, step=step.name, tasks=block, tag=f"{step.name}-w{i}",
+                                 session=session)
+        procs.append((i, block, _spawn(argv, session.env, log), log, time.monotonic()))
     runs: list[WorkerRun] = []
     for i, block, proc, log, t0 in procs:
         proc.wait()
@@ -263,12 +317,11 @@ def _run_openjd(
     tasks: list[dict[str, str]] | None,
     worker: int,
     device: str | None,
-    env: Mapping[str, str],
-    logs: Path,
+    session: _Session,
 ) -> WorkerRun:
-    argv, log = _openjd_argv(template_file, values, step=step, tasks=tasks, tag=step or "job", logs=logs)
+    argv, log = _openjd_argv(template_file, values, step=step, tasks=tasks, tag=step or "job", session=session)
     t0 = time.monotonic()
-    proc = _spawn(argv, env, log)
+    proc = _spawn(argv, session.env, log)
     proc.wait()
     ok, message = _read_result(log, proc.returncode)
     label = tuple(",".join(t.values()) for t in tasks or [] if t)
@@ -282,11 +335,14 @@ def _openjd_argv(
     step: str | None,
     tasks: list[dict[str, str]] | None,
     tag: str,
-    logs: Path,
+    session: _Session,
 ) -> tuple[list[str], Path]:
+    logs = session.logs
     params_file = logs / f"{tag}.params.json"
-    params_file.write_text(json.dumps(dict(values), indent=1), encoding="utf-8")
+    params_file.write_text(json.dumps({**session.env_values, **values}, indent=1), encoding="utf-8")
     argv = [sys.executable, "-m", "openjd", "run", str(template_file), "--job-param", f"file://{params_file}"]
+    if session.environments:
+        argv += ["--environment", *(str(e) for e in session.environments)]
     if step is not None:
         argv += ["--step", step, "--no-run-dependencies"]
     if tasks is not None:

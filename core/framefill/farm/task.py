@@ -25,6 +25,7 @@ from types import FrameType
 from typing import IO
 
 from framefill.events import Event, parse_event_line
+from framefill.farm.worker import ADDRESS_ENV
 
 __all__ = [
     "KILL_AFTER_FRAMES_ENV",
@@ -32,6 +33,8 @@ __all__ = [
     "translate_event",
     "run_task",
     "prepare_session",
+    "start_session_worker",
+    "stop_session_worker",
     "models_cache_dir",
 ]
 
@@ -103,52 +106,112 @@ def run_task(
     python: str | None = None,
     on_event: Callable[[Event], None] | None = None,
 ) -> int:
-    """Run ``framefill ARGS --events`` as a child process and translate its events for OpenJD.
+    """Run ``framefill ARGS --events`` and translate its events for OpenJD.
+
+    With ``FRAMEFILL_WORKER`` set (a step environment started a session worker,
+    :mod:`framefill.farm.worker`) the command runs in that worker, where torch and the
+    model are already loaded; otherwise, or when the worker does not answer, in a
+    child process. Both run the same CLI code and write the same bytes.
 
     Returns:
-        The exit code for the task: the child's, or 1 when the child was killed.
+        The exit code for the task: the command's, or 1 when it was killed.
     """
+    from framefill.farm.worker import WorkerUnavailable
+
     sink = stdout or sys.stdout
-    argv = [python or sys.executable, "-m", "framefill", *task_argv(args)]
+    argv = task_argv(args)
+    address = os.environ.get(ADDRESS_ENV, "").strip()
+    if address and python is None:
+        relay = _Relay(sink, on_event)
+        try:
+            return relay.finish(args, _run_in_worker(Path(address), argv, relay))
+        except WorkerUnavailable as err:
+            _emit(sink, [f"framefill warning: {err}; running the task in its own process"])
+    relay = _Relay(sink, on_event)
+    return relay.finish(args, _run_child(argv, relay, python))
+
+
+class _Relay:
+    """Turns a command's output lines into OpenJD lines and keeps what the task's exit code needs."""
+
+    def __init__(self, sink: IO[str], on_event: Callable[[Event], None] | None) -> None:
+        self.sink = sink
+        self.on_event = on_event
+        self.kill_after = _kill_after_frames()
+        self.frames_done = 0
+        self.failed_reported = False
+        self.killed = False
+
+    def line(self, line: str) -> None:
+        """Relay one output line; sets ``kill_now`` when the test hook says the command must die."""
+        event = parse_event_line(line)
+        if event is None:
+            _emit(self.sink, [line])
+            return
+        if self.on_event is not None:
+            self.on_event(event)
+        self.failed_reported = self.failed_reported or event.kind == "error"
+        _emit(self.sink, translate_event(event))
+        if event.kind == "frame":
+            self.frames_done += 1
+
+    @property
+    def kill_now(self) -> bool:
+        return self.kill_after is not None and self.frames_done >= self.kill_after and not self.killed
+
+    def finish(self, args: Sequence[str], rc: int) -> int:
+        if self.killed:
+            _emit(self.sink, [f"openjd_fail: killed after {self.frames_done} frame(s) ({KILL_AFTER_FRAMES_ENV})"])
+            return 1
+        if rc != 0 and not self.failed_reported:
+            _emit(self.sink, [f"openjd_fail: framefill {args_label(args)} exited with code {rc}"])
+        return rc if 0 <= rc < 256 else 1
+
+
+def _run_child(argv: list[str], relay: _Relay, python: str | None) -> int:
+    """The command in a child process (``python -m framefill ARGV``); returns its exit code."""
     env = dict(os.environ, PYTHONUNBUFFERED="1")
-    kill_after = _kill_after_frames()
+    env.pop(ADDRESS_ENV, None)
     proc = subprocess.Popen(  # noqa: S603 - argv is a list, no shell
-        argv, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, env=env, text=True, encoding="utf-8",
-        errors="replace", bufsize=1,
+        [python or sys.executable, "-m", "framefill", *argv], stdout=subprocess.PIPE, stdin=subprocess.DEVNULL,
+        env=env, text=True, encoding="utf-8", errors="replace", bufsize=1,
     )
-    previous = _forward_sigterm(proc)
-    frames_done = 0
-    failed_reported = False
-    killed = False
+    def interrupt() -> None:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGINT)
+
+    previous = _on_sigterm(interrupt)
     try:
         assert proc.stdout is not None
         for raw in proc.stdout:
-            line = raw.rstrip("\r\n")
-            event = parse_event_line(line)
-            if event is None:
-                _emit(sink, [line])
-                continue
-            if on_event is not None:
-                on_event(event)
-            failed_reported = failed_reported or event.kind == "error"
-            _emit(sink, translate_event(event))
-            if event.kind == "frame":
-                frames_done += 1
-                if kill_after is not None and frames_done >= kill_after and not killed:
-                    proc.kill()
-                    killed = True
-        rc = proc.wait()
+            relay.line(raw.rstrip("\r\n"))
+            if relay.kill_now:  # the test hook: die like a worker that crashes
+                proc.kill()
+                relay.killed = True
+        return proc.wait()
     finally:
         _restore_sigterm(previous)
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-    if killed:
-        _emit(sink, [f"openjd_fail: killed after {frames_done} frame(s) ({KILL_AFTER_FRAMES_ENV})"])
-        return 1
-    if rc != 0 and not failed_reported:
-        _emit(sink, [f"openjd_fail: framefill {args_label(args)} exited with code {rc}"])
-    return rc if 0 <= rc < 256 else 1
+
+
+def _run_in_worker(address_file: Path, argv: list[str], relay: _Relay) -> int:
+    """The command in the session's worker; SIGTERM (OpenJD's cancel) asks the worker to stop it."""
+    from framefill.farm.worker import run_in_worker
+
+    terminated: list[bool] = []
+    previous = _on_sigterm(lambda: terminated.append(True))
+
+    def cancel_requested() -> bool:
+        if relay.kill_now:  # the test hook: the command stops as if its process died
+            relay.killed = True
+        return bool(terminated) or relay.killed
+
+    try:
+        return run_in_worker(address_file, argv, on_line=relay.line, cancel_requested=cancel_requested)
+    finally:
+        _restore_sigterm(previous)
 
 
 def prepare_session(model: str, *, stdout: IO[str] | None = None, python: str | None = None) -> int:
@@ -163,6 +226,42 @@ def prepare_session(model: str, *, stdout: IO[str] | None = None, python: str | 
     if rc != 0:
         return rc
     _emit(sink, [f"openjd_env: FRAMEFILL_MODELS={models_cache_dir()}", f"openjd_status: model {model} ready"])
+    return 0
+
+
+def start_session_worker(model: str, device: str, session_dir: Path, *, stdout: IO[str] | None = None,
+                         idle_timeout_s: float | None = None) -> int:
+    """A step environment's onEnter: fetch and verify ``model``, start the session's worker with it
+    loaded on ``device``, and export ``FRAMEFILL_MODELS`` and ``FRAMEFILL_WORKER`` for the tasks.
+
+    An empty ``model`` starts a worker that has imported torch and loads models as commands ask.
+    """
+    from framefill.errors import FramefillError
+    from framefill.farm.worker import DEFAULT_IDLE_TIMEOUT_S, start_worker
+
+    sink = stdout or sys.stdout
+    if model:  # none for a step whose model each command reads (QC reruns the manifest's model)
+        rc = prepare_session(model, stdout=sink)
+        if rc != 0:
+            return rc
+    os.environ["FRAMEFILL_MODELS"] = str(models_cache_dir())
+    _emit(sink, [f"openjd_status: starting the framefill worker ({model or 'no model yet'} on {device})"])
+    try:
+        address = start_worker(session_dir, model=model, device=device,
+                               idle_timeout_s=idle_timeout_s or DEFAULT_IDLE_TIMEOUT_S)
+    except FramefillError as err:
+        _emit(sink, [f"framefill error: {err.msg}", f"openjd_fail: {err.msg}"])
+        return err.exit_code
+    _emit(sink, [f"openjd_env: {ADDRESS_ENV}={address}", "openjd_status: framefill worker ready"])
+    return 0
+
+
+def stop_session_worker(session_dir: Path, *, stdout: IO[str] | None = None) -> int:
+    """A step environment's onExit: stop the session's worker (nothing to do when none runs)."""
+    from framefill.farm.worker import stop_worker
+
+    stopped = stop_worker(session_dir)
+    _emit(stdout or sys.stdout, ["framefill worker stopped" if stopped else "no framefill worker was running"])
     return 0
 
 
@@ -198,18 +297,17 @@ def _kill_after_frames() -> int | None:
 _Handler = Callable[[int, FrameType | None], object] | int | None
 
 
-def _forward_sigterm(proc: subprocess.Popen[str]) -> _Handler:
-    """On SIGTERM (OpenJD's cancel notice) ask the child to stop like Ctrl-C.
+def _on_sigterm(action: Callable[[], object]) -> _Handler:
+    """On SIGTERM (OpenJD's cancel notice) run ``action``: stop the command like Ctrl-C.
 
-    framefill turns SIGINT into a clean stop: the frame in hand is finished or
+    framefill turns an interrupt into a clean stop: the frame in hand is finished or
     dropped, never left half-written, and the manifest stays consistent.
     """
     if os.name != "posix":
         return None
 
     def handler(signum: int, frame: FrameType | None) -> None:  # noqa: ARG001
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGINT)
+        action()
 
     try:
         return signal.signal(signal.SIGTERM, handler)

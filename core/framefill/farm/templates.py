@@ -40,7 +40,7 @@ __all__ = [
 # exist in openjd-cli but are local-only, so a template that needs them is refused.
 EXTENSIONS: tuple[str, ...] = ("TASK_CHUNKING",)
 
-TEMPLATE_KINDS: tuple[str, ...] = ("fill", "upscale", "qc", "sparse_pipeline")
+TEMPLATE_KINDS: tuple[str, ...] = ("fill", "upscale", "qc", "sparse_pipeline", "upscale_video")
 
 # Nuke writes "1001-1100x2" where OpenJD writes "1001-1100:2"; framefill accepts both.
 _NUKE_STEP = re.compile(r"(?<=\d)\s*x\s*(?=\d)")
@@ -203,8 +203,16 @@ def resolve_parameter_values(
         create_job(job_template=job_template, job_parameter_values=resolved)
     except (ValueError, TypeError) as err:  # DecodeValidationError is a ValueError
         raise TemplateError(f"{where}: bad job parameter values: {flatten_openjd_error(err)}") from err
+    from framefill.frames.sequence import is_windows_spelling
+
     order = [p.name for p in (job_template.parameterDefinitions or [])]
-    return {name: str(resolved[name].value) for name in order if name in resolved}
+    out = {name: str(resolved[name].value) for name in order if name in resolved}
+    # openjd makes a path absolute against this machine's folder; a Windows spelling written on
+    # Linux or macOS (C:\shots, \\srv\share) is already absolute for the Windows worker that reads it.
+    for name, text in plain.items():
+        if name in out and is_windows_spelling(text) and str(resolved[name].type.value) == "PATH":
+            out[name] = text
+    return out
 
 
 def plan_job(job_template: Any, values: Mapping[str, str]) -> JobPlan:

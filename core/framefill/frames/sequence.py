@@ -5,10 +5,16 @@ a token is a *still*, a one-frame sequence whose frame is ``STILL_FRAME`` (1),
 so every command that takes a sequence also takes one image. A *frame range*
 is text such as ``1001-1100``, ``1001-1100x2`` (Nuke), ``1001-1100:2`` (OpenJD)
 or a comma list of those. Frames are plain ints and may be negative.
+
+Paths may be Windows spellings on any system (``C:\\shots\\a.####.exr``,
+``C:/shots/a.####.exr``, ``\\\\server\\share\\a.####.exr``): a text with a drive
+letter or a leading ``\\\\`` splits into folder and file name at ``\\`` and ``/``
+(:func:`split_folder_name`), so a Linux submitter reads a Windows worker's pattern right.
 """
 
 from __future__ import annotations
 
+import ntpath
 import os
 import re
 from collections.abc import Iterable
@@ -30,6 +36,8 @@ __all__ = [
     "find_sequences",
     "resolve_frames",
     "sequence_pattern_of",
+    "split_folder_name",
+    "is_windows_spelling",
 ]
 
 # A 3-hour film at 60 fps is ~650,000 frames; ten million is far past any shot
@@ -52,8 +60,38 @@ _RANGE_ITEM = re.compile(r"^(-?\d+)(?:\s*-\s*(-?\d+)(?:\s*[x:]\s*(-?\d+))?)?$", 
 # A file name split around its last run of digits: head, digits, tail.
 _LAST_DIGITS = re.compile(r"^((?:.*\D)?)(\d+)(\D*)$", re.DOTALL)
 
+# A Windows path on any system: a drive letter (``C:``) or a UNC start (``\\\\server``).
+_WINDOWS_START = re.compile(r"^(?:[A-Za-z]:|\\\\)")
+
 # One frame token. printf: %d, %4d, %04d (not %%); Houdini: $F, $F4; hashes; at-signs.
 _TOKEN = re.compile(r"(?P<hash>#+)|(?P<printf>%0?(?P<pw>\d*)d)|(?P<houdini>\$F(?P<hw>\d*))|(?P<at>@+)")
+
+
+# ---------------------------------------------------------------------------
+# Paths
+# ---------------------------------------------------------------------------
+
+
+def is_windows_spelling(path: str | os.PathLike[str]) -> bool:
+    """True for a path written the Windows way: a drive letter (``C:\\``, ``C:/``) or a UNC start (``\\\\server``)."""
+    return _WINDOWS_START.match(os.fspath(path)) is not None
+
+
+def split_folder_name(path: str | os.PathLike[str]) -> tuple[str, str]:
+    """``(folder, file name)`` of a path as written, on any system: ``a/b.exr`` -> (``a``, ``b.exr``).
+
+    A Windows spelling (:func:`is_windows_spelling`) splits at ``\\`` and ``/`` and keeps
+    its drive or share (``\\\\srv\\share\\a.exr`` -> (``\\\\srv\\share\\``, ``a.exr``)), also
+    on Linux and macOS; other paths split the way this system does. Nothing is resolved.
+    """
+    text = os.fspath(path)
+    return ntpath.split(text) if is_windows_spelling(text) else os.path.split(text)
+
+
+def _same_folder(a: str, b: str) -> bool:
+    if is_windows_spelling(a) or is_windows_spelling(b):
+        return ntpath.normcase(ntpath.normpath(a)) == ntpath.normcase(ntpath.normpath(b))
+    return os.path.abspath(a) == os.path.abspath(b)
 
 
 # ---------------------------------------------------------------------------
@@ -220,9 +258,11 @@ class FramePattern:
         """Parse ``shot/beauty.####.exr``, ``%04d``/``%d``, ``$F4``/``$F`` or ``@@@@`` forms.
 
         A path without a frame token is a still (one image, frame ``STILL_FRAME``).
+        The token must be in the file name; a Windows spelling (``C:\\shots\\a.####.exr``)
+        splits at its backslashes on any system (see :func:`split_folder_name`).
 
         Raises:
-            SequenceError: an empty path, or more than one frame token.
+            SequenceError: an empty path, more than one frame token, or one in a folder name.
         """
         text = os.fspath(text)
         tokens = [m for m in _TOKEN.finditer(text) if not _escaped_percent(text, m.start())]
@@ -232,6 +272,10 @@ class FramePattern:
             what = "no frame token" if not tokens else f"{len(tokens)} frame tokens"
             raise SequenceError(f"pattern {text!r} has {what}; it needs exactly one of {PATTERN_FORMS}")
         m = tokens[0]
+        name_start = len(text) - len(split_folder_name(text)[1])
+        if m.start() < name_start:
+            raise SequenceError(f"pattern {text!r} has its frame token {m.group(0)!r} in a folder name; put it in "
+                                f"the file name, e.g. shot/beauty.####.exr")
         if m.group("hash"):
             padding = len(m.group("hash"))
         elif m.group("at"):
@@ -253,14 +297,14 @@ class FramePattern:
             SequenceError: the file name has no digits to take as a frame number.
         """
         text = os.fspath(path)
-        folder, name = os.path.split(text)
+        name = split_folder_name(text)[1]
         split = _split_frame_name(name)
         if split is None:
             raise SequenceError(
                 f"cannot tell the frame number in {text!r}; give a pattern with {PATTERN_FORMS}"
             )
         head, digits, tail = split
-        return cls(os.path.join(folder, head) if folder else head, len(digits), tail)
+        return cls(text[: len(text) - len(name)] + head, len(digits), tail)
 
     # -- formatting ---------------------------------------------------------
 
@@ -276,7 +320,9 @@ class FramePattern:
         """
         if self.still:
             if frame != STILL_FRAME:
-                stem, ext = os.path.splitext(self.prefix)
+                name = self.name_prefix
+                stem, ext = os.path.splitext(name)
+                stem = self.prefix[: len(self.prefix) - len(name)] + stem
                 raise SequenceError(
                     f"{self.prefix} is one image (no frame token), which holds one frame, not frame {frame}: "
                     f"give a pattern such as {stem}.####{ext} for a sequence")
@@ -303,7 +349,12 @@ class FramePattern:
     @property
     def folder(self) -> Path:
         """The folder that holds the frames (the current folder for a bare name)."""
-        return Path(os.path.dirname(self.prefix) or ".")
+        return Path(split_folder_name(self.prefix)[0] or ".")
+
+    @property
+    def name_prefix(self) -> str:
+        """The file-name part of ``prefix``: ``beauty.`` for ``shot/beauty.`` (and ``C:\\shot\\beauty.``)."""
+        return split_folder_name(self.prefix)[1]
 
     # -- matching -----------------------------------------------------------
 
@@ -315,14 +366,14 @@ class FramePattern:
         how :meth:`format_frame` writes that number (``0001`` for padding 4, not
         ``001`` or ``00001``).
         """
-        folder, name = os.path.split(os.fspath(path_or_name))
-        if folder and os.path.abspath(folder) != os.path.abspath(self.folder):
+        folder, name = split_folder_name(path_or_name)
+        if folder and not _same_folder(folder, str(self.folder)):
             return None
         return self._frame_of_name(name)
 
     def _frame_of_name(self, name: str) -> int | None:
         if self.still:
-            return STILL_FRAME if name == os.path.basename(self.prefix) else None
+            return STILL_FRAME if name == self.name_prefix else None
         match = self._name_regex().match(name)
         if match is None:
             return None
@@ -332,8 +383,7 @@ class FramePattern:
 
     def _name_regex(self) -> re.Pattern[str]:
         # Compiled once per pattern (re caches by text, so this stays cheap).
-        base = os.path.basename(self.prefix)
-        return re.compile(f"^{re.escape(base)}(-?[0-9]+){re.escape(self.suffix)}$")
+        return re.compile(f"^{re.escape(self.name_prefix)}(-?[0-9]+){re.escape(self.suffix)}$")
 
     def scan(self) -> dict[int, Path]:
         """Frames of this pattern present on disk, in frame order.
@@ -399,17 +449,17 @@ class FramePattern:
         ``shot.01001.exr has 5-digit padding; the pattern shot.####.exr uses 4 and skips it:
         rename it to shot.1001.exr or use shot.#####.exr``
         """
-        name = os.path.basename(os.fspath(path))
+        name = split_folder_name(path)[1]
         match = self._name_regex().match(name)
         if match is None:
             return f"{name} does not fit the pattern {self}"
         digits = match.group(1)
         width = len(digits)
         other = FramePattern(self.prefix, width, self.suffix)
-        renamed = os.path.basename(self.path(int(digits)))
+        renamed = split_folder_name(self.path(int(digits)))[1]
         return (
-            f"{name} has {width}-digit padding; the pattern {os.path.basename(str(self))} uses {self.padding} "
-            f"and skips it: rename it to {renamed} or use {os.path.basename(str(other))}"
+            f"{name} has {width}-digit padding; the pattern {split_folder_name(str(self))[1]} uses {self.padding} "
+            f"and skips it: rename it to {renamed} or use {split_folder_name(str(other))[1]}"
         )
 
 
@@ -438,7 +488,7 @@ def sequence_pattern_of(path: str | os.PathLike[str]) -> FramePattern | None:
     is reached through its pattern, ``beauty####.exr``.
     """
     text = os.fspath(path)
-    folder, name = os.path.split(text)
+    name = split_folder_name(text)[1]
     split = _split_frame_name(name)
     if split is None:
         return None
@@ -447,7 +497,7 @@ def sequence_pattern_of(path: str | os.PathLike[str]) -> FramePattern | None:
         return None
     if tail and tail[0] not in _FRAME_SEPARATORS:
         return None
-    return FramePattern(os.path.join(folder, head) if folder else head, len(digits), tail)
+    return FramePattern(text[: len(text) - len(name)] + head, len(digits), tail)
 
 
 def _split_frame_name(name: str) -> tuple[str, str, str] | None:

@@ -38,8 +38,9 @@ in .mkv or PNG in .mov, 8 or 16 bits as the source.
 
 from __future__ import annotations
 
+import bisect
 import errno
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -51,6 +52,7 @@ import numpy as np
 from framefill.atomic import write_errno, write_error
 from framefill.errors import InputError
 from framefill.frames._files import file_problem
+from framefill.frames.sequence import format_frame_range
 
 __all__ = [
     "VIDEO_EXTENSIONS",
@@ -61,6 +63,8 @@ __all__ = [
     "is_video_path",
     "probe_video",
     "read_video",
+    "plan_range_decode",
+    "RangeDecode",
     "pick_codec",
     "nominal_rate",
 ]
@@ -251,18 +255,65 @@ def probe_video(path: str | Path) -> VideoInfo:
         container.close()
 
 
-def read_video(path: str | Path, info: VideoInfo | None = None) -> Iterator[DecodedFrame]:
-    """Decode every frame of the first video stream as RGB float32 in [0, 1], in presentation order.
+def read_video(path: str | Path, info: VideoInfo | None = None,
+               frames: Collection[int] | None = None) -> Iterator[DecodedFrame]:
+    """Decode the frames of the first video stream as RGB float32 in [0, 1], in presentation order.
 
     8-bit sources decode to ``rgb24``, deeper ones to ``rgb48le``; YUV is
     converted with the matrix and range in ``info`` (see the module docstring).
+    ``frames`` (indices, 0 = the first frame) limits the frames yielded: the
+    decode starts at the keyframe at or before the first of them (see
+    :func:`plan_range_decode`), so a farm segment decodes only its own part of
+    the file, with the same pixels and indices as a decode of the whole file.
 
     Raises:
-        InputError: unreadable file, or a decode error (names the frame).
+        InputError: unreadable file, a decode error (names the frame), or
+            ``frames`` outside the file's frames or missing from it.
     """
-    av = _av()
     p = Path(path)
     info = info or probe_video(p)
+    if frames is None:
+        yield from _decode(p, info, None, None)
+        return
+    wanted = frozenset(int(f) for f in frames)
+    outside = sorted(f for f in wanted if not 0 <= f < info.frame_count)
+    if outside:
+        raise InputError(f"frames {format_frame_range(outside)} are not in {p}: it has frames 0-{info.frame_count - 1} "
+                         "(0 is the first); give frames in that range")
+    if not wanted:
+        return
+    got: list[int] = []
+    plan = plan_range_decode(p, info, min(wanted), max(wanted))
+    try:
+        for decoded in _decode(p, info, wanted, plan):
+            got.append(decoded.index)
+            yield decoded
+    except _SeekMissed:  # raised before any frame was yielded
+        for decoded in _decode(p, info, wanted, None):
+            got.append(decoded.index)
+            yield decoded
+    missing = sorted(wanted - set(got))
+    if missing:
+        raise InputError(f"cannot decode frames {format_frame_range(missing)} of {p}: the file ends or is damaged "
+                         "there; check it with ffprobe (or re-export it)")
+
+
+class _SeekMissed(Exception):
+    """A seek did not land at or before the first wanted frame: decode from the top instead."""
+
+
+def _decode(p: Path, info: VideoInfo, wanted: frozenset[int] | None,
+            plan: RangeDecode | None) -> Iterator[DecodedFrame]:
+    """Decode ``wanted`` frames (None: all), from ``plan``'s seek point when it has one.
+
+    Raises:
+        _SeekMissed: before any frame is yielded, when the seek cannot be trusted.
+        InputError: an unreadable file or a decode error.
+    """
+    av = _av()
+    seek = plan is not None and plan.seek_to is not None
+    first = min(wanted) if wanted else 0
+    last = max(wanted) if wanted else info.frame_count - 1
     container = _open_input(p)
     index = 0
     try:
@@ -271,18 +322,97 @@ def read_video(path: str | Path, info: VideoInfo | None = None) -> Iterator[Deco
         deep = info.bit_depth > 8
         fmt, top = ("rgb48le", 65535.0) if deep else ("rgb24", 255.0)
         rng = "JPEG" if info.full_range else "MPEG"
+        if seek:
+            assert plan is not None and plan.seek_to is not None
+            container.seek(plan.seek_to, stream=stream, backward=True, any_frame=False)
+        started = False
         for frame in container.decode(stream):
-            arr = frame.to_ndarray(
-                format=fmt, src_colorspace=info.matrix, dst_colorspace=info.matrix, src_color_range=rng,
-                dst_color_range="JPEG",
-            )
-            rgb = arr.astype(np.float32) / np.float32(top)
-            yield DecodedFrame(index, frame.pts, Fraction(frame.time_base or stream.time_base), rgb)
+            if seek:
+                # After a seek a frame's index is its pts's rank among the packets (plan_range_decode).
+                assert plan is not None
+                found = plan.index_of.get(frame.pts) if frame.pts is not None else None
+                if not started and (found is None or found > first):
+                    raise _SeekMissed
+                if found is None:
+                    break  # the plan knows every frame up to the last wanted one: this one is later
+                index = found
+            started = True
+            if index > last:
+                break
+            if wanted is None or index in wanted:
+                arr = frame.to_ndarray(
+                    format=fmt, src_colorspace=info.matrix, dst_colorspace=info.matrix, src_color_range=rng,
+                    dst_color_range="JPEG",
+                )
+                rgb = arr.astype(np.float32) / np.float32(top)
+                yield DecodedFrame(index, frame.pts, Fraction(frame.time_base or stream.time_base), rgb)
             index += 1
     except av.FFmpegError as err:
         raise InputError(f"cannot decode {p} at frame {index}: {_short(err)}") from None
     finally:
         container.close()
+
+
+@dataclass(frozen=True)
+class RangeDecode:
+    """Where a decode of frames from ``first`` on starts: ``seek_to`` (a timestamp in the stream's
+    time base, at or before the keyframe to start from; None: decode from the top), and each
+    frame's index by its pts."""
+
+    seek_to: int | None
+    index_of: dict[int, int]
+
+
+def plan_range_decode(path: str | Path, info: VideoInfo, first: int, last: int | None = None) -> RangeDecode:
+    """Where to start decoding so that frames ``first``..``last`` (0 = the first frame) come out right.
+
+    The packets are demuxed (not decoded): frame ``i`` is the packet with the
+    ``i``-th smallest pts, which is how a decode from the top counts frames
+    (packets the container marks to discard, e.g. before an edit list's
+    start, are not frames). The decode starts at the last keyframe whose pts
+    is at or before frame ``first``'s, whatever the GOP, and the seek target is
+    that keyframe's smaller timestamp (containers index by dts or pts). The
+    demux stops once frames up to ``last`` (None: the end) are all known: a
+    later packet's pts is at least its dts, so once a dts passes the pts of
+    frame ``last`` no earlier frame can follow. A file whose packets lack a pts,
+    repeat one, or (read to the end) do not add up to the frame count is
+    decoded from the top instead (``seek_to`` None): slower, still exact.
+    """
+    av = _av()
+    container = _open_input(Path(path))
+    stop_after = info.frame_count - 1 if last is None else last
+    whole = True
+    try:
+        stream = container.streams.video[0]
+        stamps: list[tuple[int, bool, int]] = []
+        sorted_pts: list[int] = []
+        for packet in container.demux(stream):
+            if not packet.size or packet.is_discard:
+                continue
+            if packet.pts is None:
+                return RangeDecode(None, {})
+            dts = packet.dts if packet.dts is not None else packet.pts
+            stamps.append((int(packet.pts), bool(packet.is_keyframe), int(dts)))
+            bisect.insort(sorted_pts, int(packet.pts))
+            if packet.dts is not None and bisect.bisect_left(sorted_pts, int(packet.dts)) > stop_after:
+                whole = False  # frames 0..stop_after are all known and in order
+                break
+    except av.FFmpegError as err:
+        raise InputError(f"cannot read video {path}: {_short(err)}") from None
+    finally:
+        container.close()
+    stamps.sort()
+    if not whole:
+        stamps = stamps[:stop_after + 1]  # the later ones' ranks are not final yet
+    index_of = {pts: i for i, (pts, _key, _dts) in enumerate(stamps)}
+    if len(index_of) != len(stamps) or (whole and len(stamps) != info.frame_count) or not 0 <= first < len(stamps):
+        return RangeDecode(None, {})
+    target = stamps[first][0]
+    keys = [(pts, dts) for pts, key, dts in stamps if key and pts <= target]
+    if not keys:
+        return RangeDecode(None, {})
+    key_pts, key_dts = keys[-1]
+    return RangeDecode(min(key_pts, key_dts), index_of)
 
 
 def _encoder_available(name: str) -> bool:

@@ -7,6 +7,8 @@ the state dict and its own sha256 is recorded instead.
 
 from __future__ import annotations
 
+from collections import OrderedDict
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
@@ -27,6 +29,7 @@ __all__ = [
     "model_identity",
     "auto_rife_scale",
     "load_upscaler",
+    "keep_models_loaded",
     "pick_upscale_card",
     "torch_dtype",
 ]
@@ -37,6 +40,42 @@ _RIFE_SCALE_LARGEST = 0.25
 
 
 M = TypeVar("M")
+
+# Models kept in this process by what they were built from (see keep_models_loaded); None: off.
+_KEPT: OrderedDict[tuple[Any, ...], Any] | None = None
+_KEPT_MAX = 4
+
+
+def keep_models_loaded() -> None:
+    """From now on, a model loaded again with the same name or weights file, device and precision is
+    the one already in memory (its files unchanged since): for a long-lived process (the farm
+    worker) that runs many commands. The CLI loads each model once per process anyway.
+    The few most recently used models are kept."""
+    global _KEPT
+    if _KEPT is None:
+        _KEPT = OrderedDict()
+
+
+def _kept(key: tuple[Any, ...], load: Callable[[], Any]) -> Any:
+    if _KEPT is None:
+        return load()
+    if key in _KEPT:
+        _KEPT.move_to_end(key)
+        return _KEPT[key]
+    value = load()
+    _KEPT[key] = value
+    while len(_KEPT) > _KEPT_MAX:
+        _KEPT.popitem(last=False)
+    return value
+
+
+def _files_key(paths: Iterable[Path]) -> tuple[tuple[str, int, int], ...]:
+    """What identifies the weight files on disk: a changed file is loaded (and verified) again."""
+    out = []
+    for path in paths:
+        st = Path(path).stat()
+        out.append((str(Path(path).resolve()), st.st_size, st.st_mtime_ns))
+    return tuple(out)
 
 
 @dataclass(frozen=True)
@@ -116,21 +155,28 @@ def load_interpolator(
     from framefill.models.arch.interp_model import InterpModel
     from framefill.models.archs import ARCHS
 
-    if weights is not None:
-        path = Path(weights)
-        state = load_state_dict(path)  # first: it says what is wrong with a bad path
-        sha = sha256_of(path)
-        spec = ARCHS.detect(state, task="interpolate")
-    else:
-        path = require_files(card)["weights"]
-        check_sha256(path, card.files[0])
-        sha = card.files[0].sha256
-        state = load_state_dict(path)
-        spec = ARCHS.get(card.arch)
-    net = spec.build(state)
-    assert isinstance(net, InterpModel)  # every interpolate spec builds one
     dtype = torch_dtype(precision)
-    net = net.to(device=device, dtype=dtype).eval()
+
+    def build() -> tuple[str, InterpModel]:
+        if weights is not None:
+            path = Path(weights)
+            state = load_state_dict(path)  # first: it says what is wrong with a bad path
+            sha = sha256_of(path)
+            spec = ARCHS.detect(state, task="interpolate")
+        else:
+            path = require_files(card)["weights"]
+            check_sha256(path, card.files[0])
+            sha = card.files[0].sha256
+            state = load_state_dict(path)
+            spec = ARCHS.get(card.arch)
+        net = spec.build(state)
+        assert isinstance(net, InterpModel)  # every interpolate spec builds one
+        return sha, net.to(device=device, dtype=dtype).eval()
+
+    files = [Path(weights)] if weights is not None and Path(weights).is_file() else (
+        [] if weights is not None else list(require_files(card).values()))
+    key = ("interpolate", card.name, str(weights or ""), _files_key(files), device, str(dtype))
+    sha, net = build() if weights is not None and not files else _kept(key, build)
     return LoadedModel(card.name, sha, RifeInterpolator(net, name=card.name, scale=scale, dtype=dtype))
 
 
@@ -189,6 +235,21 @@ def load_upscaler(
     card = _card(name, "upscale")
     if card.classical:
         return LoadedModel(card.name, "", ClassicalUpscaler(method=card.arch))  # type: ignore[arg-type]  # "lanczos"
+    if weights is not None:
+        path = Path(weights)
+        files = [path, path.with_suffix(".bin")] if path.suffix.lower() == ".param" else [path]
+        files = [f for f in files if f.is_file()]
+        if not files:
+            return _load_upscaler(card, weights, device, precision)
+    else:
+        files = list(require_files(card).values())
+    key = ("upscale", card.name, str(weights or ""), _files_key(files), device, precision)
+    loaded: LoadedModel[Upscaler] = _kept(key, lambda: _load_upscaler(card, weights, device, precision))
+    return loaded
+
+
+def _load_upscaler(card: ModelCard, weights: Path | str | None, device: str, precision: str,
+                   ) -> LoadedModel[Upscaler]:
     import torch
     from framefill.models.ncnn_convert import load_ncnn
     from framefill.models.upscale import upscale_model

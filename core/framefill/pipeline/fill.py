@@ -576,7 +576,7 @@ def fill_sequence(
     run = run_frames(tasks, job, manifest=manifest, report=report, cancelled=cancelled,
                      start_message=f"filling {len(tasks)} frame(s) of {output_pattern}", device=options.device,
                      checkpoint=lambda: manifest.publish(**fields))
-    manifest.publish(**fields)
+    manifest.publish(frames=wanted, **fields)  # also entries a killed run wrote but never published
     return FillResult(run.outcomes, output_pattern, str(manifest.path), run.peak_rss_mb, run.peak_device_mb,
                       run.seconds)
 

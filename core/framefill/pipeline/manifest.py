@@ -5,16 +5,25 @@ the frame was rendered (copied), filled or held, its sources and t, the model
 and its sha256, the sha256 of the file and of its pixels, and later the qc
 score. Resume and "regenerate instead of store" read it.
 
-Concurrency: farm chunks of one job write disjoint frames at the same time. Each
-frame's entry is first written atomically to its own small file under
-``.framefill/<sequence>/``; the merged ``framefill.manifest.json`` is then
-rebuilt from all entries under an exclusive lock. Entries are the truth; the
-merged file is always a complete view as of the last writer.
+Concurrency: farm chunks of one job write disjoint frames at the same time, on
+Linux, macOS or Windows workers. Each frame's entry is first written atomically
+to its own small file under ``.framefill/<sequence>/``; then, under an exclusive
+lock on ``.framefill/manifest.lock`` (the ``filelock`` package: ``flock`` on
+POSIX, a byte-range lock on Windows), :meth:`Manifest.publish` reads the merged
+``framefill.manifest.json`` once, puts in the entries of the frames that task
+wrote (read from their entry files) and writes it back atomically. Its cost
+grows with the frames published, not with the sequence: the entries of the
+other chunks are never reread. Entries are the truth; as every writer merges
+its own frames under the lock, the merged file holds every published frame.
 
-Damage: a per-frame entry that is not one counts as absent (its frame is redone);
-a damaged merged file (not JSON, not an object, a field of the wrong type) is
-rebuilt from the entries on the next publish, keeping the other sequences' sound
-sections. Only a merged file whose version is newer than this framefill's is refused.
+Damage: a per-frame entry that is not one counts as absent (its frame is redone,
+and publishing it drops it from the merged file); a damaged merged file (not
+JSON, not an object, a field of the wrong type, a frame that is not an entry)
+makes the next publish rebuild this sequence's section from all its entries,
+keeping the other sequences' sound sections. So does a missing merged file or
+section, or one under another spelling of the pattern; :meth:`Manifest.rebuild`
+does it on request. Only a merged file whose version is newer than this
+framefill's is refused.
 
 ``<sequence>`` is :func:`entries_folder_name` of the pattern's file name, spelled
 with ``#`` (``shot.%04d.exr``, ``shot.$F4.exr`` and ``shot.@@@@.exr`` are all
@@ -23,15 +32,17 @@ with ``#`` (``shot.%04d.exr``, ``shot.$F4.exr`` and ``shot.@@@@.exr`` are all
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import json
+import os
 import re
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Literal, TypeGuard
+
+from filelock import FileLock
 
 from framefill._version import __version__
 from framefill.atomic import atomic_write_text
@@ -195,13 +206,16 @@ _OPTIONAL_TYPES: dict[str, Any] = {
 class Manifest:
     """The manifest of one output sequence (a pattern such as ``out/shot.####.exr``)."""
 
-    def __init__(self, pattern: str) -> None:
-        path = Path(pattern)
-        self.pattern = sequence_name(path.name)  # the sequence's key in the merged file
-        self._spelling = path.name
-        self.folder = path.parent if str(path.parent) else Path(".")
+    def __init__(self, pattern: str | os.PathLike[str]) -> None:
+        from framefill.frames.sequence import split_folder_name
+
+        folder, name = split_folder_name(pattern)  # a Windows spelling splits at its backslashes on any system
+        self.pattern = sequence_name(name)  # the sequence's key in the merged file
+        self._spelling = name
+        self.folder = Path(folder or ".")
         self.path = self.folder / MANIFEST_NAME
         self._entries_dir = self.folder / ".framefill" / entries_folder_name(self.pattern)
+        self._unpublished: set[int] = set()  # frames put through this object since its last publish
 
     @property
     def entries_dir(self) -> Path:
@@ -241,35 +255,52 @@ class Manifest:
         """Write one frame's entry atomically (the caller then calls ``publish``)."""
         self._entries_dir.mkdir(parents=True, exist_ok=True)
         atomic_write_text(self._entry_path(frame), json.dumps(entry.to_json(), sort_keys=True, indent=1))
+        self._unpublished.add(int(frame))
 
     # -- the merged file ------------------------------------------------------------
     @contextmanager
     def _locked(self) -> Iterator[None]:
-        self.folder.mkdir(parents=True, exist_ok=True)
         lock_path = self.folder / ".framefill" / "manifest.lock"
         lock_path.parent.mkdir(parents=True, exist_ok=True)
-        with open(lock_path, "a+") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(lock, fcntl.LOCK_UN)
+        with FileLock(str(lock_path)):
+            yield
 
-    def publish(self, **job: Any) -> None:
-        """Rebuild ``framefill.manifest.json`` from all entries (atomic, under a lock).
+    def publish(self, frames: Iterable[int] = (), **job: Any) -> None:
+        """Merge the entries of ``frames`` into ``framefill.manifest.json`` (atomic, under the lock).
 
-        ``job`` fields (model, device, determinism...) are stored per sequence. A
-        damaged merged file is rebuilt (see the module's notes).
+        The frames put through this object since its last publish are merged too,
+        so a job's periodic ``publish(**job)`` needs no list; its last publish
+        names every frame of its task, which also merges entries an earlier,
+        killed run wrote but never published. Only those frames' entry files are
+        read. A frame without a sound entry is dropped from the merged file. A
+        missing or damaged merged file or section is rebuilt from all entries
+        (see the module's notes). ``job`` fields (model, device, determinism...)
+        are stored per sequence.
+
+        Raises:
+            InputError: the merged file was written by a newer framefill.
+        """
+        wanted = set(self._unpublished) | {int(f) for f in frames}
+        with self._locked():
+            self._merge(wanted, job)
+        self._unpublished -= wanted
+
+    def rebuild(self, **job: Any) -> None:
+        """Rebuild this sequence's section of ``framefill.manifest.json`` from all its entries (under the lock).
+
+        For tools and repairs: reads every entry file of the sequence (``publish`` reads only its frames').
 
         Raises:
             InputError: the merged file was written by a newer framefill.
         """
         with self._locked():
-            self._rebuild(job)
+            self._merge(None, job)
+        self._unpublished.clear()
 
     def update(self, frames: Iterable[int], change: Callable[[ManifestEntry], ManifestEntry],
                ) -> dict[int, ManifestEntry]:
-        """Change the entries of ``frames`` and rebuild the merged file, all under the lock (read, change, write).
+        """Change the entries of ``frames`` and merge them into the merged file, all under the lock (read, change,
+        write).
 
         Returns the new entries by frame.
 
@@ -286,12 +317,15 @@ class Manifest:
                 changed[frame] = change(entry)
             for frame, entry in changed.items():
                 self.put(frame, entry)
-            self._rebuild({})
+            self._merge(set(changed) | self._unpublished, {})
+        self._unpublished.clear()
         return changed
 
-    def _rebuild(self, job: Mapping[str, Any]) -> None:
-        """``publish``'s work; the caller holds the lock."""
-        doc = self._read_merged()
+    def _merge(self, frames: Collection[int] | None, job: Mapping[str, Any]) -> None:
+        """Write this sequence's section of the merged file with the entries of ``frames`` merged in; all entries
+        when ``frames`` is None or the section is not whole (missing, damaged, under another spelling).
+        The caller holds the lock."""
+        doc, whole = self._load_merged()
         sequences = doc["sequences"]
         seq = sequences.setdefault(self.pattern, {})
         older = sequences.pop(self._spelling, None) if self._spelling != self.pattern else None
@@ -299,7 +333,16 @@ class Manifest:
             seq.setdefault("job", older["job"])
         if job:
             seq.setdefault("job", {}).update(job)
-        seq["frames"] = {str(f): e.to_json() for f, e in self.entries().items()}
+        if frames is None or older is not None or not whole:
+            seq["frames"] = {str(f): e.to_json() for f, e in self.entries().items()}
+        else:
+            merged = seq["frames"]
+            for frame in sorted(frames):
+                entry = self.get(frame)
+                if entry is None:  # no sound entry: the frame is redone, so it is not listed as done
+                    merged.pop(str(frame), None)
+                else:
+                    merged[str(frame)] = entry.to_json()
         doc["version"] = MANIFEST_VERSION
         doc["framefill_version"] = __version__
         atomic_write_text(self.path, json.dumps(doc, sort_keys=True, indent=1))
@@ -315,22 +358,64 @@ class Manifest:
         return dict(seq.get("job", {}))
 
     def _read_merged(self) -> dict[str, Any]:
+        """The merged file with its sound parts only (see :meth:`_load_merged`)."""
+        return self._load_merged()[0]
+
+    def _load_merged(self) -> tuple[dict[str, Any], bool]:
         """The merged file with its sound parts only: ``sequences`` an object of objects, each with a
-        ``job`` object and a ``frames`` object of objects; a part of another shape is left out (rebuilt)."""
+        ``job`` object and a ``frames`` object of objects; a part of another shape is left out (rebuilt).
+        Also whether this sequence's ``frames`` came through whole (there, and every frame a sound entry)."""
         try:
             doc = json.loads(self.path.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError, ValueError):
             doc = None  # missing or not JSON: rebuilt from the entries, which are the truth
         if not isinstance(doc, dict):
-            return {"sequences": {}}
+            return {"sequences": {}}, False
         version = doc.get("version")
         if _is_int(version) and version > MANIFEST_VERSION:
             raise InputError(f"{self.path} was written by a newer framefill (manifest version {version}); "
                              "upgrade framefill to use it")
         sequences = doc.get("sequences")
-        doc["sequences"] = {name: _sound_sequence(seq) for name, seq in sequences.items()
-                            if isinstance(seq, dict)} if isinstance(sequences, dict) else {}
-        return doc
+        if not isinstance(sequences, dict):
+            doc["sequences"] = {}
+            return doc, False
+        doc["sequences"] = {name: _sound_sequence(seq) for name, seq in sequences.items() if isinstance(seq, dict)}
+        own = sequences.get(self.pattern)
+        return doc, isinstance(own, dict) and _whole_frames(own.get("frames"))
+
+
+def _whole_frames(frames: Any) -> bool:
+    """True when ``frames`` is an object of stored entries keyed by frame numbers as framefill writes them."""
+    if not isinstance(frames, dict):
+        return False
+    for key, doc in frames.items():
+        try:
+            if str(int(key)) != key:
+                return False
+        except ValueError:
+            return False
+        if not _is_stored_entry(doc):
+            return False
+    return True
+
+
+def _is_stored_entry(doc: Any) -> bool:
+    """True when ``doc`` is an entry as :meth:`ManifestEntry.to_json` writes it: one that
+    :meth:`ManifestEntry.from_json` reads back whole (no field of the wrong type, no damaged record, no null).
+
+    The same rules as ``from_json`` without building the entry: a publish checks every frame of the merged file.
+    """
+    if not isinstance(doc, dict) or doc.get("status") not in _STATUSES or not isinstance(doc.get("recipe"), dict) \
+            or not isinstance(doc.get("file_sha256"), str):
+        return False
+    if any(name in doc and not check(doc[name]) for name, check in _OPTIONAL_TYPES.items()):
+        return False
+    if any(name in doc and not isinstance(doc[name], dict) for name in ("qc", "nonfinite")):
+        return False
+    features = doc.get("qc_features", {"path": ""})
+    if not isinstance(features, dict) or not isinstance(features.get("path"), str):
+        return False
+    return "review" not in doc or human_decision(doc["review"], None) is not None
 
 
 def _sound_sequence(seq: dict[str, Any]) -> dict[str, Any]:

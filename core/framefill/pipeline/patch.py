@@ -401,5 +401,5 @@ def patch_sequence(request: PatchRequest, *, report: Reporter = null_reporter,
     job = _PatchJob(request, manifest, entries, regions_file)
     run = run_frames(frames, job, manifest=manifest, report=report, cancelled=cancelled,
                      start_message=f"patching {len(frames)} frame(s) of {request.pattern} with {request.renders}")
-    manifest.publish()
+    manifest.publish(frames=frames)
     return PatchResult(request.pattern, request.renders, run.outcomes)

@@ -330,7 +330,8 @@ class _Scorer:
 
     # -- feature maps ----------------------------------------------------------------------
     def sidecar(self, frame: int, entry: ManifestEntry) -> tuple[FeatureSidecar, QcSource]:
-        """The frame's feature maps over its fill canvas: its sidecar, or recomputed exactly as a sidecar stores them."""
+        """The frame's feature maps over its fill canvas: its sidecar, or recomputed exactly as a sidecar
+        stores them."""
         record = entry.qc_features
         if record is not None and record.get("path"):
             sidecar = read_feature_sidecar(self.manifest.folder / str(record["path"]))
@@ -821,8 +822,9 @@ def qc_sequence(
                      start_message=f"scoring {len(work)} filled frame(s) of {pattern} (threshold {thr:g} dB, "
                                    f"{confidence:.1%} confidence)")
     latest = manifest.entries()
-    if any(before.get(f) != e.to_json() for f, e in latest.items()):
-        manifest.publish()
+    changed = [f for f, e in latest.items() if before.get(f) != e.to_json()]
+    if changed:
+        manifest.publish(frames=changed)
     rendered = tuple(f for f, e in latest.items() if e.status == "copied")
     cost = DEFAULT_COST_PER_FRAME_MIN if request.cost_per_frame_min is None else request.cost_per_frame_min
     result = QcResult(pattern=str(pattern), threshold_db=thr, calibration_id=cal.id,

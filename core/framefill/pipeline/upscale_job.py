@@ -238,7 +238,7 @@ def upscale_sequence(
     run = run_frames(list(todo), job, manifest=manifest, report=report, cancelled=cancelled,
                      start_message=f"upscaling {len(todo)} frame(s) to {output_pattern}", device=options.device,
                      checkpoint=lambda: manifest.publish(**fields))
-    manifest.publish(**fields)
+    manifest.publish(frames=todo, **fields)  # also entries a killed run wrote but never published
     runner = job.runner
     return UpscaleResult(
         kind="frames", output=output_pattern, model=options.model_id, model_sha256=options.model_sha256,
@@ -294,10 +294,10 @@ def run_upscale(request: UpscaleRequest, *, report: Reporter = null_reporter,
         extra_job={"determinism": determinism, "bit_identical": not spec.is_cuda},
     )
     if r.is_video:
-        from framefill.pipeline.video import upscale_video
+        from framefill.pipeline.video import VideoPart, upscale_video
 
         return upscale_video(r.input_path, r.output_path, model=loaded.model, options=options, codec=r.codec,
                              crf=r.crf, cache_dir=r.cache_dir, keep_cache=r.keep_cache, report=report,
-                             cancelled=cancelled)
+                             cancelled=cancelled, part=VideoPart(r.video_step, r.frames))
     return upscale_sequence(r.input_path, r.output_path, frames=r.frames, model=loaded.model, options=options,
                             report=report, cancelled=cancelled)

@@ -2,7 +2,8 @@
 
 A host describes the job as a plain request mapping (``kind``, ``out_dir``, patterns,
 frames, ``params``, and optionally its own OpenJD ``render_step`` with the
-``render_parameters`` it needs); :func:`write_bundle` hands the step to
+``render_parameters`` it needs, and the ``conda_packages`` that step needs on the
+worker, e.g. ``["blender=4.2"]``, passed as ``--conda-package``); :func:`write_bundle` hands the step to
 ``framefill farm bundle --render-step FILE`` as a temporary JSON file and returns
 the bundle folder the CLI wrote.
 """
@@ -35,13 +36,18 @@ def write_bundle_argv(request: Mapping[str, Any], *, cli: Sequence[str], render_
     """
     if not request.get("kind") or not request.get("out_dir"):
         raise HostError("the job bundle request needs a kind and a folder")
-    return bundle_argv(
+    argv = bundle_argv(
         cli, kind=request["kind"], out_dir=str(request["out_dir"]), input_pattern=request.get("input_pattern"),
         output_pattern=request.get("output_pattern"), frames=request.get("frames"), filled=request.get("filled"),
         keyframes=request.get("keyframes"), model=request.get("model"), report_dir=request.get("report_dir"),
         chunk_size=request.get("chunk_size"), name=request.get("name"), params=request.get("params"),
         render_step=render_step_file if request.get("render_step") is not None else None,
     )
+    packages = request.get("conda_packages") or []
+    if isinstance(packages, str):
+        raise HostError("conda_packages must be a list of conda package specs, e.g. [\"blender=4.2\"]")
+    extra = [arg for spec in packages for arg in ("--conda-package", str(spec))]
+    return argv[:-1] + extra + argv[-1:] if extra else argv  # before the final --events
 
 
 def write_bundle(request: Mapping[str, Any], *, cli: Sequence[str], env: Optional[Mapping[str, str]] = None) -> str:

@@ -78,7 +78,7 @@ def test_submit_rerender_writes_the_region_render_job_of_the_qc_list(saved_copy:
         "Rerender": "1004,1008", "Regions": str(regions_file), "Filled": "1002-1012:2",
         "BlendFile": str(tmp_path / "shot.blend"), "OutputDir": str(tmp_path / "render"),
         "OutputPattern": "shot_####.exr", "Threshold": "28.5",
-        "CondaPackages": "blender={}.{} framefill".format(*bpy.app.version[:2])}
+        "CondaPackages": "blender={}.{}".format(*bpy.app.version[:2])}
     # one task per listed frame, each reading its regions from the QC's regions.json
     tpl = validate_template(read_template_file(job / "template.yaml"))
     plan = plan_job(tpl, resolve_parameter_values(tpl, values, template_dir=job))

@@ -73,7 +73,7 @@ def test_submit_writes_a_bundle_with_the_blender_render_step_first(saved_scene, 
         "Frames": "1001-1013", "Keyframes": "1001-1013:2", "Filled": "1002-1012:2",
         "ChunkSize": 4, "QcChunkSize": 16, "Model": "rife-4", "Mode": "", "Device": "cpu",
         "ReportDir": str(out_dir / "qc_report"), "Threshold": "28.5",
-        "CondaPackages": "blender={}.{} framefill".format(*bpy.app.version[:2]),
+        "CondaPackages": "blender={}.{}".format(*bpy.app.version[:2]), "CondaChannels": "deadline-cloud",
         "BlendFile": str(saved_scene.blend),
     }
     # The render step's tasks are the keyframes; the rendered folder is a job output.
@@ -112,7 +112,8 @@ def test_blender_submit_and_the_cli_write_the_same_bytes(saved_scene, ext_module
              "--input", request["input_pattern"], "--output", request["output_pattern"],
              "--frames", request["frames"], "--keyframes", request["keyframes"], "--model", request["model"],
              "--chunk-size", str(request["chunk_size"]), "--name", request["name"], "--render-step", str(step_file),
-             *[a for k, v in request["params"].items() for a in ("-p", f"{k}={v}")], "--json"]
+             *[a for k, v in request["params"].items() for a in ("-p", f"{k}={v}")],
+             *[a for spec in request.get("conda_packages", []) for a in ("--conda-package", spec)], "--json"]
     done = subprocess.run(typed, capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr
     fields = {k: v for k, v in request.items() if k != "out_dir"}

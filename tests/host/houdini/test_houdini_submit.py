@@ -59,8 +59,8 @@ def test_the_menu_item_writes_a_bundle_with_the_houdini_render_step_first(fake_h
         "Frames": "1001-1013", "Keyframes": "1001-1013:2", "Filled": "1002-1012:2", "ChunkSize": 8,
         "QcChunkSize": 16, "Model": "rife-4", "Mode": "", "Device": "auto",
         "ReportDir": render + "/framefill_filled/framefill_qc", "Threshold": "30.0",
-        "CondaPackages": "houdini=20.5 framefill", "HipFile": "/shots/sq010/sh020/sh020_light.hip",
-        "RopPath": "/out/karma1",
+        "CondaPackages": "houdini=20.5", "CondaChannels": "deadline-cloud",
+        "HipFile": "/shots/sq010/sh020/sh020_light.hip", "RopPath": "/out/karma1",
     }
 
 
@@ -107,7 +107,8 @@ def test_houdini_the_cli_and_make_bundle_write_the_same_bytes(fake_hou, tmp_path
              "--input", request["input_pattern"], "--output", request["output_pattern"],
              "--frames", request["frames"], "--keyframes", request["keyframes"], "--model", request["model"],
              "--report", request["report_dir"], "--chunk-size", str(request["chunk_size"]), "--name", request["name"],
-             *[a for k, v in request["params"].items() for a in ("-p", f"{k}={v}")], "--json"]
+             *[a for k, v in request["params"].items() for a in ("-p", f"{k}={v}")],
+             *[a for spec in request.get("conda_packages", []) for a in ("--conda-package", spec)], "--json"]
     if render_on_farm:
         step_file = tmp_path / "step.yaml"
         step_file.write_text(yaml.safe_dump(submit.render_step_document(request), sort_keys=False))

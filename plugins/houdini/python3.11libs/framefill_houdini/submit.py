@@ -106,8 +106,7 @@ def bundle_request(*, hip_file: str, rop_path: str, input_pattern: str, frames: 
     if len(keys) == len(set(frames)):
         raise HostError("with every {} each frame is a keyframe: nothing to fill; render every 2nd frame or more"
                         .format(every))
-    params: Dict[str, Any] = {"Device": device, "Threshold": repr(float(threshold_db)),
-                              "CondaPackages": "framefill"}
+    params: Dict[str, Any] = {"Device": device, "Threshold": repr(float(threshold_db))}
     output = beside(input_pattern, FILLED_FOLDER)
     request: Dict[str, Any] = {
         "kind": "sparse_pipeline",
@@ -123,9 +122,10 @@ def bundle_request(*, hip_file: str, rop_path: str, input_pattern: str, frames: 
         "name": name or "framefill {}".format(os.path.basename(hip_file)),
     }
     if render_on_farm:
-        # The queue's conda environment installs both programs for every step.
-        params.update({"HipFile": hip_file, "RopPath": rop_path,
-                       "CondaPackages": "houdini={} framefill".format(houdini_version)})
+        # Only the render step runs Houdini (hython): the queue's conda environment installs
+        # it; framefill itself comes from the framefill queue environment.
+        params.update({"HipFile": hip_file, "RopPath": rop_path})
+        request["conda_packages"] = ["houdini={}".format(houdini_version)]
         request["render_step"] = render_step(os.path.basename(input_pattern))
         request["render_parameters"] = [HIP_PARAMETER, ROP_PARAMETER]
     return request
