@@ -56,7 +56,6 @@ import hashlib
 import json
 import math
 import os
-import platform
 import shutil
 import sys
 import tempfile
@@ -66,6 +65,9 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 BENCH_DIR = REPO / "bench"
+sys.path.insert(0, str(BENCH_DIR))
+
+from machine import cpu_model  # noqa: E402
 TEST_DIR = REPO / "tests" / "host" / "blender"
 PLUGIN_DIR = REPO / "plugins" / "blender"
 SCENE_DEFAULTS = {  # res, samples, frames
@@ -98,23 +100,13 @@ def _psnr_db(a: Path, b: Path) -> float:
     return math.inf if np.array_equal(x, y) else psnr(display_proxy(x), display_proxy(y))
 
 
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
 def _cache_settings(scene: str, res: str, samples: int, frames: str, threads: int, blender: str) -> dict:
     """Everything the full render's pixels and time depend on (the cache key is their hash)."""
     h = hashlib.sha256()
     for path in (*SCENE_SCRIPTS[scene], *COMMON_SCRIPTS):
         h.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
     return {"version": CACHE_VERSION, "scene": scene, "res": res, "samples": samples, "frames": frames,
-            "threads": threads, "blender": blender, "cpu": _cpu_model(), "cpu_count": os.cpu_count(),
+            "threads": threads, "blender": blender, "cpu": cpu_model(), "cpu_count": os.cpu_count(),
             "scripts_sha256": h.hexdigest()[:16]}
 
 

@@ -324,7 +324,7 @@ def measure_io(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     from framefill.ops.cuts import cut_score
     from framefill.ops.pixels import union_box
     from framefill.pipeline.fill import FillOptions
-    from framefill.pipeline.fill_frame import _proxy, _to_tensor, apply_motion
+    from framefill.pipeline.fill_frame import _to_tensor, apply_motion, make_proxy
     from framefill.pipeline.qc_features import feature_maps
 
     src0 = read_exr(SAMPLE / f"shot.{SAMPLE_FIRST}.exr")
@@ -346,7 +346,9 @@ def measure_io(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         # The steps of pipeline.fill.interpolate_exr, timed one by one; the network is the
         # zero-motion `blend` model, so only the work around a network is measured.
         canvas = union_box(p.data_window for im in (img0, img1) for p in im.parts)
-        t_proxy, (p0, p1) = _time(lambda: (_proxy(img0, canvas, options.color), _proxy(img1, canvas, options.color)), n)
+        # One proxy per fill: a rendered frame's proxy is made once and serves the gaps on both sides.
+        t_proxy, p0 = _time(lambda: make_proxy(img0, canvas, options.color), n)
+        p1 = make_proxy(img1, canvas, options.color)
         t_cut, _ = _time(lambda: cut_score(p0, p1), n)
         motion = BlendInterpolator().motion(_to_tensor(p0, "cpu"), _to_tensor(p1, "cpu"), 0.5)
         t_qc, _ = _time(lambda: feature_maps(p0, p1, motion, 0.5), n)

@@ -113,14 +113,13 @@ def worker(kind: str, size: str, repeats: int, device: str, precision: str) -> d
             "peak_rss_mb": peak_rss, "peak_device_mb": peak_dev}
 
 
-def _fill_call(a: np.ndarray, b: np.ndarray, w: int, h: int, scale: float, device: str, precision: str):
-    """A whole fill of one frame from two 9-channel half/float EXRs on disk."""
+def write_pair_exrs(folder: Path, a: np.ndarray, b: np.ndarray) -> None:
+    """``a.exr`` and ``b.exr`` in ``folder``: the two frames as the sample's nine layers (RGBA half,
+    depth float, normals half, an object ID float)."""
     from framefill.color import from_network
-    from framefill.frames import image_from_arrays, read_exr, write_exr
-    from framefill.models.loading import load_interpolator
-    from framefill.pipeline.fill import FillOptions, interpolate_exr
+    from framefill.frames import image_from_arrays, write_exr
 
-    folder = Path(tempfile.mkdtemp(prefix="ff-bench-"))
+    h, w = a.shape[:2]
     for name, img in (("a", a), ("b", b)):
         lin = from_network(img)
         chans = {c: lin[..., i].astype(np.float16) for i, c in enumerate("RGB")}
@@ -129,6 +128,16 @@ def _fill_call(a: np.ndarray, b: np.ndarray, w: int, h: int, scale: float, devic
         chans.update({f"N.{c}": img[..., i].astype(np.float16) for i, c in enumerate("XYZ")})
         chans["IndexOB.X"] = (img[..., 1] * 8).round().astype(np.float32)
         write_exr(folder / f"{name}.exr", image_from_arrays(chans))
+
+
+def _fill_call(a: np.ndarray, b: np.ndarray, w: int, h: int, scale: float, device: str, precision: str):
+    """A whole fill of one frame from two 9-channel half/float EXRs on disk."""
+    from framefill.frames import read_exr, write_exr
+    from framefill.models.loading import load_interpolator
+    from framefill.pipeline.fill import FillOptions, interpolate_exr
+
+    folder = Path(tempfile.mkdtemp(prefix="ff-bench-"))
+    write_pair_exrs(folder, a, b)
     loaded = load_interpolator("rife-4", device=device, precision=precision, scale=scale)
     options = FillOptions(model_id="rife-4", model_sha256=loaded.sha256, device=device)
 

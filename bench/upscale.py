@@ -1,7 +1,7 @@
-"""Upscaling speed and memory: framefill's tiled torch path against the ncnn reference runtime.
+"""Upscaling speed and memory: framefill's tiled torch and ONNX Runtime paths against the ncnn reference runtime.
 
     PYTHONPATH=core .venv/bin/python bench/upscale.py [--model realesr-animevideov3-x4] [--sizes 540p,1080p,2160p]
-        [--tile 256] [--repeats 3] [--threads N] [--device cpu] [--full-sizes 540p] [--json out.json]
+        [--tile 256] [--repeats 3] [--threads N] [--device cpu] [--full-sizes 540p] [--no-ort] [--json out.json]
     PYTHONPATH=core .venv/bin/python bench/upscale.py --context [--model realesrgan-x4plus]
     PYTHONPATH=core .venv/bin/python bench/upscale.py --memory-per-px [--model ...]
 
@@ -14,14 +14,17 @@ process high-water mark:
 * ``ours``: ``pipeline.upscale.upscale_rgb`` (clip-and-carry, tiles of
   ``--tile`` with the model's overlap and feather, merge), fp32 on the CPU,
   fp16 on CUDA;
+* ``ours-ort``: the same function with the network in ONNX Runtime
+  (``--backend onnxruntime``: fp32, the CPU provider on the CPU), and its
+  largest |difference| from ``ours`` on one 128x128 tile of the input (fp32 both);
 * ``ncnn``: PyPI ``ncnn`` with the same .param/.bin, its default CPU options
   (Vulkan off, ``--threads`` threads), run through the *same* tile plan, so
   the two differ only in runtime.
 
 Reported: seconds per frame (median of ``--repeats`` whole frames, at the
 sizes in ``--full-sizes``), fps, and the process's peak memory while those
-frames run (model, frame buffers and tiles together), ours over ncnn as
-ratios. Then the *tile working set*: with the model loaded and warm and the
+frames run (model, frame buffers and tiles together), each of ours over ncnn
+as ratios. Then the *tile working set*: with the model loaded and warm and the
 frame buffers (input, whole output) allocated and touched, the process peak is
 reset (``/proc/self/clear_refs``) and ``--probe-tiles`` interior tiles whose
 core is exactly ``--tile`` px run through ``ops.tiling.run_tiled`` (merge
@@ -32,7 +35,8 @@ float32 output at 2160p x4) and are listed apart. Workers run with a fixed
 glibc mmap threshold (``MMAP_THRESHOLD_BYTES``: why there); the load average
 is printed because on a shared machine every time moves with it.
 
-Models without ncnn files (``dat-light-x2/x3/x4``, ``fidelity``) run ours only;
+Models without ncnn files (``dat-light-x2/x3/x4``, ``fidelity``) run ours only (not
+``ours-ort`` either: the DAT graph is fixed to one tile size);
 their speed beside the Real-ESRGAN nets is in ``bench/upscale_quality.py``'s
 s/frame column (same run, same input).
 
@@ -86,12 +90,16 @@ def sample_proxy(width: int, height: int) -> np.ndarray:
     return np.ascontiguousarray(resize(proxy, height=height, width=width, method="lanczos", antiring=True))
 
 
-def load(model_name: str, device: str):  # noqa: ANN201 - bench helper
+def load(model_name: str, device: str, backend: str = "torch"):  # noqa: ANN201 - bench helper
     from framefill.models.loading import load_upscaler
     from framefill.runtime.device import resolve_devices
 
     spec = resolve_devices(device)[0]
-    return load_upscaler(model_name, device=spec.device, precision=spec.precision), spec
+    return load_upscaler(model_name, device=spec.device, precision=spec.precision, backend=backend), spec
+
+
+# Each runtime a worker can measure: ncnn is the reference the others are divided by.
+REFERENCE = "ncnn"
 
 
 # ncnn options that decide its speed and memory on a CPU, recorded with every ncnn row.
@@ -192,22 +200,30 @@ def worker(args: argparse.Namespace) -> dict:
     from framefill.ops.tiling import run_tiled
     from framefill.pipeline.upscale import Runner, upscale_rgb
 
-    torch.set_num_threads(args.threads)
+    torch.set_num_threads(args.threads)  # before loading: the onnxruntime session takes torch's thread count
     width, height = SIZES[args.worker_size]
-    loaded, spec = load(args.model, args.device)
+    loaded, spec = load(args.model, args.device, "onnxruntime" if args.worker == "ours-ort" else "torch")
     model = loaded.model
     scale = int(model.scale)
     fn = ncnn_fn(args.model, args.threads) if args.worker == "ncnn" else array_fn(
         model, device=spec.device, dtype=spec.torch_dtype())
     fn(np.random.rand(3, 64, 64).astype(np.float32))  # warm-up: kernels, allocator pools
     rgb = tiled_input(width, height)
+    ort_diff = None
+    if args.worker == "ours-ort" and args.worker_phase == "frames":
+        # Accuracy against the torch path (fp32 both) on one tile of the real input, measured beside the speed.
+        torch_model = load(args.model, "cpu")[0].model
+        probe = np.ascontiguousarray(np.clip(rgb[:128, :128], 0, 1).transpose(2, 0, 1))
+        ort_diff = float(np.abs(array_fn(model)(probe) - array_fn(torch_model)(probe)).max())
+        del torch_model
     image = np.ascontiguousarray(np.clip(rgb, 0, 1).transpose(2, 0, 1))
     runner = Runner(model=model, device=spec.device, dtype=spec.torch_dtype(), tile_px=args.tile)
     plan = runner.plan(height, width)
     result = {
         "runtime": args.worker, "size": args.worker_size, "phase": args.worker_phase, "input": [width, height],
         "output": [width * scale, height * scale], "model": loaded.name, "device": spec.device,
-        "precision": spec.precision if args.worker == "ours" else "ncnn defaults: " + ",".join(fn.options),
+        "precision": "ncnn defaults: " + ",".join(fn.options) if args.worker == "ncnn" else (
+            spec.precision if args.worker == "ours" else f"fp32, {getattr(model, 'provider', '?')}"),
         "threads": args.threads, "tile_px": plan.tile_px, "overlap_px": plan.overlap_px, "tiles": len(plan.tiles),
         "largest_plan_read_px": plan.largest_read_px,
         "frame_buffers_mb": round((rgb.nbytes + image.nbytes + 3 * height * scale * width * scale * 4) / 2**20, 1),
@@ -231,7 +247,7 @@ def worker(args: argparse.Namespace) -> dict:
         _reset_peak()
         for _ in range(args.repeats):
             t0 = time.perf_counter()
-            if args.worker == "ours":
+            if args.worker != "ncnn":
                 done = upscale_rgb(runner, rgb, height=height * scale, width=width * scale)
             else:
                 done = run_tiled(fn, image, plan, scale=scale)
@@ -243,6 +259,8 @@ def worker(args: argparse.Namespace) -> dict:
         result["seconds_per_frame"] = round(statistics.median(times), 3)
         result["fps"] = round(1.0 / statistics.median(times), 4)
         result["full_frame_peak_rss_mb"] = round(_status_mb("VmHWM"), 1)
+    if ort_diff is not None:
+        result["max_abs_diff_vs_torch"] = float(f"{ort_diff:.3g}")
     result["process_peak_rss_mb"] = round(rss_mb(), 1)
     if spec.is_cuda and args.worker == "ours":
         result["peak_device_mb"] = round(torch.cuda.max_memory_allocated() / 2**20, 1)
@@ -339,13 +357,14 @@ def main() -> None:
                     help="threads for each runtime (default: all CPUs). On a busy machine use 1: torch's "
                          "OpenMP barriers stall whenever a sibling thread is descheduled")
     ap.add_argument("--no-ncnn", action="store_true")
+    ap.add_argument("--no-ort", action="store_true", help="skip the ONNX Runtime row (ours-ort)")
     ap.add_argument("--malloc-default", action="store_true",
                     help="keep glibc's adaptive mmap threshold in the workers (see MMAP_THRESHOLD_BYTES)")
     ap.add_argument("--json", help="also write the result here")
     ap.add_argument("--context", action="store_true")
     ap.add_argument("--memory-per-px", action="store_true")
     ap.add_argument("--mem-sides", type=lambda t: [int(x) for x in t.split(",")], default=[64, 128])
-    ap.add_argument("--worker", choices=["ours", "ncnn"], help=argparse.SUPPRESS)
+    ap.add_argument("--worker", choices=["ours", "ours-ort", "ncnn"], help=argparse.SUPPRESS)
     ap.add_argument("--worker-size", help=argparse.SUPPRESS)
     ap.add_argument("--worker-phase", choices=["probe", "frames"], help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -361,9 +380,14 @@ def main() -> None:
     load_before = os.getloadavg()
     from framefill.models.registry import MODELS
 
-    # ncnn runs only the ncnn cards (the Real-ESRGAN family); dat-light-x* is ours alone.
+    # ncnn runs only the ncnn cards (the Real-ESRGAN family); dat-light-x* is ours alone (torch only).
     has_ncnn = any(w.role == "param" for w in MODELS.get(args.model).files)
-    runtimes = ("ours",) if args.no_ncnn or not has_ncnn else ("ours", "ncnn")
+    try:
+        import onnxruntime  # noqa: F401 - only whether it is there
+        has_ort = has_ncnn and not args.no_ort
+    except ImportError:
+        has_ort = False
+    runtimes = ("ours",) + (("ours-ort",) if has_ort else ()) + (("ncnn",) if has_ncnn and not args.no_ncnn else ())
     print(f"model {args.model}, device {args.device}, {args.threads} thread(s) per runtime, tile {args.tile} px, "
           f"median of {args.repeats} frame(s); load average {[round(x, 2) for x in load_before]} on "
           f"{os.cpu_count()} CPUs", flush=True)
@@ -391,25 +415,31 @@ def main() -> None:
                   f"{r['tiles']:5d} {r['seconds_per_frame']:8.2f} {r['fps']:7.4f} {r['full_frame_peak_rss_mb']:8.0f} "
                   f"{r['frame_buffers_mb']:19.0f}  {r['precision']}")
         for size in full_sizes:
-            ours, ref = timed.get(("ours", size)), timed.get(("ncnn", size))
-            if ours and ref:
-                time_ratio = ours["seconds_per_frame"] / ref["seconds_per_frame"]
-                mem_ratio = ours["full_frame_peak_rss_mb"] / ref["full_frame_peak_rss_mb"]
-                summary[f"seconds_ratio_ours_over_ncnn_{size}"] = round(time_ratio, 3)
-                summary[f"peak_memory_ratio_ours_over_ncnn_{size}"] = round(mem_ratio, 3)
-                print(f"{size}: ours/ncnn time {time_ratio:.2f}x (ours runs at {1 / time_ratio:.2f}x ncnn's speed), "
-                      f"peak memory {mem_ratio:.2f}x")
+            ref = timed.get((REFERENCE, size))
+            for runtime in (rt for rt in runtimes if rt != REFERENCE):
+                ours = timed.get((runtime, size))
+                if ours and ref:
+                    time_ratio = ours["seconds_per_frame"] / ref["seconds_per_frame"]
+                    mem_ratio = ours["full_frame_peak_rss_mb"] / ref["full_frame_peak_rss_mb"]
+                    summary[f"seconds_ratio_{runtime}_over_ncnn_{size}"] = round(time_ratio, 3)
+                    summary[f"peak_memory_ratio_{runtime}_over_ncnn_{size}"] = round(mem_ratio, 3)
+                    print(f"{size}: {runtime}/ncnn time {time_ratio:.2f}x ({runtime} runs at {1 / time_ratio:.2f}x "
+                          f"ncnn's speed), peak memory {mem_ratio:.2f}x")
+                if ours and "max_abs_diff_vs_torch" in ours:
+                    summary[f"{runtime}_max_abs_diff_vs_torch"] = ours["max_abs_diff_vs_torch"]
+                    print(f"{size}: {runtime} max |difference| from ours (torch), fp32, one 128x128 tile: "
+                          f"{ours['max_abs_diff_vs_torch']:.3g}")
 
     print("\ntile working set at a fixed tile size: peak RSS growth while {0} interior tiles of a {1} px core "
           "({2}x{2} read) run,\nafter the model, the input and the whole output frame are resident ({3})"
           .format(args.probe_tiles, args.tile, next(iter(by.values()))["tile_read_px"][0],
                   "glibc's adaptive mmap threshold" if args.malloc_default
                   else f"MALLOC_MMAP_THRESHOLD_={MMAP_THRESHOLD_BYTES}"))
-    print(f"{'input':>10s} {'output':>12s} {'tiles':>5s} " + " ".join(f"{rt + ' MB':>9s}" for rt in runtimes)
+    print(f"{'input':>10s} {'output':>12s} {'tiles':>5s} " + " ".join(f"{rt + ' MB':>11s}" for rt in runtimes)
           + f" {'frame buffers MB':>17s}")
     for size in args.sizes.split(","):
         first = by[(runtimes[0], size)]
-        cells = " ".join(f"{by[(rt, size)]['tile_working_mb']:9.1f}" for rt in runtimes)
+        cells = " ".join(f"{by[(rt, size)]['tile_working_mb']:11.1f}" for rt in runtimes)
         print(f"{'x'.join(map(str, first['input'])):>10s} {'x'.join(map(str, first['output'])):>12s} "
               f"{first['tiles']:5d} {cells} {first['frame_buffers_mb']:17.0f}")
     sizes = args.sizes.split(",")

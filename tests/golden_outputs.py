@@ -135,14 +135,37 @@ def run_cases(work: Path, selected: list[Case], framefill: list[str] | None = No
 
 
 def environment() -> dict[str, str]:
-    """What the bytes depend on besides framefill: float kernels differ between library builds and CPU kinds."""
+    """What the bytes depend on besides framefill: float kernels differ between library builds and CPU kinds.
+
+    The CPU is named by its model and by the instruction sets oneDNN and OpenCV pick kernels by
+    (torch's own capability, "AVX512", does not tell two such CPUs apart; their convolutions round
+    differently)."""
     import cv2
     import numpy
     import OpenEXR
     import torch
 
-    return {"torch": torch.__version__, "cpu": torch.backends.cpu.get_cpu_capability(),
+    return {"torch": torch.__version__, "cpu": torch.backends.cpu.get_cpu_capability(), **_cpu_kind(),
             "numpy": numpy.__version__, "opencv": cv2.__version__, "openexr": OpenEXR.__version__}
+
+
+def _cpu_kind() -> dict[str, str]:
+    """The CPU's model name and a short digest of its vector instruction sets (Linux; else the platform's)."""
+    import platform
+
+    model, flags = platform.processor() or platform.machine(), ""
+    try:
+        info = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        info = ""
+    for line in info.splitlines():
+        key, _, value = line.partition(":")
+        if key.strip() == "model name" and model == (platform.processor() or platform.machine()):
+            model = value.strip()
+        elif key.strip() == "flags" and not flags:
+            vector = sorted(f for f in value.split() if f.startswith(("avx", "amx", "fma", "f16c", "sse", "vnni")))
+            flags = hashlib.sha256(" ".join(vector).encode()).hexdigest()[:12]
+    return {"cpu_model": model, "cpu_isa": flags}
 
 
 def main() -> None:

@@ -30,6 +30,7 @@ from framefill.requests import (
 if TYPE_CHECKING:
     from framefill.farm.bundle import BundleResult
     from framefill.farm.local import LocalRun
+    from framefill.models.complexity import ModelInfo
     from framefill.pipeline.calibration import Calibration
     from framefill.pipeline.demo import DemoResult
     from framefill.pipeline.fill import FillResult
@@ -60,6 +61,7 @@ __all__ = [
     "list_models",
     "fetch_models",
     "verify_models",
+    "model_info",
     "export_model",
     "make_bundle",
     "submit_bundle",
@@ -208,6 +210,18 @@ def verify_models(names: Sequence[str] = ()) -> list[dict[str, str]]:
     from framefill.models.catalog import verify_named
 
     return verify_named(names)
+
+
+def model_info(name: str) -> ModelInfo:
+    """Parameters, GMAC per frame at 1080p and 4K (counted on the real network) and the committed
+    fp16/bf16/int8 quality deltas of a model (``framefill models info NAME``); loads its weights on the CPU.
+
+    Raises:
+        InputError: an unknown model. ModelNotFoundError: weights not cached (says how to fetch them).
+    """
+    from framefill.models.complexity import model_info as describe
+
+    return describe(name)
 
 
 def export_model(target: Literal["nuke", "onnx"], model: str, out_dir: str | Path, **options: Any) -> ExportResult:

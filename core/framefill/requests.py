@@ -29,6 +29,7 @@ __all__ = [
     "LayerPolicy",
     "VideoCodec",
     "VideoStep",
+    "UpscaleBackend",
     "BundleKind",
     "FillRequest",
     "UpscaleRequest",
@@ -55,6 +56,8 @@ LayerPolicy = Literal["all", "beauty"]
 VideoCodec = Literal["auto", "h264", "prores", "lossless"]
 # A video upscale in one process (whole), or split for a farm: segment tasks, then one join.
 VideoStep = Literal["whole", "segment", "join"]
+# What runs an upscaler's network: torch, or ONNX Runtime (models/ort_backend.py).
+UpscaleBackend = Literal["torch", "onnxruntime"]
 BundleKind = Literal["fill", "upscale", "qc", "sparse_pipeline", "upscale_video"]
 
 # Gaps longer than one frame: recursive halving measured better than direct
@@ -307,6 +310,7 @@ class UpscaleRequest(_Request):
     and ``keep_cache`` are for video. ``video_step`` splits a video job for a
     farm: ``segment`` upscales ``frames`` (0 = the first frame) into the frame
     cache and writes no video; ``join`` writes the video from that cache only.
+    ``backend`` runs the network in torch or ONNX Runtime (``onnxruntime``).
     """
 
     input_path: str
@@ -332,6 +336,7 @@ class UpscaleRequest(_Request):
     cache_dir: Path | None = None
     keep_cache: bool = False
     video_step: VideoStep = "whole"
+    backend: UpscaleBackend = "torch"
 
     def __post_init__(self) -> None:
         _freeze(self, "input_path", _text("input_path", self.input_path, example="renders/shot.####.exr or in.mp4"))
@@ -358,6 +363,7 @@ class UpscaleRequest(_Request):
                                             f"got {self.color_fix!r}")
         _crf("crf", self.crf)
         _freeze(self, "cache_dir", _optional_path("cache_dir", self.cache_dir))
+        _choice("backend", self.backend, UpscaleBackend, "an upscale backend")
         self._check_kinds()
 
     def _check_size(self) -> None:

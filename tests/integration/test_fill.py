@@ -168,9 +168,13 @@ def test_killed_run_resumes_and_matches_a_clean_run(shot, filled, tmp_path):
     from framefill.atomic import is_temp_name
 
     assert all(is_temp_name(p.name) for p in tmp_path.iterdir() if ".ff-tmp-" in p.name)
+    # Every recorded frame is on disk; a frame is recorded after its write, and the engine writes
+    # one frame while it makes the next, so at most one frame on disk is not recorded yet.
+    recorded = set(Manifest(str(out)).entries())
+    assert recorded <= done_before and len(done_before - recorded) <= 1 and len(recorded) >= 4
     resumed = api.fill_shot(FillRequest(shot, str(out), frames=ALL, model="rife-4", device="cpu"))
     skipped = {o.frame for o in resumed.frames if o.status == "skipped"}
-    assert skipped == done_before
+    assert skipped == recorded
     for f in ALL:
         assert filecmp.cmp(FramePattern.parse(clean).path(f), FramePattern.parse(str(out)).path(f), shallow=False)
 
@@ -202,7 +206,8 @@ def test_recursive_mode_bisects_through_midpoints(shot, tmp_path):
 
     rec = tmp_path / "r.####.exr"
     direct = tmp_path / "d.####.exr"
-    result = api.fill_shot(FillRequest(shot, str(rec), frames=range(5, 10), model="flow", device="cpu", mode="recursive"))
+    result = api.fill_shot(FillRequest(shot, str(rec), frames=range(5, 10), model="flow", device="cpu",
+                                       mode="recursive"))
     api.fill_shot(FillRequest(shot, str(direct), frames=range(5, 10), model="flow", device="cpu", mode="direct"))
     assert [o.status for o in result.frames] == ["copied", "filled", "filled", "filled", "copied"]
 
@@ -272,3 +277,54 @@ def test_a_damaged_render_is_filled_and_listed_never_copied(tmp_path, damage):
     assert entry is not None and entry.needs_render and entry.status == "filled"
     assert read_exr(Path(FramePattern.parse(str(out)).path(3))).parts  # a readable frame, not the damaged copy
     assert bad.read_bytes() == before  # the input is never modified
+
+
+@pytest.mark.parametrize("mode", ["direct", "recursive"])
+def test_each_rendered_frame_gets_its_colour_proxy_once(shot, tmp_path, monkeypatch, mode):
+    """A rendered frame borders two gaps (and serves every recursive midpoint): its proxy is made once,
+    and the frames are the bytes made without the reuse."""
+    from framefill.pipeline import fill
+
+    fresh = tmp_path / "fresh" / "shot.####.exr"
+    monkeypatch.setattr(fill._FillJob, "_proxy_of", lambda self, image, canvas: fill.make_proxy(
+        image, canvas, self.options.color))
+    api.fill_shot(FillRequest(shot, str(fresh), frames=ALL, model="flow", device="cpu", mode=mode))
+    monkeypatch.undo()
+
+    made: list[int] = []
+    real = fill.make_proxy
+
+    def counting(image, canvas, color):
+        made.append(id(image))
+        return real(image, canvas, color)
+
+    monkeypatch.setattr(fill, "make_proxy", counting)
+    reused = tmp_path / "reused" / "shot.####.exr"
+    api.fill_shot(FillRequest(shot, str(reused), frames=ALL, model="flow", device="cpu", mode=mode))
+    # Rendered 1, 3, 5, 9: each proxy once (10 without the reuse: 5 fills x 2). Recursive mode adds
+    # midpoint 7, a made frame, whose proxy is made for each pair it is in: (5, 7) for 6 and (7, 9) for 8.
+    assert len(made) == (4 if mode == "direct" else 6)
+    assert _hash_tree(fresh.parent).keys() == _hash_tree(reused.parent).keys()
+    for frame in ALL:
+        name = f"shot.{frame:04d}.exr"
+        assert (fresh.parent / name).read_bytes() == (reused.parent / name).read_bytes(), name
+
+
+def test_the_overlapped_writes_give_the_bytes_of_writing_in_sequence(shot, tmp_path, monkeypatch):
+    from framefill.pipeline import fill
+    from framefill.pipeline.engine import Pending
+
+    overlapped = tmp_path / "overlapped" / "shot.####.exr"
+    api.fill_shot(FillRequest(shot, str(overlapped), frames=ALL, model="flow", device="cpu"))
+    make = fill._FillJob.make
+
+    def in_sequence(self, task):  # each frame written before the next is made
+        made = make(self, task)
+        return made.finish() if isinstance(made, Pending) else made
+
+    monkeypatch.setattr(fill._FillJob, "make", in_sequence)
+    sequential = tmp_path / "sequential" / "shot.####.exr"
+    api.fill_shot(FillRequest(shot, str(sequential), frames=ALL, model="flow", device="cpu"))
+    assert _hash_tree(overlapped.parent) == _hash_tree(sequential.parent)
+    entries = [Manifest(str(p)).entries() for p in (overlapped, sequential)]
+    assert {f: e.to_json() for f, e in entries[0].items()} == {f: e.to_json() for f, e in entries[1].items()}

@@ -1,4 +1,4 @@
-"""``framefill models list | fetch | verify``: the registry and the weight cache."""
+"""``framefill models list | fetch | verify | info``: the registry, the weight cache and model complexity."""
 
 from __future__ import annotations
 
@@ -71,3 +71,44 @@ def verify_command(names: tuple[str, ...], json_mode: bool, events_mode: bool, q
         if corrupt:
             raise JobFailedError(f"{len(corrupt)} cached file(s) do not match their sha256, e.g. "
                                  f"{corrupt[0]['path']}; delete them and run `framefill models fetch`")
+
+
+@models_group.command("info")
+@click.argument("name")
+@output_options
+def info_command(name: str, json_mode: bool, events_mode: bool, quiet: bool) -> None:
+    """Parameters, GMAC per frame at 1080p and 4K, and the fp16/bf16/int8 quality delta against fp32."""
+    from framefill import api
+
+    out = make_output(json_mode, events_mode, quiet)
+    with run_command(out):
+        info = api.model_info(name)
+        payload = info.to_json()
+
+        def human() -> None:
+            if not info.sizes:
+                click.echo(f"{info.name} ({info.task}, {info.arch}): {info.counted_per}")
+                return
+            click.echo(f"{info.name} ({info.task}, {info.arch}): {info.parameters:,} parameters "
+                       f"({info.parameters / 1e6:.2f}M)")
+            click.echo(f"  GMAC per {info.counted_per}")
+            click.echo(f"  {'size':<6} {'frame':<10} {'net runs at':<12} {'RIFE scale':<10} {'GMAC':>10}")
+            for s in info.sizes:
+                scale = "-" if s.rife_scale is None else f"{s.rife_scale:g}"
+                click.echo(f"  {s.label:<6} {s.width}x{s.height:<5} {s.run_width}x{s.run_height:<7} "
+                           f"{scale:<10} {s.gmac:>10.2f}")
+            if info.precision:
+                click.echo(f"  {'vs fp32':<7} {'PSNR dB':>8} {'max |diff|':>11}")
+            for precision, delta in info.precision.items():
+                if "not_measured" in delta:
+                    click.echo(f"  {precision:<7} not measured: {delta['not_measured']}")
+                else:
+                    click.echo(f"  {precision:<7} {delta['psnr_db']:>8} {delta['max_abs_diff']:>11}")
+            source = info.precision_source
+            if source.get("note"):
+                click.echo(f"  precision: {source['note']}")
+            elif source:
+                click.echo(f"  measured on {source.get('input', '')}; {source.get('machine', '')}, "
+                           f"{source.get('date', '')}")
+
+        out.result(payload, human)

@@ -72,6 +72,9 @@ def _human(payload: dict[str, Any]) -> None:
               help="Memory for one tile's activations, e.g. 4G (default: $FRAMEFILL_MEMORY_BUDGET, half the free "
                    "GPU memory, or a quarter of the RAM).")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
+@click.option("--backend", type=click.Choice(["torch", "onnxruntime"]), default="torch", show_default=True,
+              help="What runs the network: torch, or ONNX Runtime (CPU, CUDA or TensorRT provider; the ONNX file is "
+                   "exported once into the model cache). Not for the DAT (fidelity) models.")
 @click.option("--alpha", type=click.Choice(["network", "lanczos"]), default=None,
               help="How alpha is upscaled (default: network, measured sharper and closer on mattes).")
 @click.option("--layers", type=click.Choice(["all", "beauty"]), default="all", show_default=True,
@@ -96,7 +99,7 @@ def _human(payload: dict[str, Any]) -> None:
 def upscale_command(
     input_path: str, output_path: str, frames_text: str | None, model: str | None, weights: str | None,
     scale: float | None, size_text: str | None, aspect: str, tile_px: int | None, memory_budget: str | None,
-    device: str, alpha: str | None, layers: str, codec: str, crf: int | None, cache_dir: str | None,
+    device: str, backend: str, alpha: str | None, layers: str, codec: str, crf: int | None, cache_dir: str | None,
     keep_cache: bool, segment: bool, join: bool, color_config: str | None, colorspace: str | None,
     color_fix: bool | None, json_mode: bool, events_mode: bool, quiet: bool,
 ) -> None:
@@ -134,6 +137,7 @@ def upscale_command(
             cache_dir=Path(cache_dir) if cache_dir else None, keep_cache=keep_cache,
             color_config=color_config, colorspace=colorspace, color_fix=color_fix,
             video_step="segment" if segment else "join" if join else "whole",
+            backend=backend,  # type: ignore[arg-type]  # click.Choice: one of UpscaleBackend
         )
         payload = api.upscale(request, report=out.report).to_json()
         out.result(payload, lambda: _human(payload))

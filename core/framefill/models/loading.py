@@ -213,9 +213,14 @@ def load_upscaler(
     weights: Path | str | None = None,
     device: str = "cpu",
     precision: str = "fp32",
+    backend: str = "torch",
 ) -> LoadedModel[Upscaler]:
     """An upscaler for ``name`` on ``device``: an :class:`~framefill.models.upscale.UpscaleModel`,
     or a :class:`~framefill.models.upscale.ClassicalUpscaler` for ``lanczos``.
+
+    ``backend`` ``onnxruntime`` runs the network in ONNX Runtime instead of torch
+    (:mod:`framefill.models.ort_backend`; an ``OrtUpscaleModel``, its session on
+    torch's current thread count); a classical upscaler ignores it.
 
     Named models load their cached ncnn files (sha256-checked against the card)
     through the converter. ``weights`` loads a file instead: an official
@@ -228,9 +233,13 @@ def load_upscaler(
         InputError: unknown name, a model for another task, or unreadable weights.
         ModelNotFoundError: weights not cached (says how to fetch them).
         WeightsMismatchError: a cached file with the wrong sha256.
-        UnsupportedModelError: ``weights`` is not an RRDBNet, SRVGGNetCompact or DAT-light upscaler.
+        UnsupportedModelError: ``weights`` is not an RRDBNet, SRVGGNetCompact or DAT-light upscaler;
+            a DAT upscaler on the onnxruntime backend.
     """
     from framefill.models.upscale import ClassicalUpscaler
+
+    if backend not in ("torch", "onnxruntime"):
+        raise InputError(f"backend {backend!r} is not one of torch, onnxruntime")
 
     card = _card(name, "upscale")
     if card.classical:
@@ -243,9 +252,31 @@ def load_upscaler(
             return _load_upscaler(card, weights, device, precision)
     else:
         files = list(require_files(card).values())
+    if backend == "onnxruntime":
+        import torch
+        from framefill.models.ort_backend import import_onnxruntime
+
+        import_onnxruntime()  # says what to install before anything loads
+        threads = torch.get_num_threads()
+        ort_key = ("upscale-ort", card.name, str(weights or ""), _files_key(files), device, precision, threads)
+        kept_ort: LoadedModel[Upscaler] = _kept(
+            ort_key, lambda: _load_ort_upscaler(card, weights, device, precision, threads))
+        return kept_ort
     key = ("upscale", card.name, str(weights or ""), _files_key(files), device, precision)
     loaded: LoadedModel[Upscaler] = _kept(key, lambda: _load_upscaler(card, weights, device, precision))
     return loaded
+
+
+def _load_ort_upscaler(card: ModelCard, weights: Path | str | None, device: str, precision: str,
+                       threads: int) -> LoadedModel[Upscaler]:
+    """The card's network in ONNX Runtime: built on the CPU in float32 (what the export traces), then wrapped."""
+    from framefill.models.ort_backend import ort_upscaler
+    from framefill.models.upscale import UpscaleModel
+
+    cpu = _load_upscaler(card, weights, "cpu", "fp32")
+    assert isinstance(cpu.model, UpscaleModel)  # not classical: the caller returned those already
+    model = ort_upscaler(cpu.model, cpu.sha256, device=device, precision=precision, threads=threads)
+    return LoadedModel(cpu.name, cpu.sha256, model)
 
 
 def _load_upscaler(card: ModelCard, weights: Path | str | None, device: str, precision: str,

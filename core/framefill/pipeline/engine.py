@@ -8,6 +8,12 @@ everything around that is here, once:
   the manifest entry's recipe and the output file's sha256 still match);
 * make the frame (the job writes its output atomically) and record its
   :class:`~framefill.pipeline.manifest.ManifestEntry`;
+* overlap: a job may return the frame's last part (encoding and writing it) as
+  :class:`Pending`; that part runs on one writer thread while the next frame is
+  made, and the frame is recorded once it is written, always in frame order, with
+  at most one frame in flight (so memory stays bounded). The bytes are the same
+  as made in sequence; a cancel or an error waits for the frame in flight and
+  records it first;
 * report progress (``start``, one ``frame`` event per frame, warnings);
 * time each frame and measure the job's peak memory.
 
@@ -19,6 +25,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Mapping, Sized
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Generic, Protocol, TypeVar
@@ -29,7 +36,7 @@ from framefill.events import Event, Reporter
 from framefill.pipeline.manifest import Manifest, ManifestEntry
 from framefill.runtime.memory import peak_device_mb, peak_rss_mb
 
-__all__ = ["Made", "FrameJob", "JobRun", "OutputLedger", "run_frames"]
+__all__ = ["Made", "Pending", "FrameJob", "JobRun", "OutputLedger", "run_frames"]
 
 Item = TypeVar("Item")
 Outcome = TypeVar("Outcome")
@@ -55,6 +62,16 @@ class Made(Generic[Outcome]):
     warnings: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True)
+class Pending(Generic[Outcome]):
+    """A frame whose last part, ``finish`` (encode and write the output, then say what was made),
+    may run on the engine's writer thread while the next frame is made. ``finish`` must touch
+    nothing the next frame's work changes."""
+
+    frame: int
+    finish: Callable[[], Made[Outcome]]
+
+
 class FrameJob(Protocol[Item_contra, Outcome]):
     """A job the engine runs: ``stage`` names it in events and messages."""
 
@@ -63,8 +80,9 @@ class FrameJob(Protocol[Item_contra, Outcome]):
     def skip(self, item: Item_contra) -> Made[Outcome] | None:
         """The frame's record when it is proven done already, else None."""
 
-    def make(self, item: Item_contra) -> Made[Outcome]:
-        """Make the frame (writing its output atomically) and say what was made."""
+    def make(self, item: Item_contra) -> Made[Outcome] | Pending[Outcome]:
+        """Make the frame (writing its output atomically) and say what was made, or leave the
+        writing to the engine's writer thread (:class:`Pending`)."""
 
 
 @dataclass(frozen=True)
@@ -106,22 +124,18 @@ def run_frames(
     report(Event("start", stage=job.stage, message=start_message, total=total))
     outcomes: list[Outcome] = []
     made_count = 0
-    for index, item in enumerate(items):
-        if cancelled():
-            raise CancelledError(f"cancelled after {index} of {total} frames; rerun to resume{cancel_hint}")
-        t0 = time.perf_counter()
-        made = job.skip(item)
-        skipped = made is not None
-        if made is None:
-            made = job.make(item)
+    in_flight: tuple[Future[tuple[Made[Outcome], float]], int, float] | None = None  # the frame being written
+
+    def record(made: Made[Outcome], index: int, seconds: float | None) -> None:
+        """A frame done: its manifest entry, outcome and events (``seconds`` None: skipped)."""
+        nonlocal made_count
+        data = dict(made.event)
+        if seconds is not None:
             if made.entry is not None and manifest is not None:
                 manifest.put(made.frame, made.entry)
             made_count += 1
             if checkpoint is not None and made_count % CHECKPOINT_FRAMES == 0:
                 checkpoint()
-        seconds = time.perf_counter() - t0
-        data = dict(made.event)
-        if not skipped:
             data["seconds"] = round(seconds, 3)
             outcomes.append(replace(made.outcome, seconds=seconds))  # type: ignore[type-var]
         else:
@@ -129,7 +143,50 @@ def run_frames(
         report(Event("frame", stage=job.stage, frame=made.frame, done=index + 1, total=total, data=data))
         for message in made.warnings:
             report(Event("warning", stage=job.stage, frame=made.frame, message=message))
+
+    def land() -> None:
+        """Wait for the frame in flight and record it."""
+        nonlocal in_flight
+        if in_flight is not None:
+            future, index, made_s = in_flight
+            in_flight = None
+            made, write_s = future.result()
+            record(made, index, made_s + write_s)
+
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="framefill-writer") as writer:
+        try:
+            for index, item in enumerate(items):
+                if cancelled():
+                    land()
+                    raise CancelledError(f"cancelled after {index} of {total} frames; rerun to resume{cancel_hint}")
+                t0 = time.perf_counter()
+                skipped = job.skip(item)
+                if skipped is not None:
+                    land()
+                    record(skipped, index, None)
+                    continue
+                made = job.make(item)
+                made_s = time.perf_counter() - t0
+                land()  # the previous frame, written while this one was made, is recorded first
+                if isinstance(made, Pending):
+                    in_flight = (writer.submit(_timed, made.finish), index, made_s)
+                else:
+                    record(made, index, made_s)
+            land()
+        except BaseException:
+            if in_flight is not None:  # a cancel or an error: the frame being written still counts
+                try:
+                    land()
+                except Exception:  # noqa: BLE001 - the first error is the one to report
+                    pass
+            raise
     return JobRun(tuple(outcomes), time.perf_counter() - started, peak_rss_mb(), peak_device_mb(device))
+
+
+def _timed(finish: Callable[[], Made[Outcome]]) -> tuple[Made[Outcome], float]:
+    t0 = time.perf_counter()
+    made = finish()
+    return made, time.perf_counter() - t0
 
 
 class OutputLedger:

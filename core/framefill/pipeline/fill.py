@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+import numpy as np
 
 from framefill._version import __version__
 from framefill.atomic import atomic_output
@@ -35,8 +36,9 @@ from framefill.frames.exr import pixel_sha256, with_attributes
 from framefill.frames.raster import RasterFormat
 from framefill.models.interp import Interpolator
 from framefill.ops.cuts import CUT_THRESHOLD
-from framefill.pipeline.engine import Made, OutputLedger, run_frames
-from framefill.pipeline.fill_frame import apply_motion, pair_motion
+from framefill.ops.pixels import Box
+from framefill.pipeline.engine import Made, OutputLedger, Pending, run_frames
+from framefill.pipeline.fill_frame import ProxyOf, apply_motion, make_proxy, pair_motion
 from framefill.pipeline.manifest import ManifestEntry
 from framefill.pipeline.model_choice import AUTO_MODEL, ModelChoice
 from framefill.pipeline.plan import FrameTask, plan_frames, recursive_sources
@@ -168,14 +170,16 @@ class FillResult:
 
 
 def interpolate_exr(img0: ExrImage, img1: ExrImage, t: float, interpolator: Interpolator, *,
-                    options: FillOptions) -> tuple[ExrImage, dict[str, Any]]:
+                    options: FillOptions, proxy_of: ProxyOf | None = None) -> tuple[ExrImage, dict[str, Any]]:
     """One in-between EXR at time t, plus facts about it (cut score, whether held, QC features).
+
+    ``proxy_of`` gives a rendered frame's colour proxy made for an earlier gap (see ``pair_motion``).
 
     Raises:
         ExrError: the frames have different layouts or no beauty.
     """
     pair = pair_motion(img0, img1, t, interpolator, color=options.color, device=options.device,
-                       detect_cuts=options.detect_cuts, cut_threshold=options.cut_threshold)
+                       detect_cuts=options.detect_cuts, cut_threshold=options.cut_threshold, proxy_of=proxy_of)
     facts: dict[str, Any] = {}
     if pair.cut_score is not None:
         facts["cut_score"] = round(pair.cut_score, 4)
@@ -200,6 +204,10 @@ class _SourceCache:
     def __init__(self, size: int) -> None:
         self.size = size
         self._items: OrderedDict[Any, Any] = OrderedDict()
+
+    def peek(self, key: Any) -> Any:
+        """The item under ``key`` or None, without loading or reordering."""
+        return self._items.get(key)
 
     def get(self, key: Any, load: Callable[[], Any]) -> Any:
         if key in self._items:
@@ -256,6 +264,8 @@ class _FillJob:
         self.damaged = damaged
         self.ledger = OutputLedger(output_pattern)
         self.cache = _SourceCache(2 + options.cached_frames)
+        self._frame_of: dict[int, int] = {}  # id() of a decoded rendered frame in the cache -> its frame
+        self.proxies = _SourceCache(2 + options.cached_frames)  # colour proxies of rendered frames
         self.budget = frame_budget(options.frame_budget_bytes)
         self.nonfinite: dict[int, dict[str, int]] = {}  # NaN/Inf pixels per rendered frame read
         self._told: set[int] = set()  # frames whose NaN/Inf pixels were already warned about
@@ -287,14 +297,16 @@ class _FillJob:
         outcome = self._outcome(task, "skipped", bool(entry.needs_render), entry.reason or "")
         return Made(task.frame, outcome, event={"status": "skipped"})
 
-    def make(self, task: FrameTask) -> Made[FrameOutcome]:
+    def make(self, task: FrameTask) -> Made[FrameOutcome] | Pending[FrameOutcome]:
+        """Copy a rendered frame, or make a filled or held one; its encode and write (and hashes)
+        are left to the engine's writer thread while the next frame is made."""
         out_path = Path(self.dst.path(task.frame))
         recipe = self.recipe(task)
         previous = self.ledger.manifest.get(task.frame)
         facts: dict[str, Any] = {}
-        pixels = qc_record = None
+        image: ExrImage | None = None
         if task.kind == "copy" and self.formats.convert:
-            pixels = self._write(out_path, self._read(task.frame), task, facts)
+            image = self._read(task.frame)
             status: Literal["copied", "filled", "held"] = "copied"
         elif task.kind == "copy":
             if out_path.resolve() != Path(self.rendered[task.frame]).resolve():
@@ -304,27 +316,34 @@ class _FillJob:
         else:
             image, facts = self._make_image(task)
             status = "held" if task.kind == "hold" or facts.get("cut") else "filled"
-            pixels = self._write(out_path, image, task, facts)
+        reason = self._reason(task, facts)
+        needs_render = status == "held" or task.frame in self.damaged
+        warnings = self._warnings(task, reason if needs_render else "")
+        nonfinite = {str(s): self.nonfinite[s] for s in _sources(task) if s in self.nonfinite} or None
+
+        def finish() -> Made[FrameOutcome]:
+            pixels = qc_record = None
+            if image is not None:
+                pixels = self._write(out_path, image, task, facts)
             if facts.get("qc_features") is not None and status == "filled":
                 from framefill.pipeline.qc_features import write_feature_sidecar
 
                 qc_record = write_feature_sidecar(self.output_pattern, task.frame, facts["qc_features"], t=task.t,
                                                   canvas=facts["canvas"])
-        self.ledger.forget(out_path)
-        reason = self._reason(task, facts)
-        needs_render = status == "held" or task.frame in self.damaged
-        warnings = self._warnings(task, reason if needs_render else "")
-        if previous is not None and previous.pixel_sha256 and pixels and previous.pixel_sha256 != pixels \
-                and previous.recipe == recipe:
-            warnings.insert(0, f"frame {task.frame} regenerated with different pixels than recorded "
+            self.ledger.forget(out_path)
+            said = list(warnings)
+            if previous is not None and previous.pixel_sha256 and pixels and previous.pixel_sha256 != pixels \
+                    and previous.recipe == recipe:
+                said.insert(0, f"frame {task.frame} regenerated with different pixels than recorded "
                                "(another device or framefill version?)")
-        nonfinite = {str(s): self.nonfinite[s] for s in _sources(task) if s in self.nonfinite} or None
-        entry = ManifestEntry(status=status, recipe=recipe, file_sha256=self.ledger.sha256(out_path),
-                              pixel_sha256=pixels, needs_render=needs_render, reason=reason or None,
-                              cut_score=facts.get("cut_score"), cut=facts.get("cut"), qc_features=qc_record,
-                              nonfinite=nonfinite)
-        return Made(task.frame, self._outcome(task, status, needs_render, reason), entry,
-                    event={"status": status, "needs_render": needs_render}, warnings=tuple(warnings))
+            entry = ManifestEntry(status=status, recipe=recipe, file_sha256=self.ledger.sha256(out_path),
+                                  pixel_sha256=pixels, needs_render=needs_render, reason=reason or None,
+                                  cut_score=facts.get("cut_score"), cut=facts.get("cut"), qc_features=qc_record,
+                                  nonfinite=nonfinite)
+            return Made(task.frame, self._outcome(task, status, needs_render, reason), entry,
+                        event={"status": status, "needs_render": needs_render}, warnings=tuple(said))
+
+        return Pending(task.frame, finish) if image is not None else finish()
 
     def _reason(self, task: FrameTask, facts: dict[str, Any]) -> str:
         if task.frame in self.damaged:
@@ -388,7 +407,17 @@ class _FillJob:
             return image
 
         image: ExrImage = self.cache.get(("src", frame), load)
+        self._frame_of[id(image)] = frame
         return image
+
+    def _proxy_of(self, image: ExrImage, canvas: Box) -> np.ndarray:
+        """A rendered frame's colour proxy, made once while the frame stays decoded (it borders two
+        gaps, and recursive midpoints reuse their pair's sources); a made midpoint's is made here."""
+        frame = self._frame_of.get(id(image))
+        if frame is None or self.cache.peek(("src", frame)) is not image:
+            return make_proxy(image, canvas, self.options.color)
+        proxy: np.ndarray = self.proxies.get((frame, canvas), lambda: make_proxy(image, canvas, self.options.color))
+        return proxy
 
     def _make_image(self, task: FrameTask) -> tuple[ExrImage, dict[str, Any]]:
         if task.kind == "hold":
@@ -397,7 +426,7 @@ class _FillJob:
         assert task.source0 is not None and task.source1 is not None
         if self.options.mode == "direct" or task.source1 - task.source0 <= 2:
             return interpolate_exr(self._read(task.source0), self._read(task.source1), task.t, self.interpolator,
-                                   options=self.options)
+                                   options=self.options, proxy_of=self._proxy_of)
         # Recursive: bisect the gap, each midpoint made from the previous pair.
         made: dict[int, ExrImage] = {}
         facts: dict[str, Any] = {}
@@ -407,7 +436,7 @@ class _FillJob:
             def step(ia: ExrImage = ia, ib: ExrImage = ib, a: int = a, b: int = b,
                      m: int = m) -> tuple[ExrImage, dict[str, Any]]:
                 image, step_facts = interpolate_exr(ia, ib, (m - a) / (b - a), self.interpolator,
-                                                    options=self.options)
+                                                    options=self.options, proxy_of=self._proxy_of)
                 return image, {k: v for k, v in step_facts.items() if k in ("qc_features", "canvas")}
 
             # Cached with its QC features: a midpoint made for an earlier frame keeps its sidecar.

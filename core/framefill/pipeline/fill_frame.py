@@ -14,7 +14,7 @@ copied byte for byte and keep whatever they hold.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,7 +28,7 @@ from framefill.models.interp import Interpolator, Motion
 from framefill.ops.cuts import CUT_THRESHOLD, cut_score
 from framefill.ops.pixels import Box, cast_like, finite, on_canvas, union_box
 
-__all__ = ["PairMotion", "pair_motion", "apply_motion", "check_pair", "beauty_channels"]
+__all__ = ["PairMotion", "pair_motion", "make_proxy", "apply_motion", "check_pair", "beauty_channels"]
 
 
 def _beauty(image: ExrImage) -> tuple[int, tuple[str, str, str]]:
@@ -50,7 +50,8 @@ def beauty_channels(image: ExrImage) -> tuple[ExrPart, tuple[str, str, str]]:
     return image.parts[index], rgb
 
 
-def _proxy(image: ExrImage, canvas: Box, color: ColorSetup) -> np.ndarray:
+def make_proxy(image: ExrImage, canvas: Box, color: ColorSetup) -> np.ndarray:
+    """The frame's beauty on ``canvas`` in the network's colour space: what the network sees."""
     index, rgb = _beauty(image)
     part = image.parts[index]
     linear = np.stack([on_canvas(finite(part.channels[ch]), part.data_window, canvas) for ch in rgb], axis=-1)
@@ -155,16 +156,24 @@ class PairMotion:
         return feature_maps(self.proxy0, self.proxy1, self.motion, t)
 
 
+ProxyOf = Callable[[ExrImage, Box], np.ndarray]
+
+
 def pair_motion(img0: ExrImage, img1: ExrImage, t: float, interpolator: Interpolator, *, color: ColorSetup,
-                device: str, detect_cuts: bool = True, cut_threshold: float = CUT_THRESHOLD) -> PairMotion:
+                device: str, detect_cuts: bool = True, cut_threshold: float = CUT_THRESHOLD,
+                proxy_of: ProxyOf | None = None) -> PairMotion:
     """The motion at ``t`` between two decoded frames (or a detected cut).
+
+    ``proxy_of(image, canvas)`` may give a frame's colour proxy made earlier (a rendered
+    frame borders two gaps: its proxy is made once); it must equal what this function makes.
 
     Raises:
         ExrError: the frames have different layouts or sizes, or no beauty.
     """
     check_pair(img0, img1)
     canvas = union_box(p.data_window for im in (img0, img1) for p in im.parts)
-    proxy0, proxy1 = _proxy(img0, canvas, color), _proxy(img1, canvas, color)
+    make = proxy_of or (lambda image, box: make_proxy(image, box, color))
+    proxy0, proxy1 = make(img0, canvas), make(img1, canvas)
     score = None
     if detect_cuts:
         score = cut_score(proxy0, proxy1)

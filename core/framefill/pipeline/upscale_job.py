@@ -76,6 +76,8 @@ def recipe(options: UpscaleOptions, source_sha256: str) -> dict[str, Any]:
         "alpha": options.alpha, "layers": options.layers,
         "color": [color.config, color.scene_linear, color.network],
         "color_fix": options.color_fix,
+        # Only when not torch, so frames made before backends existed still verify.
+        **({"backend": options.extra_job["backend"]} if options.extra_job.get("backend", "torch") != "torch" else {}),
     }
 
 
@@ -257,6 +259,23 @@ def _color_fix_default(model: Any) -> bool:
     return not model.classical and COLOR_FIX_DEFAULT and model.arch not in FAITHFUL_ARCHS
 
 
+def _runtime_fields(model: Any, determinism: dict[str, Any], *, is_cuda: bool) -> dict[str, Any]:
+    """The manifest's job fields on what ran the network: backend, provider, and whether reruns are bit-identical.
+
+    torch: bit-identical on the CPU (fixed threads), not promised on CUDA. ONNX Runtime:
+    bit-identical on its CPU provider (fixed threads), not promised on CUDA or TensorRT
+    (see :mod:`framefill.models.ort_backend`).
+    """
+    from framefill.models.ort_backend import OrtUpscaleModel
+
+    if isinstance(model, OrtUpscaleModel):
+        runtime = model.describe()
+        return {"determinism": {**determinism, **runtime}, "bit_identical": model.bit_identical,
+                "backend": "onnxruntime", "provider": model.provider}
+    return {"determinism": determinism, "bit_identical": not is_cuda, "backend": "torch",
+            "provider": "cuda" if is_cuda else "cpu"}
+
+
 def run_upscale(request: UpscaleRequest, *, report: Reporter = null_reporter,
                 cancelled: Callable[[], bool] = never_cancelled) -> UpscaleResult:
     """Load the upscaler the request names and upscale its sequence or video.
@@ -281,7 +300,7 @@ def run_upscale(request: UpscaleRequest, *, report: Reporter = null_reporter,
     spec = resolve_devices(r.device)[0]
     determinism = configure_determinism()
     name = pick_upscale_card(r.model or DEFAULT_UPSCALE_MODEL, r.scale)
-    loaded = load_upscaler(name, weights=r.weights, device=spec.device, precision=spec.precision)
+    loaded = load_upscaler(name, weights=r.weights, device=spec.device, precision=spec.precision, backend=r.backend)
     precision = spec.precision if not loaded.model.classical and spec.is_cuda and loaded.model.supports_half else "fp32"
     first = None if r.is_video else next(iter(FramePattern.parse(r.input_path).scan().values()), None)
     color = job_color(r, Path(first) if first is not None else None, stage="upscale", report=report)
@@ -291,7 +310,7 @@ def run_upscale(request: UpscaleRequest, *, report: Reporter = null_reporter,
         color=color, alpha=r.alpha, layers=r.layers,
         color_fix=_color_fix_default(loaded.model) if r.color_fix is None
         else r.color_fix and not loaded.model.classical,
-        extra_job={"determinism": determinism, "bit_identical": not spec.is_cuda},
+        extra_job=_runtime_fields(loaded.model, determinism, is_cuda=spec.is_cuda),
     )
     if r.is_video:
         from framefill.pipeline.video import VideoPart, upscale_video

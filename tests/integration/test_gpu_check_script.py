@@ -1,0 +1,32 @@
+"""bench/gpu_check.sh, the prepared GPU check, keeps working: on this CPU it runs at tiny sizes and
+measures every row it would measure on a GPU (the CUDA-only rows are reported as not measured)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+from ffpaths import REPO
+
+
+def test_gpu_check_runs_on_the_cpu_at_tiny_sizes(tmp_path):
+    out = tmp_path / "gpu_check.json"
+    env = dict(os.environ, PYTHON=sys.executable, PYTHONPATH=str(REPO / "core"))
+    proc = subprocess.run(["bash", str(REPO / "bench" / "gpu_check.sh"), "--tiny", "--repeats", "1",
+                           "--json-file", str(out)], env=env, capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    report = json.loads(out.read_text())
+    assert report["tiny"] is True
+    rows = {(r["size"], r["kind"], r["what"]): r for r in report["fills"]}
+    for size, scale in (("1080p", 1.0), ("4K", 0.5), ("5K", 0.25)):
+        network = rows[(size, "torch fp32", "network")]
+        assert network["rife_scale"] == scale and network["max_diff_vs_fp32"] == 0.0
+        assert network["per_second"] > 0 and rows[(size, "torch fp32", "end to end")]["per_second"] > 0
+        # ONNX Runtime (CPU provider here) runs the exported graph to within 1e-3 px of torch fp32.
+        assert rows[(size, "ORT CPU", "network")]["max_diff_vs_fp32"] < 1e-3
+    assert {(r["model"], r["kind"]) for r in report["upscale"]} == {
+        ("realesr-animevideov3-x4", "torch fp32"), ("realesrgan-x4plus", "torch fp32")}
+    assert all(r["fps"] > 0 for r in report["upscale"])
+    assert "TINY sizes: not GPU figures" in proc.stdout

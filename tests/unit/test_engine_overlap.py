@@ -1,0 +1,92 @@
+"""The engine's writer thread: a frame's write overlaps the next frame's work, frames are recorded
+in order, at most one is in flight, and a cancel or an error still records the frame in flight."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+import pytest
+from framefill.errors import CancelledError
+from framefill.events import Event
+from framefill.pipeline.engine import Made, Pending, run_frames
+
+
+@dataclass(frozen=True)
+class Outcome:
+    frame: int
+    seconds: float = 0.0
+
+
+class Job:
+    stage = "test"
+
+    def __init__(self, fail_on: int | None = None) -> None:
+        self.log: list[str] = []
+        self.fail_on = fail_on
+        self.writing = threading.Lock()
+        self.max_in_flight = 0
+        self.in_flight = 0
+
+    def skip(self, frame: int) -> Made[Outcome] | None:
+        return Made(frame, Outcome(frame), event={"status": "skipped"}) if frame == 3 else None
+
+    def make(self, frame: int) -> Made[Outcome] | Pending[Outcome]:
+        self.log.append(f"make {frame}")
+        if frame == 5:  # written in place: the engine records it right away, after the frame in flight
+            return Made(frame, Outcome(frame))
+        with self.writing:
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+
+        def finish() -> Made[Outcome]:
+            self.log.append(f"write {frame}")
+            with self.writing:
+                self.in_flight -= 1
+            if frame == self.fail_on:
+                raise OSError(f"disk full writing frame {frame}")
+            return Made(frame, Outcome(frame))
+
+        return Pending(frame, finish)
+
+
+def test_frames_are_recorded_in_order_with_one_in_flight():
+    job = Job()
+    recorded, run = _run_capturing(job, [1, 2, 3, 4, 5, 6], into=[])
+    assert recorded == [1, 2, 3, 4, 5, 6]
+    assert [o.frame for o in run.outcomes] == [1, 2, 3, 4, 5, 6]
+    assert job.max_in_flight <= 2 and job.in_flight == 0  # one written while the next is made
+    assert [e for e in job.log if e.startswith("write")] == ["write 1", "write 2", "write 4", "write 6"]
+    # Frame 2 is made before frame 1 is recorded, never before frame 1's write was handed over.
+    assert job.log.index("make 2") > job.log.index("make 1")
+
+
+def test_a_cancel_records_the_frame_in_flight_first():
+    job = Job()
+    recorded: list[int] = []
+    with pytest.raises(CancelledError, match="cancelled after 2 of 4 frames"):
+        _run_capturing(job, [1, 2, 4, 6], cancel_after=2, into=recorded)
+    assert recorded == [1, 2] and "write 2" in job.log
+
+
+def test_an_error_in_a_write_is_raised_after_the_frames_before_it_are_recorded():
+    job = Job(fail_on=4)
+    recorded: list[int] = []
+    with pytest.raises(OSError, match="disk full writing frame 4"):
+        _run_capturing(job, [1, 2, 4, 6], into=recorded)
+    assert recorded == [1, 2]
+
+
+def _run_capturing(job: Job, frames: list[int], *, into: list[int], cancel_after: int | None = None):
+    def report(event: Event) -> None:
+        if event.kind == "frame":
+            into.append(event.frame)
+
+    seen = {"n": 0}
+
+    def cancelled() -> bool:
+        seen["n"] += 1
+        return cancel_after is not None and seen["n"] > cancel_after
+
+    run = run_frames(frames, job, manifest=None, report=report, cancelled=cancelled, start_message="")
+    return into, run
