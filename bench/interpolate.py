@@ -7,6 +7,9 @@ process-wide high-water mark):
   ours-net   our network on the same inputs, same weights, same scale;
   ours-fill  a whole framefill fill: decode two 9-channel EXRs, proxy, network,
              warp every layer, encode the filled EXR.
+  ours-shot  the same work as a shot, through `framefill.api.fill_shot` (the frame engine:
+             each rendered frame decoded and its proxy made once, each filled frame written
+             while the next is made): rendered 1, 3, 5, 7, the seconds per filled frame.
 It prints the median seconds per frame, fills per second, peak RSS (and peak
 CUDA memory on a GPU) and the ratio to the reference measured in the same run.
 
@@ -30,7 +33,8 @@ from pathlib import Path
 import numpy as np
 
 SIZES = {"540p": (960, 540, 1.0), "1080p": (1920, 1080, 1.0), "4k": (3840, 2160, 0.5), "8k": (7680, 4320, 0.25)}
-KINDS = ("ref-net", "ours-net", "ours-fill")
+KINDS = ("ref-net", "ours-net", "ours-fill", "ours-shot")
+SHOT_FILLS = 3  # ours-shot: rendered frames 1, 3, 5, 7 and the 3 fills between them
 
 
 def _pair(w: int, h: int) -> tuple[np.ndarray, np.ndarray]:
@@ -81,7 +85,10 @@ def worker(kind: str, size: str, repeats: int, device: str, precision: str) -> d
     from framefill.models.loading import load_state_dict
     from framefill.models.registry import MODELS
 
+    from framefill.runtime.device import configure_determinism
+
     torch.set_grad_enabled(False)
+    configure_determinism()  # every kind at the thread count a framefill job uses (FRAMEFILL_THREADS or all cores)
     dtype = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}[precision]
     w, h, scale = SIZES[size]
     a, b = _pair(w, h)
@@ -95,6 +102,8 @@ def worker(kind: str, size: str, repeats: int, device: str, precision: str) -> d
         net = ARCHS.get("rife-4").build(load_state_dict(weights)).to(device=device, dtype=dtype).eval()
         i0, i1 = _tensor(a, device, dtype), _tensor(b, device, dtype)
         call = lambda: net(i0, i1, 0.5, scale=scale)  # noqa: E731
+    elif kind == "ours-shot":
+        call = _shot_call(w, h, device)
     else:
         call = _fill_call(a, b, w, h, scale, device, precision)
     times = []
@@ -107,6 +116,8 @@ def worker(kind: str, size: str, repeats: int, device: str, precision: str) -> d
             torch.cuda.synchronize()
         if i:
             times.append(time.perf_counter() - t0)
+    if kind == "ours-shot":
+        times = [t / SHOT_FILLS for t in times]  # seconds per filled frame
     peak_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     peak_dev = torch.cuda.max_memory_allocated() / 2**20 if device.startswith("cuda") else None
     return {"kind": kind, "size": size, "median_s": statistics.median(times), "times_s": times,
@@ -149,6 +160,29 @@ def _fill_call(a: np.ndarray, b: np.ndarray, w: int, h: int, scale: float, devic
     return call
 
 
+def _shot_call(w: int, h: int, device: str):
+    """A whole sparse shot filled through the engine; each call fills a fresh output folder."""
+    from framefill import api
+    from framefill.requests import FillRequest
+
+    keys = Path(tempfile.mkdtemp(prefix="ff-bench-shot-"))
+    frames = [_pair(w, h)[0]]
+    for _ in range(SHOT_FILLS):
+        frames.append(np.ascontiguousarray(np.roll(frames[-1], (3, 6), axis=(0, 1))))
+    for i in range(0, len(frames) - 1, 2):
+        write_pair_exrs(keys, frames[i], frames[i + 1])
+        (keys / "a.exr").rename(keys / f"shot.{2 * i + 1:04d}.exr")
+        (keys / "b.exr").rename(keys / f"shot.{2 * i + 3:04d}.exr")
+    runs = iter(range(1_000_000))
+
+    def call():
+        out = keys.parent / f"{keys.name}-out{next(runs)}" / "shot.####.exr"
+        api.fill_shot(FillRequest(str(keys / "shot.####.exr"), str(out), frames=range(1, 2 * SHOT_FILLS + 2),
+                                  model="rife-4", device=device))
+
+    return call
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default="1080p,4k", help=f"comma list of {', '.join(SIZES)}")
@@ -186,7 +220,14 @@ def main() -> None:
             print(f"{size:<7}{kind:<11}{r['median_s']:>9.2f}{1 / r['median_s']:>9.3f}{r['peak_rss_mb']:>13.0f}"
                   f"{gpu:>13}{ratio:>8}")
     print("vs ref: reference seconds / our seconds (above 1 = we are faster). ours-fill includes EXR I/O and "
-          "warping 9 channels.")
+          "warping 9 channels; ours-shot is per filled frame of a shot run by the frame engine.")
+    for size in args.sizes.split(","):
+        net = results.get(("ours-net", size))
+        for kind in ("ours-fill", "ours-shot"):
+            r = results.get((kind, size))
+            if net and r:
+                print(f"{size} {kind} / ours-net: {r['median_s'] / net['median_s']:.2f}x the network alone "
+                      "(everything that is not the network, as a share of it)")
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -16,6 +17,7 @@ from framefill.runtime.device import (
     resolve_devices,
     thread_count,
 )
+from synthetic_shot import write_shot
 
 
 @pytest.fixture
@@ -102,3 +104,23 @@ def test_other_devices_and_precision_rules_are_unchanged(fake_cuda):
         resolve_devices("all", precision="fp16")
     with pytest.raises(DeviceError, match="not available"):
         resolve_devices("cuda")
+
+
+def test_device_all_on_a_machine_without_a_gpu_says_so_in_one_line(fake_cuda, tmp_path):
+    from framefill.runtime.device import device_note
+
+    fake_cuda(0)
+    spec = resolve_devices("all")[0]
+    assert spec.device == "cpu"
+    assert device_note("all", spec) == "--device all: this machine has no CUDA GPU, so the job runs on the CPU"
+    assert device_note("cpu", spec) is None and device_note("auto", spec) is None
+    fake_cuda(1)
+    assert device_note("all", resolve_devices("all")[0]) is None
+    # The command says it once, as a warning beside its result.
+    shot = write_shot(tmp_path / "keys", (1, 3))
+    proc = subprocess.run([sys.executable, "-m", "framefill", "interpolate", shot, "--out",
+                           str(tmp_path / "out" / "shot.####.exr"), "--model", "flow", "--device", "all", "--json"],
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    warnings = json.loads(proc.stdout)["warnings"]
+    assert warnings.count("--device all: this machine has no CUDA GPU, so the job runs on the CPU") == 1

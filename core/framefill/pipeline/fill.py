@@ -718,11 +718,13 @@ def run_fill(request: FillRequest, *, report: Reporter = null_reporter,
         model_identity,
     )
     from framefill.pipeline.job_color import job_color
-    from framefill.runtime.device import configure_determinism, resolve_devices
+    from framefill.runtime.device import configure_determinism, device_note, resolve_devices
     from framefill.runtime.memory import plan_fill_memory
 
     r = request
     spec = resolve_devices(r.device)[0]
+    if (note := device_note(r.device, spec)) is not None:
+        report(Event("warning", stage="fill", message=note))
     determinism = configure_determinism()
     first = _first_readable(FramePattern.parse(r.input_pattern).scan())
     # Raster frames are decoded to linear Rec.709 by their file's encoding (frames/encodings.py).

@@ -293,11 +293,13 @@ def run_upscale(request: UpscaleRequest, *, report: Reporter = null_reporter,
     from framefill.models.registry import DEFAULT_UPSCALE_MODEL
     from framefill.ops.resample import plan_output_size
     from framefill.pipeline.job_color import job_color
-    from framefill.runtime.device import configure_determinism, resolve_devices
+    from framefill.runtime.device import configure_determinism, device_note, resolve_devices
 
     r = request
     plan_output_size(16, 16, scale=r.scale, size=r.size, aspect="stretch")  # validates scale/size early
     spec = resolve_devices(r.device)[0]
+    if (note := device_note(r.device, spec)) is not None:
+        report(Event("warning", stage="upscale", message=note))
     determinism = configure_determinism()
     name = pick_upscale_card(r.model or DEFAULT_UPSCALE_MODEL, r.scale)
     loaded = load_upscaler(name, weights=r.weights, device=spec.device, precision=spec.precision, backend=r.backend)

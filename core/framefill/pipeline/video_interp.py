@@ -526,11 +526,13 @@ def run_video_interp(request: VideoInterpRequest, *, report: Reporter = null_rep
     """
     from framefill.models.interp import LazyInterpolator
     from framefill.models.loading import auto_rife_scale, load_interpolator, model_identity
-    from framefill.runtime.device import configure_determinism, resolve_devices
+    from framefill.runtime.device import configure_determinism, device_note, resolve_devices
 
     r = request
     info = probe_video(r.input_path)
     spec = resolve_devices(r.device)[0]
+    if (note := device_note(r.device, spec)) is not None:
+        report(Event("warning", stage="interpolate", message=note))
     determinism = configure_determinism()
     scale = auto_rife_scale(info.width) if r.scale is None else r.scale
     name, sha = model_identity(r.model, r.weights)

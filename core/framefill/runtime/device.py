@@ -14,8 +14,8 @@ from typing import Any, Literal
 
 from framefill.errors import DeviceError, InputError
 
-__all__ = ["DeviceSpec", "parse_device", "resolve_devices", "configure_determinism", "thread_count", "Precision",
-           "THREADS_ENV", "MAX_THREADS"]
+__all__ = ["DeviceSpec", "parse_device", "resolve_devices", "device_note", "configure_determinism", "thread_count",
+           "Precision", "THREADS_ENV", "MAX_THREADS"]
 
 THREADS_ENV = "FRAMEFILL_THREADS"
 # torch crashed (SIGSEGV) with FRAMEFILL_THREADS=99999 after a frame: a thread pool
@@ -96,6 +96,13 @@ def resolve_devices(text: str, *, precision: Precision | Literal["auto"] = "auto
             raise DeviceError(f"precision {prec} is for CUDA devices; the CPU runs fp32")
         out.append(DeviceSpec(name, prec))
     return out
+
+
+def device_note(text: str, spec: DeviceSpec) -> str | None:
+    """The one line to tell the user when ``--device all`` found no GPU and the job runs on the CPU."""
+    if parse_device(text) == "all" and spec.device == "cpu":
+        return "--device all: this machine has no CUDA GPU, so the job runs on the CPU"
+    return None
 
 
 def configure_determinism() -> dict[str, Any]:
