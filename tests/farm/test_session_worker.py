@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -22,7 +23,13 @@ WAIT_S = 120.0  # generous: the machine running the suite is loaded
 
 
 def _worker_pid(session: Path) -> int:
-    return int(json.loads((session / "framefill-worker.json").read_text())["pid"])
+    """The pid the worker published; from its log once it has exited and removed the address file."""
+    try:
+        return int(json.loads((session / "framefill-worker.json").read_text())["pid"])
+    except FileNotFoundError:
+        match = re.search(r"framefill worker: pid (\d+):", (session / "framefill-worker.log").read_text())
+        assert match is not None
+        return int(match.group(1))
 
 
 def _alive(pid: int) -> bool:
