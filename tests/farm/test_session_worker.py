@@ -91,6 +91,19 @@ def _task(task_env: dict[str, str], *args: str) -> subprocess.CompletedProcess[s
                           timeout=600, check=False)
 
 
+def _task_at_its_first_frame(task_env: dict[str, str], shot: Path, out: Path) -> tuple[subprocess.Popen[str], str]:
+    """A 9-frame fill task, started and read until its first frame is done; returns it and what it printed."""
+    proc = subprocess.Popen(framefill_argv("farm", "task", "--", *_fill_args(shot, out, "1001-1009")), env=task_env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    assert proc.stdout is not None
+    seen = []
+    for line in proc.stdout:
+        seen.append(line)
+        if line.startswith("[fill] frame"):
+            break
+    return proc, "".join(seen)
+
+
 def _fill_args(shot: Path, out: Path, frames: str) -> list[str]:
     return ["interpolate", str(shot), "--out", str(out), "--frames", frames, "--model", "rife-4", "--device", "cpu",
             "--mode", ""]
@@ -124,17 +137,10 @@ def test_a_cancelled_task_stops_cleanly_and_the_worker_serves_the_next(
     task_env = _start(session, env)
     pid = _worker_pid(session)
     out = tmp_path / "farm" / "shot.####.exr"
-    proc = subprocess.Popen(framefill_argv("farm", "task", "--", *_fill_args(shot, out, "1001-1009")), env=task_env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    assert proc.stdout is not None
-    seen = []
-    for line in proc.stdout:  # cancel (OpenJD sends SIGTERM) once the first frame is written
-        seen.append(line)
-        if line.startswith("[fill] frame"):
-            proc.send_signal(signal.SIGTERM)
-            break
+    proc, seen = _task_at_its_first_frame(task_env, shot, out)
+    proc.send_signal(signal.SIGTERM)  # OpenJD's cancel, once the first frame is written
     rest = proc.communicate(timeout=WAIT_S)[0]
-    assert proc.returncode != 0, "".join(seen) + rest
+    assert proc.returncode != 0, seen + rest
     assert "interrupted" in rest
     assert _alive(pid)
     written = sorted(p.name for p in out.parent.glob("shot.*.exr"))
@@ -156,14 +162,8 @@ def test_a_killed_task_cancels_its_command_and_the_worker_stays(
         shot: Path, session: Path, env: dict[str, str], tmp_path: Path) -> None:
     task_env = _start(session, env)
     pid = _worker_pid(session)
-    out = tmp_path / "farm" / "shot.####.exr"
-    proc = subprocess.Popen(framefill_argv("farm", "task", "--", *_fill_args(shot, out, "1001-1009")), env=task_env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    assert proc.stdout is not None
-    for line in proc.stdout:
-        if line.startswith("[fill] frame"):
-            proc.kill()
-            break
+    proc, _ = _task_at_its_first_frame(task_env, shot, tmp_path / "farm" / "shot.####.exr")
+    proc.kill()
     proc.wait(timeout=WAIT_S)
     deadline = time.monotonic() + WAIT_S
     log = session / "framefill-worker.log"

@@ -69,6 +69,16 @@ def _kept(key: tuple[Any, ...], load: Callable[[], Any]) -> Any:
     return value
 
 
+def _weight_files(card: ModelCard, weights: Path | str | None) -> list[Path]:
+    """The files a load reads: the card's cached files, or ``weights`` (with an ncnn ``.param``'s ``.bin``).
+    A missing file is left out; the load itself then says what is wrong (and nothing is kept)."""
+    if weights is None:
+        return list(require_files(card).values())
+    path = Path(weights)
+    candidates = [path, path.with_suffix(".bin")] if path.suffix.lower() == ".param" else [path]
+    return [p for p in candidates if p.is_file()]
+
+
 def _files_key(paths: Iterable[Path]) -> tuple[tuple[str, int, int], ...]:
     """What identifies the weight files on disk: a changed file is loaded (and verified) again."""
     out = []
@@ -173,10 +183,8 @@ def load_interpolator(
         assert isinstance(net, InterpModel)  # every interpolate spec builds one
         return sha, net.to(device=device, dtype=dtype).eval()
 
-    files = [Path(weights)] if weights is not None and Path(weights).is_file() else (
-        [] if weights is not None else list(require_files(card).values()))
-    key = ("interpolate", card.name, str(weights or ""), _files_key(files), device, str(dtype))
-    sha, net = build() if weights is not None and not files else _kept(key, build)
+    key = ("interpolate", card.name, str(weights or ""), _files_key(_weight_files(card, weights)), device, str(dtype))
+    sha, net = _kept(key, build)
     return LoadedModel(card.name, sha, RifeInterpolator(net, name=card.name, scale=scale, dtype=dtype))
 
 
@@ -244,14 +252,7 @@ def load_upscaler(
     card = _card(name, "upscale")
     if card.classical:
         return LoadedModel(card.name, "", ClassicalUpscaler(method=card.arch))  # type: ignore[arg-type]  # "lanczos"
-    if weights is not None:
-        path = Path(weights)
-        files = [path, path.with_suffix(".bin")] if path.suffix.lower() == ".param" else [path]
-        files = [f for f in files if f.is_file()]
-        if not files:
-            return _load_upscaler(card, weights, device, precision)
-    else:
-        files = list(require_files(card).values())
+    files = _weight_files(card, weights)
     if backend == "onnxruntime":
         import torch
         from framefill.models.ort_backend import import_onnxruntime
