@@ -156,7 +156,7 @@ def measure_upscaler(name: str, *, crop: int, int8: bool) -> dict[str, Any]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--models", default=",".join(c.name for c in MODELS if not c.classical))
+    parser.add_argument("--models", default=",".join(c.name for c in MODELS if not c.classical and not c.members))
     parser.add_argument("--crop", type=int, default=128)
     parser.add_argument("--threads", type=int, default=int(os.environ.get("FRAMEFILL_THREADS", "1")))
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)

@@ -43,6 +43,14 @@ s/frame column (same run, same input).
 ``--context``: how far a cut in the input moves RRDBNet's output (the data
 behind ``models/upscale.py``'s overlap constants). ``--memory-per-px``: peak
 working memory per input pixel of a tile (``BYTES_PER_INPUT_PX``).
+
+DAT (``fidelity``, ``dat-light-x*``) tiles itself, exactly (``models/arch/dat_tiled.py``:
+block by block over the whole frame, holding its token maps): its tile probes run that
+path, not ``run_tiled``. ``--memory-per-px`` runs ``exact_tiled_fn`` on a frame of 3x3
+cores of each ``--mem-sides`` size (one process each, fixed mmap threshold), reports the
+peak growth, the token maps and output apart, the rest per input pixel of the central
+core's crop (core + 2 x 32 px halo), and max/mean |tiled - untiled| on the same frame;
+the default mode's tile probe runs the exact tiler on a 3x3-core crop of the frame.
 """
 
 from __future__ import annotations
@@ -184,6 +192,55 @@ def tiled_input(width: int, height: int) -> np.ndarray:
     return np.ascontiguousarray(np.tile(small, reps)[:height, :width])
 
 
+def exact_probe(model, image: np.ndarray, tile: int) -> dict:  # noqa: ANN001 - bench helper
+    """DAT's exact tiler (``exact_tiled_fn``) on ``image`` (C,H,W) in cores of ``tile``: peak RSS growth, split.
+
+    ``tile_working_mb``: the growth less the whole-frame token maps (``frame_bytes_per_input_px``
+    per padded input pixel) and the output frame, i.e. what one crop's pass holds. The model must be warm.
+    """
+    from framefill.models.upscale import exact_tiled_fn
+
+    run = exact_tiled_fn(model, tile_px=tile)
+    if run is None:
+        raise SystemExit(f"{model.arch} does not tile itself")
+    grid = int(model.multiple_of)
+    padded_px = (-(-image.shape[1] // grid) * grid) * (-(-image.shape[2] // grid) * grid)
+    maps = model.frame_bytes_per_input_px * padded_px
+    before = _status_mb("VmRSS")
+    reset = _reset_peak()
+    out = run(image)
+    grew_mb = _status_mb("VmHWM") - before if reset else float("nan")
+    return {"tile_px": tile, "frame": [int(image.shape[2]), int(image.shape[1])],
+            "rss_growth_mb": round(grew_mb, 1), "token_maps_mb": round(maps / 2**20, 1),
+            "output_mb": round(out.nbytes / 2**20, 1),
+            "tile_working_mb": round(grew_mb - (maps + out.nbytes) / 2**20, 1), "_out": out}
+
+
+def exact_memory_worker(args: argparse.Namespace) -> dict:
+    """``--memory-per-px`` for a model that tiles itself: 3x3 cores of ``--worker-mem-side`` through the exact path."""
+    import torch
+    from framefill.models.arch.dat_tiled import SPATIAL_HALO_PX
+    from framefill.models.upscale import array_fn, exact_tiled_fn
+
+    torch.set_num_threads(args.threads)
+    model = load(args.model, "cpu")[0].model
+    side = args.worker_mem_side
+    warm = exact_tiled_fn(model, tile_px=32)
+    assert warm is not None
+    warm(np.random.rand(3, 64, 64).astype(np.float32))  # kernels, allocator pools
+    image = np.ascontiguousarray(np.clip(tiled_input(3 * side, 3 * side), 0, 1).transpose(2, 0, 1))
+    probe = exact_probe(model, image, side)
+    tiled = probe.pop("_out")
+    crop = side + 2 * SPATIAL_HALO_PX  # the central core's crop
+    probe["crop_px"] = f"{crop}x{crop}"
+    probe["crop_bytes_per_input_px"] = round(probe["tile_working_mb"] * 2**20 / (crop * crop))
+    untiled = array_fn(model)(image)  # after the measurement: its own peak is larger
+    diff = np.abs(tiled - untiled)
+    probe["tiled_vs_untiled_max_abs"] = float(f"{float(diff.max()):.3g}")
+    probe["tiled_vs_untiled_mean_abs"] = float(f"{float(diff.mean()):.3g}")
+    return probe
+
+
 def worker(args: argparse.Namespace) -> dict:
     """One (runtime, size, phase) measurement in this process.
 
@@ -228,7 +285,17 @@ def worker(args: argparse.Namespace) -> dict:
         "largest_plan_read_px": plan.largest_read_px,
         "frame_buffers_mb": round((rgb.nbytes + image.nbytes + 3 * height * scale * width * scale * 4) / 2**20, 1),
     }
-    if args.worker_phase == "probe":
+    if args.worker_phase == "probe" and getattr(model, "tiles_itself", False):
+        # DAT tiles itself over the whole frame: probe 3x3 cores of --tile (the same work at every size)
+        side = 3 * args.tile
+        if height < side or width < side:
+            raise SystemExit(f"--tile {args.tile}: a {width}x{height} frame has no 3x3 cores of it")
+        probe_result = exact_probe(model, np.ascontiguousarray(image[:, :side, :side]), args.tile)
+        probe_result.pop("_out")
+        result.update({"probe_tiles": 9, "tile_read_px": [args.tile + 64, args.tile + 64],
+                       "rss_before_tiles_mb": None, **{k: probe_result[k] for k in (
+                           "tile_working_mb", "token_maps_mb", "rss_growth_mb")}})
+    elif args.worker_phase == "probe":
         out = np.empty((3, height * scale, width * scale), dtype=np.float32)
         out.fill(0.0)  # resident, as a whole frame's output is
         probe = probe_plan(plan, args.probe_tiles)
@@ -322,7 +389,24 @@ def context_table(args: argparse.Namespace) -> dict:
 
 
 def memory_per_px(args: argparse.Namespace) -> dict:
-    """Peak working memory per input pixel of a tile, from ru_maxrss growth over two tile sizes (one process each)."""
+    """Peak working memory per input pixel of a tile, from ru_maxrss growth over two tile sizes (one process each).
+
+    DAT (tiles itself): the exact path instead, in :func:`exact_memory_worker` (token maps apart, and
+    tiled vs untiled on the same frame).
+    """
+    from framefill.models.loading import load_upscaler
+
+    if getattr(load_upscaler(args.model).model, "tiles_itself", False):
+        rows = {}
+        for side in args.mem_sides:
+            cmd = [sys.executable, __file__, "--model", args.model, "--threads", str(args.threads),
+                   "--worker-mem-side", str(side)]
+            env = {**os.environ, "PYTHONPATH": str(REPO / "core"), "MALLOC_MMAP_THRESHOLD_": str(MMAP_THRESHOLD_BYTES)}
+            proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
+            if proc.returncode != 0:
+                raise SystemExit(proc.stderr[-2000:])
+            rows[side] = json.loads(proc.stdout.strip().splitlines()[-1])
+        return {"model": args.model, "path": "exact_tiled_fn (3x3 cores)", "by_tile": rows}
     out = {}
     for side in args.mem_sides:
         cmd = [sys.executable, "-c", (
@@ -367,7 +451,11 @@ def main() -> None:
     ap.add_argument("--worker", choices=["ours", "ours-ort", "ncnn"], help=argparse.SUPPRESS)
     ap.add_argument("--worker-size", help=argparse.SUPPRESS)
     ap.add_argument("--worker-phase", choices=["probe", "frames"], help=argparse.SUPPRESS)
+    ap.add_argument("--worker-mem-side", type=int, help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.worker_mem_side:
+        print(json.dumps(exact_memory_worker(args)))
+        return
     if args.worker:
         print(json.dumps(worker(args)))
         return

@@ -602,8 +602,12 @@ class VideoInterpRequest(_Request):
         if self.fps is None and not self.replace_duplicates:
             raise RequestError("fps", "is required: the output frame rate (e.g. 60), unless only repeated frames "
                                       "are to be replaced (replace_duplicates, --replace-duplicates)")
-        _model_name("model", self.model, "interpolate")
+        if self.model != AUTO_INTERPOLATION_MODEL:
+            _model_name("model", self.model, "interpolate")
         _freeze(self, "weights", _optional_path("weights", self.weights))
+        if self.model == AUTO_INTERPOLATION_MODEL and self.weights is not None:
+            raise RequestError("weights", "are one network's; --model auto tests the pinned ones: name the model "
+                                          "the weights belong to (e.g. --model rife-4)")
         _freeze(self, "device", _device("device", self.device))
         _freeze(self, "scale", _positive("scale", self.scale, upper=MAX_RIFE_SCALE))
         if self.scale is not None and self.scale < MIN_RIFE_SCALE:

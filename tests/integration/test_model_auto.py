@@ -57,7 +57,8 @@ def test_a_shot_where_dis_wins_gets_dis_with_its_evidence(slow):
     choice = _choice(sequence)
     assert (choice["model"], choice["checks"]) == ("flow", [3, 5, 7])
     means = {c["label"]: c["mean_psnr_db"] for c in choice["candidates"]}
-    assert list(means) == ["rife-4@1", "rife-hdv3@1", "flow"]  # small motion: no lower-scale candidate
+    # Small motion: no lower-scale candidate.
+    assert list(means) == ["rife-4@1", "rife-hdv3@1", "rife-4+hdv3@1", "flow"]
     assert means["flow"] == max(means.values()) and means["flow"] > means["rife-4@1"] + 3.0
     assert all(len(c["psnr_db"]) == 3 for c in choice["candidates"])
     # Every fill says which model made it, at which scale, and that auto chose it.
@@ -82,7 +83,7 @@ def test_huge_motion_adds_a_lower_rife_scale_and_qc_checks_with_it(huge):
     choice = _choice(sequence)
     assert choice["motion"] >= 0.04
     labels = [c["label"] for c in choice["candidates"]]
-    assert labels == ["rife-4@1", "rife-hdv3@1", "rife-4@0.5", "flow"]
+    assert labels == ["rife-4@1", "rife-hdv3@1", "rife-4+hdv3@1", "rife-4@0.5", "flow"]
     assert (choice["model"], choice["scale"]) == ("rife-4", 0.5)
     assert (sequence.get("job") or sequence)["rife_scale"] == 0.5
     assert Manifest(out).entries()[2].recipe["rife_scale"] == 0.5

@@ -86,6 +86,11 @@ def test_a_rendered_frame_inside_a_run_of_rendered_frames_is_not_checked():
     assert check_schedule([1001, 1003, 1004, 1005, 1007]) == _triplets((1001, 1003, 1004), (1004, 1005, 1007))
 
 
+def test_a_video_checks_every_frame_between_two_real_ones():
+    # Every frame of a video is real and a retime fills between each two: checks span two frames.
+    assert check_schedule(range(0, 4), min_span=2) == _triplets((0, 1, 2), (1, 2, 3))
+
+
 @pytest.mark.parametrize("rendered", [[], [1001], [1001, 1005], [1005, 1001, 1001, 1005]])
 def test_fewer_than_three_rendered_frames_have_no_check(rendered):
     assert check_schedule(rendered) == ()

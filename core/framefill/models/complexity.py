@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib import resources
 from typing import Any
 
@@ -118,10 +118,22 @@ def _padded(size: int, multiple: int) -> int:
     return size + (-size) % multiple
 
 
+def _added(counts: Sequence[MacCount]) -> MacCount:
+    by_op: dict[str, int] = {}
+    for count in counts:
+        for op, macs in count.by_op.items():
+            by_op[op] = by_op.get(op, 0) + macs
+    return MacCount(sum(c.total for c in counts), by_op)
+
+
 def _interpolator_costs(card: ModelCard) -> tuple[int, tuple[SizeCost, ...]]:
     import torch
     from framefill.models.interp import RifeInterpolator
 
+    if card.members:  # an ensemble costs what its networks cost together
+        parts = [_interpolator_costs(MODELS.get(m)) for m in card.members]
+        sizes = tuple(replace(first, macs=_added([p[1][i].macs for p in parts])) for i, first in enumerate(parts[0][1]))
+        return sum(p[0] for p in parts), sizes
     loaded = load_interpolator(card.name).model
     assert isinstance(loaded, RifeInterpolator)  # every interpolator with weights is a RIFE
     model = loaded.net
@@ -159,6 +171,8 @@ def _counted_per(card: ModelCard) -> str:
         return "classical (no network): no parameters or MACs"
     if card.task == "upscale":
         return "input frame of the size, whole frame untiled (tiles add their overlap)"
+    if card.members:
+        return f"filled frame: the sum of {' and '.join(card.members)}, each counted as for that model alone"
     if card.arch == "rife-hdv3":
         return ("network call at t=0.5, framefill's RIFE scale for the width, padded; "
                 "other t bisect: up to 8 calls")
@@ -178,6 +192,8 @@ def _precision(card: ModelCard, sha256: str) -> tuple[dict[str, dict[str, Any]],
     table = precision_table()
     row = table.get("models", {}).get(card.name)
     source: dict[str, Any] = {k: table[k] for k in ("machine", "date", "torch", "onnxruntime", "method") if k in table}
+    if card.members:
+        return {}, {**source, "note": f"an ensemble: see {' and '.join(card.members)}"}
     if row is None:
         return {}, {**source, "note": f"{card.name} was not measured; run bench/model_precision.py"}
     if row.get("sha256") != sha256:

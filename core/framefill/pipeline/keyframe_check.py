@@ -53,14 +53,16 @@ class CheckTriplet:
         return self.after - self.before
 
 
-def check_schedule(rendered: Iterable[int]) -> tuple[CheckTriplet, ...]:
+def check_schedule(rendered: Iterable[int], *, min_span: int = 3) -> tuple[CheckTriplet, ...]:
     """The checks a set of rendered frames allows, one per rendered frame with rendered neighbours on both sides.
 
-    A rendered frame whose neighbours on both sides are rendered too (no filled
-    frame borders it) is not checked: no fill would use the evidence.
+    A check spans at least ``min_span`` frames. By default a rendered frame whose
+    neighbours on both sides are rendered too (no filled frame borders it) is not
+    checked: no fill would use the evidence. A video's retime fills between every
+    two real frames, so its checks span two (``min_span=2``).
     """
     keys = sorted(set(int(f) for f in rendered))
-    return tuple(CheckTriplet(b, k, a) for b, k, a in zip(keys, keys[1:], keys[2:]) if a - b > 2)
+    return tuple(CheckTriplet(b, k, a) for b, k, a in zip(keys, keys[1:], keys[2:]) if a - b >= min_span)
 
 
 def checks_beside(schedule: Sequence[CheckTriplet], before: int, after: int) -> tuple[CheckTriplet, ...]:

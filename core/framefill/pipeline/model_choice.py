@@ -8,8 +8,11 @@ their rendered neighbours (the keyframe checks of
 with the best mean check PSNR fills the shot.
 
 Candidates, in tie order (equal means to 0.01 dB go to the first):
-``rife-4`` at the width scale, ``rife-hdv3`` at the width scale, ``rife-4`` at a
-motion-adapted lower scale (only when the measured motion is large), ``flow``.
+``rife-4`` at the width scale, ``rife-hdv3`` at the width scale, ``rife-4+hdv3``
+(the mean of the two networks' motions, :mod:`framefill.models.ensemble`;
+measured from their own check runs, so it costs no network run here, and twice
+a rife-4 fill when it fills the shot), ``rife-4`` at a motion-adapted lower
+scale (only when the measured motion is large), ``flow``.
 
 Motion: the 90th percentile of the displacement ``flow`` or ``rife-4`` found
 across a check's span (their own check runs, no extra cost; the largest over the
@@ -25,19 +28,23 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from framefill.color import ColorSetup
 from framefill.errors import InputError
 from framefill.frames import ExrImage
-from framefill.models.interp import Interpolator
+from framefill.models.ensemble import mean_motion
+from framefill.models.interp import Interpolator, Motion
 from framefill.pipeline.keyframe_check import CheckTriplet, check_schedule, measure_check
 from framefill.requests import AUTO_INTERPOLATION_MODEL as AUTO_MODEL
 
-__all__ = ["AUTO_MODEL", "FALLBACK_MODEL", "MAX_CHECKS", "LARGE_MOTION", "HUGE_MOTION", "Candidate", "ModelChoice",
-           "choose_model", "spread_checks", "candidate_scales"]
+__all__ = ["AUTO_MODEL", "FALLBACK_MODEL", "FUSED_MODEL", "MAX_CHECKS", "LARGE_MOTION", "HUGE_MOTION", "Candidate",
+           "ModelChoice", "choose_model", "spread_checks", "candidate_scales"]
 
 FALLBACK_MODEL = "rife-4"
+# RIFE 4.25 and HDv3, their motions averaged (models/ensemble.py): measured from their own check runs.
+FUSED_MODEL = "rife-4+hdv3"
 MAX_CHECKS = 4
 # Motion per fill gap (90th percentile |displacement|) as a share of the frame width.
 LARGE_MOTION = 0.04
@@ -95,19 +102,44 @@ def candidate_scales(width_scale: float, motion: float | None) -> tuple[float, .
     return (width_scale, width_scale / (4 if motion >= HUGE_MOTION else 2))
 
 
+class _Seen:
+    """An interpolator that shows each answer to ``seen``."""
+
+    def __init__(self, inner: Interpolator, seen: Callable[[Motion], None]) -> None:
+        self.inner, self.seen, self.name = inner, seen, inner.name
+
+    def motion(self, img0: Any, img1: Any, t: float) -> Motion:
+        motion = self.inner.motion(img0, img1, t)
+        self.seen(motion)
+        return motion
+
+
+class _Made:
+    """The motions of a check made already (the fused candidate's, from its two networks' runs)."""
+
+    def __init__(self, motions: dict[CheckTriplet, Motion], name: str) -> None:
+        self.motions, self.name = motions, name
+        self.triplet: CheckTriplet | None = None
+
+    def motion(self, img0: Any, img1: Any, t: float) -> Motion:
+        assert self.triplet is not None
+        return self.motions.pop(self.triplet)
+
+
 def _mean(values: Sequence[float]) -> float:
     return sum(values) / len(values)
 
 
 def choose_model(rendered: Sequence[int], read: Callable[[int], ExrImage], *, width: int, width_scale: float,
                  load: Callable[[str, float], Interpolator], color: ColorSetup, device: str,
-                 fallback: str = FALLBACK_MODEL) -> ModelChoice:
+                 fallback: str = FALLBACK_MODEL, min_span: int = 3) -> ModelChoice:
     """Measure every candidate on the shot's keyframe checks and pick the best (see the module doc).
 
     ``read(frame)`` decodes a rendered frame; ``load(model, scale)`` gives an interpolator.
-    A check whose frames cannot be read or paired is left out.
+    A check whose frames cannot be read or paired is left out. ``min_span``: see
+    :func:`~framefill.pipeline.keyframe_check.check_schedule` (2 for a video, whose every frame is real).
     """
-    checks = spread_checks(check_schedule(rendered))
+    checks = spread_checks(check_schedule(rendered, min_span=min_span))
     if not checks:
         return ModelChoice(fallback, width_scale, f"no keyframe check (fewer than three rendered frames with a gap "
                                                   f"between them): the default {fallback}")
@@ -118,20 +150,41 @@ def choose_model(rendered: Sequence[int], read: Callable[[int], ExrImage], *, wi
         except InputError:  # a damaged render: the fill lists it; it is no evidence here
             continue
 
-    def run(candidate: Candidate) -> list[tuple[CheckTriplet, float, float | None]]:
-        interpolator = load(candidate.model, candidate.scale)
+    def run(candidate: Candidate, seen: Callable[[CheckTriplet, Motion], None] | None = None,
+            made: dict[CheckTriplet, Motion] | None = None) -> list[tuple[CheckTriplet, float, float | None]]:
+        """``candidate`` on every check; ``seen`` gets each check's motion; ``made``: motions
+        computed already (the fused candidate's), nothing loaded."""
+        interpolator: Interpolator = _Made(made, candidate.label) if made is not None else load(
+            candidate.model, candidate.scale)
         out = []
         for triplet, (before, key, after) in triplets:
+            if made is not None:
+                if triplet not in made:
+                    continue
+                assert isinstance(interpolator, _Made)
+                interpolator.triplet = triplet
+            asked = interpolator if seen is None else _Seen(interpolator, partial(seen, triplet))
             try:
-                m = measure_check(before, key, after, triplet, interpolator, color=color, device=device)
+                m = measure_check(before, key, after, triplet, asked, color=color, device=device)
             except InputError:
                 continue
             if m.psnr_db is not None:
                 out.append((triplet, m.psnr_db, m.motion_px))
         return out
 
+    # rife-4's motion per check, kept for the fused candidate (averaged once rife-hdv3 has run on the check).
+    kept: dict[CheckTriplet, Motion] = {}
+    fused_motions: dict[CheckTriplet, Motion] = {}
+
+    def keep(triplet: CheckTriplet, motion: Motion) -> None:
+        kept[triplet] = motion
+
+    def fuse(triplet: CheckTriplet, motion: Motion) -> None:
+        if triplet in kept:
+            fused_motions[triplet] = mean_motion(kept.pop(triplet), motion)
+
     flow, rife = Candidate("flow", 1.0), Candidate(FALLBACK_MODEL, width_scale)
-    first = {flow: run(flow), rife: run(rife)}
+    first = {flow: run(flow), rife: run(rife, keep)}
     used = {t for t, _, _ in first[flow]} & {t for t, _, _ in first[rife]}
     if not used:
         return ModelChoice(fallback, width_scale, f"no usable keyframe check (each crosses a cut or cannot be "
@@ -140,10 +193,12 @@ def choose_model(rendered: Sequence[int], read: Callable[[int], ExrImage], *, wi
     # The motion either model found (one may miss a large one), per fill gap: a check spans two.
     spans = [m / 2 for runs in first.values() for t, _, m in runs if m is not None and t in used]
     motion = max(spans) / max(width, 1) if spans else None
-    later = [Candidate("rife-hdv3", width_scale)]
-    later += [Candidate(FALLBACK_MODEL, s) for s in candidate_scales(width_scale, motion)[1:]]
+    hdv3, fused = Candidate("rife-hdv3", width_scale), Candidate(FUSED_MODEL, width_scale)
+    later = [hdv3, fused, *(Candidate(FALLBACK_MODEL, s) for s in candidate_scales(width_scale, motion)[1:])]
     measured = {c: [r for r in runs if r[0] in used] for c, runs in first.items()}
-    measured.update({c: run(c) for c in later})
+    measured[hdv3] = run(hdv3, fuse)
+    measured[fused] = run(fused, made=fused_motions)
+    measured.update({c: run(c) for c in later if c not in measured})
     evidence = [(c, tuple(p for _, p, _ in measured[c])) for c in (rife, *later, flow)]
     # Only candidates measured on every check compete (a check one model could not pair is nobody's evidence).
     full = [(c, p) for c, p in evidence if len(p) == len(used)]

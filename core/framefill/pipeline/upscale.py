@@ -42,7 +42,11 @@ window inside the display window; ``fill`` keeps the overhang as overscan).
 
 Tiling (``ops/tiling.py``): tiles read ``model.tile_overlap_px + feather`` of
 context and blend over ``2 * feather``; the tile size comes from ``--tile`` or a
-memory budget for the network's working set.
+memory budget for the network's working set. DAT (``fidelity``) instead runs
+block by block over the whole frame in the same cores, exactly equal to untiled
+(``models/arch/dat_tiled.py``): its crops read ``model.tile_overlap_px`` (the
+32-px window halo) and nothing is feathered, so that is the overlap recorded; its
+whole-frame token maps come out of the budget first (``runtime.memory.plan_upscale_memory``).
 """
 
 from __future__ import annotations
@@ -68,10 +72,9 @@ from framefill.ops.tiling import (
     TilePlan,
     plan_tiles,
     run_tiled,
-    tile_px_for_budget,
 )
 from framefill.requests import AlphaMethod, Aspect, LayerPolicy
-from framefill.runtime.memory import tile_budget
+from framefill.runtime.memory import UpscaleMemoryPlan, plan_upscale_memory, tile_budget
 
 if TYPE_CHECKING:
     from framefill.models.upscale import Upscaler
@@ -88,6 +91,7 @@ __all__ = [
     "upscale_grey",
     "upscale_image",
     "choose_tile_px",
+    "plan_tile_memory",
     "lanczos_upscaler",
     "DEFAULT_ALPHA",
     "MAX_TILE_PX",
@@ -142,6 +146,7 @@ class Runner:
     ``model`` is an ``UpscaleModel`` or a ``ClassicalUpscaler``; ``tile_px`` 0 means untiled.
     ``progress`` receives (tiles done, tiles) within a frame. ``color_fix``: the
     network's colour output gets the input's low frequencies (per frame, after merging).
+    ``memory_plan``: how ``tile_px`` was chosen (None: a runner built by hand).
     """
 
     model: Upscaler
@@ -151,10 +156,16 @@ class Runner:
     feather_px: int = DEFAULT_FEATHER_PX
     progress: Callable[[int, int], None] | None = None
     color_fix: bool = False
+    memory_plan: UpscaleMemoryPlan | None = None
 
     @property
     def classical(self) -> bool:
         return bool(self.model.classical)
+
+    @property
+    def exact(self) -> bool:
+        """Tiled runs go through the model's own exact tiler (DAT): crops with its halo, no feathering."""
+        return not self.classical and bool(self.model.tiles_itself)
 
     @property
     def scale(self) -> int:
@@ -162,12 +173,22 @@ class Runner:
 
     @property
     def overlap_px(self) -> int:
-        return 0 if self.classical else int(self.model.tile_overlap_px) + self.feather_px
+        """Input pixels a tile reads past its core: the model's context plus the feather (none when exact)."""
+        if self.classical:
+            return 0
+        return int(self.model.tile_overlap_px) + self.tile_feather_px
+
+    @property
+    def tile_feather_px(self) -> int:
+        """The half-width tiles are blended over: none when the model tiles itself exactly."""
+        return 0 if self.exact else self.feather_px
 
     def plan(self, height: int, width: int) -> TilePlan:
+        """The tiles of a frame; for an exact model, the cores and crops of ``dat_tiled`` (unfeathered)."""
         return plan_tiles(
             height, width, tile_px=self.tile_px, overlap_px=self.overlap_px,
-            multiple_of=1 if self.classical else int(self.model.multiple_of), feather_px=self.feather_px,
+            multiple_of=1 if self.classical else int(self.model.multiple_of),
+            feather_px=self.tile_feather_px,
         )
 
 
@@ -244,6 +265,7 @@ class UpscaleResult:
     manifest: str | None = None
     flicker: Flicker | None = None
     video: dict[str, Any] | None = None
+    memory_plan: UpscaleMemoryPlan | None = None
 
     def count(self, status: str) -> int:
         return sum(1 for o in self.frames if o.status == status)
@@ -257,31 +279,42 @@ class UpscaleResult:
             "peak_rss_mb": round(self.peak_rss_mb, 1),
             "peak_device_mb": None if self.peak_device_mb is None else round(self.peak_device_mb, 1),
             "manifest": self.manifest, "flicker": None if self.flicker is None else self.flicker.to_json(),
-            "video": self.video, "upscaled": self.count("upscaled"), "skipped": self.count("skipped"),
+            "video": self.video, "memory_plan": None if self.memory_plan is None else self.memory_plan.to_json(),
+            "upscaled": self.count("upscaled"), "skipped": self.count("skipped"),
             "cached": self.count("cached"),
             "frames": [{"frame": o.frame, "status": o.status, "seconds": round(o.seconds, 3), "tiles": o.tiles}
                        for o in self.frames],
         }
 
 
-def choose_tile_px(model: Upscaler, *, options: UpscaleOptions, height: int, width: int) -> int:
-    """The core size for a frame: ``options.tile_px``, or the largest that fits the memory budget.
+def plan_tile_memory(model: Upscaler, *, options: UpscaleOptions, height: int, width: int) -> UpscaleMemoryPlan:
+    """The core size for a frame and the memory it takes: ``options.tile_px``, or the largest that fits the budget.
 
     The budget is ``options.memory_budget_bytes``, else ``$FRAMEFILL_MEMORY_BUDGET``,
     else half the free memory of a CUDA device, else a quarter of the RAM; it
-    bounds one tile's activations (``model.bytes_per_input_px``, halved in fp16).
-    Returns 0 (untiled) when the whole frame fits within :data:`MAX_TILE_PX`.
+    bounds one tile's activations (``model.bytes_per_input_px``, halved in fp16)
+    plus, for a model that tiles itself (DAT), its whole-frame token maps
+    (``model.frame_bytes_per_input_px``). Tile 0 (untiled) when the whole frame fits
+    within :data:`MAX_TILE_PX`.
+
+    Raises:
+        InputError: the budget cannot hold the token maps and the smallest tile.
     """
     if model.classical:
-        return 0
-    if options.tile_px is not None:
-        return max(0, int(options.tile_px))
-    budget = tile_budget(options.memory_budget_bytes, options.device)
+        return UpscaleMemoryPlan(None, 0, 0, 0, 0.0, (width, height))
     per_px = float(model.bytes_per_input_px) * (HALF_BYTES_FACTOR if options.precision != "fp32" else 1.0)
-    overlap = int(model.tile_overlap_px) + options.feather_px
-    tile = tile_px_for_budget(budget, bytes_per_px=per_px, overlap_px=overlap,
-                              multiple_of=int(model.multiple_of), max_tile_px=MAX_TILE_PX)
-    return 0 if max(height, width) <= tile else tile
+    exact = bool(model.tiles_itself)
+    budget = None if options.tile_px is not None else tile_budget(options.memory_budget_bytes, options.device)
+    return plan_upscale_memory(
+        width, height, budget_bytes=budget, tile_px=options.tile_px, bytes_per_px=per_px,
+        frame_bytes_per_px=float(model.frame_bytes_per_input_px) if exact else 0.0,
+        overlap_px=int(model.tile_overlap_px) + (0 if exact else options.feather_px),
+        multiple_of=int(model.multiple_of), max_tile_px=MAX_TILE_PX, model=options.model_id)
+
+
+def choose_tile_px(model: Upscaler, *, options: UpscaleOptions, height: int, width: int) -> int:
+    """The core size for a frame (:func:`plan_tile_memory`); 0: untiled."""
+    return plan_tile_memory(model, options=options, height=height, width=width).tile_px
 
 
 def make_runner(model: Upscaler, *, options: UpscaleOptions, height: int, width: int,
@@ -290,9 +323,10 @@ def make_runner(model: Upscaler, *, options: UpscaleOptions, height: int, width:
     from framefill.models.loading import torch_dtype
 
     dtype = None if model.classical else torch_dtype(options.precision)
-    return Runner(model=model, device=options.device, dtype=dtype,
-                  tile_px=choose_tile_px(model, options=options, height=height, width=width),
-                  feather_px=options.feather_px, progress=progress, color_fix=options.color_fix)
+    memory = plan_tile_memory(model, options=options, height=height, width=width)
+    return Runner(model=model, device=options.device, dtype=dtype, tile_px=memory.tile_px,
+                  feather_px=options.feather_px, progress=progress, color_fix=options.color_fix,
+                  memory_plan=None if model.classical else memory)
 
 
 # ---------------------------------------------------------------------------------------
@@ -314,14 +348,19 @@ def upscale_rgb(runner: Runner, rgb: np.ndarray, *, height: int, width: int, fix
     model = runner.model
     if model.classical is True:
         return resize(rgb, height=height, width=width, method=model.method, antiring=True)
-    from framefill.models.upscale import array_fn
+    from framefill.models.upscale import array_fn, exact_tiled_fn
 
     h, w = rgb.shape[:2]
     fn = array_fn(model, device=runner.device, dtype=runner.dtype)
+    plan = runner.plan(h, w)
+    # DAT pools over the whole frame: it tiles itself, exactly (models/arch/dat_tiled.py).
+    exact = exact_tiled_fn(model, tile_px=runner.tile_px, device=runner.device, dtype=runner.dtype,
+                           progress=runner.progress) if len(plan.tiles) > 1 else None
 
     def network(base: np.ndarray) -> np.ndarray:
-        net = run_tiled(fn, np.ascontiguousarray(base.transpose(2, 0, 1)), runner.plan(h, w), scale=runner.scale,
-                        progress=runner.progress)
+        chw = np.ascontiguousarray(base.transpose(2, 0, 1))
+        net = exact(chw) if exact is not None else run_tiled(fn, chw, plan, scale=runner.scale,
+                                                             progress=runner.progress)
         out = fit_resize(np.ascontiguousarray(net.transpose(1, 2, 0)), height=height, width=width)
         if not (fix and runner.color_fix):
             return out

@@ -191,7 +191,7 @@ def upscale_exr(
             "framefill/upscale": json.dumps({
                 "scale": [round(geo.size.scale_x, 6), round(geo.size.scale_y, 6)],
                 "aspect": options.aspect, "tile_px": runner.tile_px, "overlap_px": runner.overlap_px,
-                "feather_px": runner.feather_px, "alpha": options.alpha, "layers": options.layers,
+                "feather_px": runner.tile_feather_px, "alpha": options.alpha, "layers": options.layers,
                 "precision": options.precision, "color_fix": runner.color_fix,
             }, sort_keys=True),
         }

@@ -184,7 +184,7 @@ def _check_inputs(todo: dict[int, Path], model: Any, options: UpscaleOptions) ->
     from framefill.ops.resample import plan_output_size
     from framefill.runtime.memory import format_bytes
 
-    budget = frame_budget()  # --memory-budget of an upscale bounds a tile; a frame has the frame budget
+    budget = frame_budget()  # --memory-budget bounds a tile (and DAT's token maps); a frame has the frame budget
     for path in todo.values():
         check_exr(path, memory_budget_bytes=budget)
     first = probe_exr(next(iter(todo.values())))
@@ -248,6 +248,7 @@ def upscale_sequence(
         tile_px=runner.tile_px if runner else 0, overlap_px=runner.overlap_px if runner else 0,
         seconds=run.seconds, peak_rss_mb=run.peak_rss_mb, peak_device_mb=run.peak_device_mb,
         manifest=str(job.ledger.manifest.path), flicker=job.meter.result() if options.flicker else None,
+        memory_plan=runner.memory_plan if runner else None,
     )
 
 

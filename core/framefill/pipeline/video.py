@@ -333,8 +333,9 @@ def upscale_video(
         kind="video", output=str(dst), model=options.model_id, model_sha256=options.model_sha256,
         frames=run.outcomes, input_size=(info.width, info.height),
         output_size=(size.canvas_width, size.canvas_height), tile_px=runner.tile_px,
-        overlap_px=runner.overlap_px, seconds=run.seconds, peak_rss_mb=run.peak_rss_mb,
-        peak_device_mb=run.peak_device_mb, flicker=job.meter.result() if options.flicker else None,
+        overlap_px=runner.overlap_px, memory_plan=runner.memory_plan, seconds=run.seconds,
+        peak_rss_mb=run.peak_rss_mb, peak_device_mb=run.peak_device_mb,
+        flicker=job.meter.result() if options.flicker else None,
         video=video_facts(info, out_info, len(run.outcomes), cache.folder if keep_cache else None),
     )
 
@@ -353,8 +354,8 @@ def _upscale_segment(src: Path, info: VideoInfo, frames: tuple[int, ...] | None,
         kind="video", output=str(cache.folder), model=options.model_id, model_sha256=options.model_sha256,
         frames=run.outcomes, input_size=(info.width, info.height),
         output_size=(size.canvas_width, size.canvas_height), tile_px=runner.tile_px,
-        overlap_px=runner.overlap_px, seconds=run.seconds, peak_rss_mb=run.peak_rss_mb,
-        peak_device_mb=run.peak_device_mb,
+        overlap_px=runner.overlap_px, memory_plan=runner.memory_plan, seconds=run.seconds,
+        peak_rss_mb=run.peak_rss_mb, peak_device_mb=run.peak_device_mb,
         video={"segment": {"frames": format_frame_range(wanted), "cache": str(cache.folder),
                            "input_frames": info.frame_count}},
     )

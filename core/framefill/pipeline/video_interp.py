@@ -37,6 +37,23 @@ Resume: every fill is kept in the frame cache of :mod:`framefill.pipeline.video`
 cache holds it; an interrupted run decodes again, reads the fills it has and
 makes only the rest. Source frames are decoded, never cached. The output file
 appears only when complete. Audio is passed through as by the upscale job.
+
+**--model auto** picks the model as a sequence fill does
+(:func:`framefill.pipeline.model_choice.choose_model`), from checks on the
+video itself: source frame ``k`` filled from ``k - 1`` and ``k + 1`` (twice the
+gap a retime fills across) and compared with the real ``k``, at most
+``MAX_CHECKS`` of them spread over the video. Only the checks' frames are
+decoded (and one more frame either side of each check) and handed over as
+linear Rec.709 (the inverse of the network's sRGB encoding, so the network sees
+the decoded pixels). A frame beside a cut (detected as above, whatever
+``detect_cuts`` says) or a repeat (``DUPLICATE_MAD``), on either side, is no
+evidence: a check with one is left out. The choice, its evidence and the
+checked frames go in ``job["model_choice"]`` and a progress event; the fills
+are those of the chosen model at the chosen scale, so the output equals a run
+with ``--model <chosen>`` and the frame cache (keyed by the chosen model, its
+weights and scale) is shared with such a run. A rerun makes the choice again
+(deterministic where the fills are, see ``job["bit_identical"]``), so it finds
+its fills.
 """
 
 from __future__ import annotations
@@ -46,7 +63,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
@@ -65,7 +82,11 @@ from framefill.models.interp import Interpolator
 from framefill.ops.cuts import CUT_THRESHOLD, cut_score
 from framefill.pipeline.engine import Made, run_frames
 from framefill.pipeline.video import FrameCache, check_not_input, check_written, video_facts
-from framefill.requests import VideoInterpRequest
+from framefill.requests import AUTO_INTERPOLATION_MODEL, VideoInterpRequest
+
+if TYPE_CHECKING:
+    from framefill.frames import ExrImage
+    from framefill.pipeline.model_choice import ModelChoice
 
 __all__ = ["VideoInterpOptions", "VideoFrameOutcome", "VideoInterpResult", "interpolate_video", "run_video_interp",
            "output_frame_count", "fill_rgb", "DUPLICATE_MAD", "MAX_DUPLICATE_RUN"]
@@ -85,6 +106,8 @@ ON_FRAME = Fraction(1, 1_000_000)
 CACHE_FORMAT = 1
 # A frame's time further than this (in frames) from index / fps: a variable frame rate.
 VFR_SLACK_FRAMES = 0.5
+# `--model auto`: a check fills source frame k from k - 1 and k + 1 (every frame of a video is real).
+CHECK_SPAN = 2
 
 
 @dataclass(frozen=True)
@@ -514,11 +537,81 @@ def interpolate_video(
     )
 
 
+class _ChoiceFrames:
+    """The frames ``--model auto``'s checks read, decoded on demand as linear images.
+
+    ``read(n)`` gives source frame ``n``. Each planned check's frames are
+    decoded in one pass with their neighbours (a seek to the keyframe before them, not the whole
+    video); only the checks' own frames are kept. A frame beside a cut or a repeat raises
+    InputError, which leaves every check with that frame out of the evidence.
+    """
+
+    def __init__(self, src: Path, info: VideoInfo, *, cut_threshold: float) -> None:
+        from framefill.pipeline.keyframe_check import check_schedule
+        from framefill.pipeline.model_choice import spread_checks
+
+        self.src, self.info, self.cut_threshold = src, info, cut_threshold
+        self.images: dict[int, ExrImage] = {}
+        self.refused: dict[int, str] = {}
+        planned = spread_checks(check_schedule(range(info.frame_count), min_span=CHECK_SPAN))
+        self.groups = [(c.before, c.key, c.after) for c in planned]
+
+    def _why_not(self, before: np.ndarray, after: np.ndarray, first: int) -> str:
+        """Why source frames ``first`` and ``first + 1`` are no evidence (a repeat, a cut), or ""."""
+        if _mad(before, after) < DUPLICATE_MAD:
+            return f"frame {first + 1} repeats frame {first}"
+        if cut_score(before, after) > self.cut_threshold:
+            return f"a scene cut between frames {first} and {first + 1}"
+        return ""
+
+    def _decode(self, frames: tuple[int, ...]) -> None:
+        from framefill.color import ColorSetup, from_network
+        from framefill.frames.exr import image_from_arrays
+
+        around = range(max(0, min(frames) - 1), min(self.info.frame_count, max(frames) + 2))
+        rgb = {d.index: d.rgb for d in read_video(self.src, self.info, frames=around)}
+        for frame in frames:
+            reasons = [self._why_not(rgb[a], rgb[a + 1], a) for a in (frame - 1, frame) if a in rgb and a + 1 in rgb]
+            if any(reasons):
+                self.refused[frame] = next(r for r in reasons if r)
+                continue
+            linear = from_network(rgb[frame], ColorSetup())  # the exact inverse of what the network is given
+            image = image_from_arrays({c: np.ascontiguousarray(linear[:, :, i], dtype=np.float32)
+                                       for i, c in enumerate("RGB")})
+            image.path = self.src
+            self.images[frame] = image
+
+    def read(self, frame: int) -> ExrImage:
+        if frame not in self.images and frame not in self.refused:
+            self._decode(next((g for g in self.groups if frame in g), (frame,)))
+        if frame in self.refused:
+            raise InputError(f"{self.src} frame {frame}: {self.refused[frame]}: no evidence for --model auto")
+        return self.images[frame]
+
+
+def _choose_video_model(src: Path, info: VideoInfo, *, width_scale: float, device: str, precision: str,
+                        cut_threshold: float = CUT_THRESHOLD) -> ModelChoice:
+    """``--model auto`` on a video: the model its own frames' checks favour (see the module docstring)."""
+    from framefill.color import ColorSetup
+    from framefill.models.loading import load_interpolator
+    from framefill.pipeline.model_choice import choose_model
+
+    frames = _ChoiceFrames(src, info, cut_threshold=cut_threshold)
+
+    def load(model: str, scale: float) -> Interpolator:
+        return load_interpolator(model, device=device, precision=precision, scale=scale).model
+
+    return choose_model(range(info.frame_count), frames.read, width=info.width, width_scale=width_scale, load=load,
+                        color=ColorSetup(), device=device, min_span=CHECK_SPAN)
+
+
 def run_video_interp(request: VideoInterpRequest, *, report: Reporter = null_reporter,
                      cancelled: Callable[[], bool] = never_cancelled) -> VideoInterpResult:
-    """Resolve the device, pick RIFE's scale by frame width (unless given) and interpolate the video.
+    """Resolve the device, pick RIFE's scale by frame width (unless given), the model for ``--model auto``,
+    and interpolate the video.
 
-    The network loads on the first fill: a rerun whose fills are all in the frame cache never loads it.
+    The network loads on the first fill: a rerun whose fills are all in the frame cache never loads it
+    (``--model auto`` still loads the candidates to make its choice again).
 
     Raises:
         InputError, ModelNotFoundError, WeightsMismatchError, UnsupportedModelError, DeviceError: as named.
@@ -534,14 +627,24 @@ def run_video_interp(request: VideoInterpRequest, *, report: Reporter = null_rep
     if (note := device_note(r.device, spec)) is not None:
         report(Event("warning", stage="interpolate", message=note))
     determinism = configure_determinism()
-    scale = auto_rife_scale(info.width) if r.scale is None else r.scale
-    name, sha = model_identity(r.model, r.weights)
+    model, scale = r.model, auto_rife_scale(info.width) if r.scale is None else r.scale
+    extra_job: dict[str, Any] = {}
+    if r.model == AUTO_INTERPOLATION_MODEL:
+        check_not_input(Path(r.input_path), Path(r.output_path), "interpolated video")
+        choice = _choose_video_model(Path(r.input_path), info, width_scale=scale, device=spec.device,
+                                     precision=spec.precision)
+        model, scale = choice.model, choice.scale
+        extra_job["model_choice"] = choice.to_json()
+        report(Event("progress", stage="interpolate", message=f"--model auto: {choice.model} at scale "
+                                                             f"{choice.scale:g}: {choice.reason}",
+                     data={"model_choice": choice.to_json()}))
+    name, sha = model_identity(model, r.weights)
     interpolator = LazyInterpolator(name, lambda: load_interpolator(
-        r.model, weights=r.weights, device=spec.device, precision=spec.precision, scale=scale).model)
+        model, weights=r.weights, device=spec.device, precision=spec.precision, scale=scale).model)
     options = VideoInterpOptions(
         model_id=name, model_sha256=sha, fps=r.fps, replace_duplicates=r.replace_duplicates,
         detect_cuts=r.detect_cuts, device=spec.device, precision=spec.precision, rife_scale=scale,
-        extra_job={"determinism": determinism, "bit_identical": not spec.is_cuda},
+        extra_job={"determinism": determinism, "bit_identical": not spec.is_cuda, **extra_job},
     )
     return interpolate_video(r.input_path, r.output_path, interpolator=interpolator, options=options, codec=r.codec,
                              crf=r.crf, cache_dir=r.cache_dir, keep_cache=r.keep_cache, report=report,

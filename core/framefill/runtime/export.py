@@ -335,6 +335,11 @@ def load_export_model(name: str, *, weights: Optional[Path] = None) -> LoadedExp
             f"model {card.name!r} is a classical method with no network to export; "
             "export rife-4 or a Real-ESRGAN model (framefill models list)"
         )
+    if card.members:
+        raise UnsupportedModelError(
+            f"{card.name} is two networks whose motions are fused after they run; export each of "
+            f"{' and '.join(card.members)} (rife-4 is the exportable one)"
+        )
     if card.arch == "rife-hdv3":
         raise UnsupportedModelError(
             "rife-hdv3 predicts only t = 0.5 and reaches other times by bisection, which one TorchScript/ONNX "

@@ -8,7 +8,9 @@ One place decides how much memory a job may use:
 * **a fill** at 4K-8K: RIFE's scale, channels warped at once, frames kept
   decoded (:func:`plan_fill_memory`);
 * **an upscale tile**: the user's budget, else half the free GPU memory, else
-  the frame budget (:func:`tile_budget`).
+  the frame budget (:func:`tile_budget`); the tile size comes from it, after
+  whatever the model holds for the whole frame while it tiles (DAT's token
+  maps: :func:`plan_upscale_memory`).
 
 The fill model: a fill holds, per output frame, its two decoded sources and the
 frame being written (plus up to ``SOURCE_CACHE_FRAMES`` more decoded frames when
@@ -23,6 +25,7 @@ full size, the QC features) and a part that shrinks with the scale.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import sys
@@ -36,11 +39,13 @@ __all__ = [
     "SOURCE_CACHE_FRAMES",
     "DEFAULT_CHANNELS_PER_BATCH",
     "FillMemoryPlan",
+    "UpscaleMemoryPlan",
     "parse_byte_size",
     "frame_budget",
     "format_bytes",
     "network_bytes",
     "plan_fill_memory",
+    "plan_upscale_memory",
     "tile_budget",
     "peak_rss_mb",
     "peak_device_mb",
@@ -194,6 +199,91 @@ def plan_fill_memory(width: int, height: int, frame_bytes: int, *, scale: float,
 
 def _mib(n: int) -> str:
     return f"{n / (1 << 30):.1f} GiB" if n >= 1 << 30 else f"{n / (1 << 20):.0f} MiB"
+
+
+# ---------------------------------------------------------------------------------------
+# The upscale plan
+# ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class UpscaleMemoryPlan:
+    """How an upscale cuts a frame to stay in budget (bytes; ``budget_bytes`` None: ``--tile`` was given).
+
+    ``tile_px`` 0: untiled. ``tile_bytes``: one tile's working set (its read region, the
+    whole padded frame when untiled). ``frame_bytes``: what the model's own tiler holds for
+    the whole frame across tiles (DAT's token maps, ``frame_bytes_per_input_px`` per input
+    pixel of the ``padded_size`` frame); 0 untiled and for models tiled independently.
+    """
+
+    budget_bytes: int | None
+    tile_px: int
+    tile_bytes: int
+    frame_bytes: int
+    frame_bytes_per_input_px: float
+    padded_size: tuple[int, int]
+
+    @property
+    def estimated_peak_bytes(self) -> int:
+        return self.tile_bytes + self.frame_bytes
+
+    def to_json(self) -> dict[str, object]:
+        return {"budget_bytes": self.budget_bytes, "tile_px": self.tile_px, "tile_bytes": self.tile_bytes,
+                "frame_bytes": self.frame_bytes, "frame_bytes_per_input_px": self.frame_bytes_per_input_px,
+                "padded_size": list(self.padded_size), "estimated_peak_bytes": self.estimated_peak_bytes}
+
+
+def plan_upscale_memory(width: int, height: int, *, budget_bytes: int | None, tile_px: int | None,
+                        bytes_per_px: float, frame_bytes_per_px: float, overlap_px: int, multiple_of: int,
+                        max_tile_px: int, model: str) -> UpscaleMemoryPlan:
+    """The tile size for a ``width`` x ``height`` frame, and the memory it takes.
+
+    ``tile_px`` given (``--tile``; 0 untiled) is taken as it is. Otherwise the largest
+    tile whose read region (``(tile + 2 * overlap_px)`` squared at ``bytes_per_px``) fits
+    ``budget_bytes``, untiled when the whole frame fits one; a model that holds
+    ``frame_bytes_per_px`` per padded input pixel while it tiles gets its tile from
+    what that leaves.
+
+    Raises:
+        InputError: the budget cannot hold the whole-frame memory and the smallest tile.
+    """
+    from framefill.ops.tiling import tile_px_for_budget
+
+    padded_w, padded_h = (-(-n // multiple_of) * multiple_of for n in (width, height))
+    frame_bytes = math.ceil(frame_bytes_per_px * padded_w * padded_h)
+
+    def fit(budget: int) -> int:
+        return tile_px_for_budget(budget, bytes_per_px=bytes_per_px, overlap_px=overlap_px, multiple_of=multiple_of,
+                                  max_tile_px=max_tile_px)
+
+    def tile_bytes(tile: int) -> int:
+        return math.ceil(bytes_per_px * (tile + 2 * overlap_px) ** 2)
+
+    def plan(tile: int) -> UpscaleMemoryPlan:
+        if tile <= 0 or max(height, width) <= tile:  # one tile: the whole frame, nothing held across tiles
+            return UpscaleMemoryPlan(budget_bytes, tile, math.ceil(bytes_per_px * padded_w * padded_h), 0,
+                                     frame_bytes_per_px, (padded_w, padded_h))
+        return UpscaleMemoryPlan(budget_bytes, tile, tile_bytes(tile), frame_bytes, frame_bytes_per_px,
+                                 (padded_w, padded_h))
+
+    if tile_px is not None:
+        return plan(max(0, tile_px))
+    assert budget_bytes is not None, "a tile size or a budget"
+    tile = fit(budget_bytes)
+    if max(height, width) <= tile:
+        return plan(0)
+    if frame_bytes == 0:
+        return plan(tile)
+    smallest = fit(0)
+    need = frame_bytes + tile_bytes(smallest)
+    if need > budget_bytes:
+        raise InputError(
+            f"a {width}x{height} frame through {model} needs {format_bytes(need)} ({format_bytes(frame_bytes)} of "
+            f"whole-frame token maps, {frame_bytes_per_px:g} B per input pixel of the {padded_w}x{padded_h} padded "
+            f"frame, plus the smallest {smallest} px tile), over the memory budget of {format_bytes(budget_bytes)}; "
+            f"raise --memory-budget to {-(-need // (1 << 20))}M, upscale a smaller input, or use another --model "
+            "(e.g. realesrgan-x4plus, whose tiles hold no whole-frame memory)")
+    return plan(fit(budget_bytes - frame_bytes))
 
 
 # ---------------------------------------------------------------------------------------

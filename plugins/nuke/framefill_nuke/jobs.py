@@ -64,7 +64,7 @@ class NodeSpec:
 NODE_SPECS = (
     NodeSpec(
         "FF_Interpolate", "interpolate", "framefill interpolate",
-        ("rife-4", "rife-hdv3", "flow", "blend"), "framefill_filled", "fill",
+        ("rife-4", "rife-hdv3", "rife-4+hdv3", "flow", "blend"), "framefill_filled", "fill",
         "Fills the frames missing from the upstream Read's sequence with ML interpolation; "
         "rendered frames are copied bit-exact.",
     ),

@@ -29,9 +29,12 @@ call sees; the checkpoints' precomputed buffers (``rpe_biases``,
 DAT-light layout (``pixelshuffledirect`` upsampler, "3conv" residual blocks) is
 supported: it is the one framefill ships and tests for parity.
 
-Channel attention and AIM's channel map pool over the whole input, so a tile's
-result depends slightly on what else is in the tile: tiled is not bit-equal to
-untiled (see ``TILE_OVERLAP_PX``).
+Channel attention and AIM's channel map pool over the whole input, so a tile
+that runs the whole net would depend on what else is in the tile. Tiled runs
+therefore go block by block over the whole frame (``dat_tiled.py``): the blocks
+take those whole-frame statistics as arguments (``conv_mean``, :class:`ChannelStats`),
+and tiled equals untiled up to float summation order (measured max 5.8e-6 on a
+sample-shot frame in 256-px tiles).
 """
 
 from __future__ import annotations
@@ -48,7 +51,8 @@ from torch import nn
 if TYPE_CHECKING:
     from framefill.models.upscale import UpscaleModel
 
-__all__ = ["ARCH_ID", "TILE_OVERLAP_PX", "BYTES_PER_INPUT_PX", "DATConfig", "DAT", "detect", "build_net", "build"]
+__all__ = ["ARCH_ID", "TILE_OVERLAP_PX", "BYTES_PER_INPUT_PX", "DATConfig", "DAT", "ChannelStats", "detect",
+           "build_net", "build"]
 
 ARCH_ID = "dat"
 _FAMILY = "DAT"
@@ -56,12 +60,14 @@ _FAMILY = "DAT"
 RGB_MEAN = (0.4488, 0.4371, 0.4040)
 # Per-call buffers of the reference implementation: recomputed here, never loaded.
 _DERIVED_BUFFERS = ("rpe_biases", "relative_position_index", "attn_mask_0", "attn_mask_1")
-# Tiling advice: two window spans (32 px each) of context. Past that, what separates tiled from
-# untiled is the whole-tile pooling, which more context does not shrink (sample shot, tiles of 64:
-# max 9.0e-3 at 88 px, 7.1e-3 at 120 px; mean 3e-5 to 5e-5); see tests/integration/test_dat_parity.py.
-TILE_OVERLAP_PX = 64
-# Peak fp32 working memory of one tile, bytes per input pixel (bench/upscale.py --memory-per-px, CPU,
-# one thread: 8.7 KB at 64 px, 13.0 KB at 128 px, 11.7 KB at 256 px), rounded up for the allocator.
+# Tiling advice for the exact tiler (dat_tiled.py, which every tiled DAT run goes through): the
+# largest crop halo it reads, a spatial block's (one window span, keeping crops on the window grid).
+TILE_OVERLAP_PX = 32
+# Peak fp32 working memory of one crop, bytes per input pixel: the exact tiler runs one block at a
+# time on a crop, the same work as the whole net on a tile of that size, measured by bench/upscale.py
+# --memory-per-px (CPU, one thread: 8.7 KB at 64 px, 13.0 KB at 128 px, 11.7 KB at 256 px), rounded up.
+# The whole frame's token maps come on top: the model's frame_bytes_per_input_px
+# (dat_tiled.token_map_bytes_per_px, 480 B per padded input pixel for DAT-light), which the tile plan counts.
 BYTES_PER_INPUT_PX = 16_000.0
 
 
@@ -198,7 +204,12 @@ class SpatialAttention(nn.Module):
         self.attns = nn.ModuleList([_WindowBranch(dim // 2, heads // 2) for _ in range(2)])
         self.aim = _AIM(dim)
 
-    def forward(self, x: torch.Tensor, h: int, w: int) -> torch.Tensor:
+    def conv_branch(self, x: torch.Tensor, h: int, w: int) -> torch.Tensor:
+        """AIM's depthwise branch on V (B,C,H,W): what the channel map pools."""
+        return self.aim.dwconv(_to_image(self.qkv(x)[..., 2 * x.shape[-1]:], h, w))
+
+    def forward(self, x: torch.Tensor, h: int, w: int, conv_mean: torch.Tensor | None = None) -> torch.Tensor:
+        """``conv_mean`` (C): the whole frame's mean of :meth:`conv_branch`, given when ``x`` is a crop of it."""
         b, n, c = x.shape
         qkv = self.qkv(x)
         v_image = _to_image(qkv[..., 2 * c:], h, w)
@@ -223,9 +234,55 @@ class SpatialAttention(nn.Module):
             halves.append(out[:, :h, :w].reshape(b, n, c // 2))
         attended = torch.cat(halves, dim=-1)
         conv = self.aim.dwconv(v_image)
-        channel_gate = torch.sigmoid(self.aim.channel_interaction(conv)).reshape(b, 1, c)
+        if conv_mean is None:
+            channel_gate = torch.sigmoid(self.aim.channel_interaction(conv)).reshape(b, 1, c)
+        else:
+            pooled = conv_mean.to(x.dtype).reshape(1, c, 1, 1).expand(b, c, 1, 1)
+            channel_gate = torch.sigmoid(self.aim.channel_interaction[1:](pooled)).reshape(b, 1, c)
         spatial_gate = torch.sigmoid(self.aim.spatial_interaction(_to_image(attended, h, w)))
         return self.proj(attended * channel_gate + _to_tokens(conv * spatial_gate))
+
+
+@dataclass
+class ChannelStats:
+    """Whole-frame sums behind one channel-attention block, accumulated over crops (float64).
+
+    ``gram``: heads,d,d sum of q k^T; ``q_sq``/``k_sq``: heads,d sums of squares (the
+    L2 norms F.normalize divides by); ``v_sum``: heads,d; ``tokens``: how many were summed.
+    """
+
+    gram: torch.Tensor
+    q_sq: torch.Tensor
+    k_sq: torch.Tensor
+    v_sum: torch.Tensor
+    tokens: int = 0
+
+    @classmethod
+    def zeros(cls, heads: int, d: int, device: torch.device) -> ChannelStats:
+        def z(*shape: int) -> torch.Tensor:
+            return torch.zeros(shape, dtype=torch.float64, device=device)
+
+        return cls(z(heads, d, d), z(heads, d), z(heads, d), z(heads, d))
+
+    def add(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> None:
+        """Add one crop's q, k, v (1,heads,d,N)."""
+        q64, k64, v64 = q[0].double(), k[0].double(), v[0].double()
+        self.gram += q64 @ k64.transpose(-2, -1)
+        self.q_sq += (q64 * q64).sum(-1)
+        self.k_sq += (k64 * k64).sum(-1)
+        self.v_sum += v64.sum(-1)
+        self.tokens += int(q.shape[-1])
+
+    def attention(self, temperature: torch.Tensor) -> torch.Tensor:
+        """softmax(normalize(q) normalize(k)^T * temperature) over the whole frame: heads,d,d float64."""
+        eps = 1e-12  # F.normalize's: each norm is clamped below at eps
+        q_norm = self.q_sq.sqrt().clamp_min(eps)
+        k_norm = self.k_sq.sqrt().clamp_min(eps)
+        cosine = self.gram / (q_norm[..., :, None] * k_norm[..., None, :])
+        return (cosine * temperature.double()).softmax(dim=-1)
+
+    def v_mean(self) -> torch.Tensor:
+        return self.v_sum / max(self.tokens, 1)
 
 
 class ChannelAttention(nn.Module):
@@ -239,14 +296,30 @@ class ChannelAttention(nn.Module):
         self.proj = nn.Linear(dim, dim)
         self.aim = _AIM(dim)
 
-    def forward(self, x: torch.Tensor, h: int, w: int) -> torch.Tensor:
+    def split_qkv(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """q, k, v of B,N,C tokens, each B,heads,d,N."""
         b, n, c = x.shape
-        q, k, v = self.qkv(x).reshape(b, n, 3, self.heads, c // self.heads).permute(2, 0, 3, 4, 1)  # B,heads,d,N
-        attn = (F.normalize(q, dim=-1) @ F.normalize(k, dim=-1).transpose(-2, -1)) * self.temperature
-        attended = (attn.softmax(dim=-1) @ v).permute(0, 3, 1, 2).reshape(b, n, c)
+        q, k, v = self.qkv(x).reshape(b, n, 3, self.heads, c // self.heads).permute(2, 0, 3, 4, 1)
+        return q, k, v
+
+    def forward(self, x: torch.Tensor, h: int, w: int, stats: ChannelStats | None = None) -> torch.Tensor:
+        """``stats``: the whole frame's sums (:class:`ChannelStats`), given when ``x`` is a crop of it."""
+        b, n, c = x.shape
+        q, k, v = self.split_qkv(x)  # B,heads,d,N
+        if stats is None:
+            attn = (F.normalize(q, dim=-1) @ F.normalize(k, dim=-1).transpose(-2, -1)) * self.temperature
+            attended = (attn.softmax(dim=-1) @ v).permute(0, 3, 1, 2).reshape(b, n, c)
+        else:
+            weights = stats.attention(self.temperature).to(v.dtype)  # heads,d,d
+            attended = (weights[None] @ v).permute(0, 3, 1, 2).reshape(b, n, c)
         conv = self.aim.dwconv(v.reshape(b, c, h, w))
         spatial_gate = torch.sigmoid(_to_tokens(self.aim.spatial_interaction(conv)))
-        channel_gate = torch.sigmoid(self.aim.channel_interaction(_to_image(attended, h, w)))
+        if stats is None:
+            channel_gate = torch.sigmoid(self.aim.channel_interaction(_to_image(attended, h, w)))
+        else:
+            # The pooled mean of attn @ v is attn @ mean(v): attention is linear in v.
+            pooled = (weights @ stats.v_mean().to(v.dtype)[..., None]).reshape(1, c, 1, 1).expand(b, c, 1, 1)
+            channel_gate = torch.sigmoid(self.aim.channel_interaction[1:](pooled))
         return self.proj(attended * spatial_gate + _to_tokens(conv * channel_gate))
 
 
@@ -280,8 +353,10 @@ class DATBlock(nn.Module):
         self.norm2 = nn.LayerNorm(config.embed_dim)
         self.ffn = SGFN(config.embed_dim, config.hidden_dim)
 
-    def forward(self, x: torch.Tensor, h: int, w: int) -> torch.Tensor:
-        x = x + self.attn(self.norm1(x), h, w)
+    def forward(self, x: torch.Tensor, h: int, w: int, stats: torch.Tensor | ChannelStats | None = None
+                ) -> torch.Tensor:
+        """``stats``: the whole frame's statistics for this block's attention, given when ``x`` is a crop."""
+        x = x + (self.attn(self.norm1(x), h, w) if stats is None else self.attn(self.norm1(x), h, w, stats))
         return x + self.ffn(self.norm2(x), h, w)
 
 
@@ -410,8 +485,11 @@ def build(state_dict: StateDict) -> UpscaleModel:
     Raises:
         UnsupportedModelError: shapes or keys that do not fit.
     """
+    from framefill.models.arch.dat_tiled import token_map_bytes_per_px
     from framefill.models.upscale import describe_upscaler
 
+    net = build_net(state_dict)
     # fp32 everywhere until fp16 is checked against fp32 on a GPU (no test machine has one).
-    return describe_upscaler(build_net(state_dict), arch=ARCH_ID, tile_overlap_px=TILE_OVERLAP_PX,
-                             bytes_per_input_px=BYTES_PER_INPUT_PX, supports_half=False)
+    return describe_upscaler(net, arch=ARCH_ID, tile_overlap_px=TILE_OVERLAP_PX,
+                             bytes_per_input_px=BYTES_PER_INPUT_PX, supports_half=False,
+                             frame_bytes_per_input_px=float(token_map_bytes_per_px(net.config)))

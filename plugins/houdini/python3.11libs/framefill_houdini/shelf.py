@@ -117,7 +117,7 @@ def run_tool(kind: str, kwargs: Optional[Dict[str, Any]] = None, *, cli: Optiona
     pattern, frames = _source(node, "{}: pick one frame of the sequence".format(tools.KINDS[kind]))
     model = None
     if kind == "interpolate":
-        model = hu.ask_choice("Interpolation model", ("rife-4", "rife-hdv3", "flow", "blend"))
+        model = hu.ask_choice("Interpolation model", ("rife-4", "rife-hdv3", "rife-4+hdv3", "flow", "blend"))
     elif kind == "upscale":
         model = hu.ask_choice("Upscale model", cop_setup.UPSCALE_MODELS + ("lanczos",))
     if kind != "qc" and model is None:
@@ -281,7 +281,7 @@ def submit_deadline(kwargs: Optional[Dict[str, Any]] = None, *, cli: Optional[Se
     pattern, _ = tools.source_of(rop)
     start, end, step = hu.frame_range(rop)
     every = _ask_int("Render every N frames", DEFAULT_EVERY, 2)
-    model = hu.ask_choice("Interpolation model", ("rife-4", "rife-hdv3", "flow"))
+    model = hu.ask_choice("Interpolation model", ("rife-4", "rife-hdv3", "rife-4+hdv3", "flow"))
     where = hu.ask_choice("The keyframes", ("render them on the farm (hython renders the ROP first)",
                                              "are rendered already"))
     if model is None or where is None:
