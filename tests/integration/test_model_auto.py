@@ -12,7 +12,7 @@ from framefill.errors import RequestError
 from framefill.frames import read_exr
 from framefill.pipeline.manifest import Manifest
 from framefill.pipeline.keyframe_check import CheckTriplet
-from framefill.pipeline.model_choice import spread_checks
+from framefill.pipeline.model_choice import FLOW_MARGIN_DB, Candidate, pick, spread_checks
 from framefill.pipeline.qc import qc_sequence
 from framefill.requests import FillRequest, QcRequest
 from synthetic_shot import write_shot
@@ -113,3 +113,17 @@ def test_checks_are_capped_and_spread_and_auto_takes_no_weights_file(tmp_path):
     assert [c.key for c in spread_checks(schedule)] == [3, 15, 27, 39]
     with pytest.raises(RequestError, match="weights"):
         FillRequest("r/shot.####.exr", "o/shot.####.exr", model="auto", weights=tmp_path / "w.pth")
+
+
+def test_flow_must_lead_the_best_network_by_the_margin_and_networks_tie_to_the_earlier():
+    r4, hd, fused, flow = (Candidate("rife-4", 1.0), Candidate("rife-hdv3", 1.0), Candidate("rife-4+hdv3", 1.0),
+                           Candidate("flow", 1.0))
+    nets = [(r4, (30.0, 31.0)), (hd, (30.5, 30.505)), (fused, (30.6, 31.3))]
+    # Networks: the best mean wins; within 0.01 dB the earlier one.
+    assert pick(nets)[:2] == (fused, (30.6, 31.3))
+    assert pick([(r4, (30.0, 31.0)), (hd, (30.5, 30.51))])[0] == r4
+    # Flow leads the best network (30.95) by less than the margin: the network fills the shot.
+    just_under = 30.95 + FLOW_MARGIN_DB - 0.01
+    assert pick([*nets, (flow, (just_under, just_under))])[0] == fused
+    chosen, psnrs, why = pick([*nets, (flow, (32.0, 32.0))])
+    assert (chosen, psnrs) == (flow, (32.0, 32.0)) and why == "flow leads the best network by over 1 dB"
