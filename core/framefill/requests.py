@@ -90,6 +90,14 @@ MAX_FPS = 1000
 # ---------------------------------------------------------------------------------------
 
 
+def _interp_backend(backend: Any, model: str) -> None:
+    """An interpolation backend (the upscale backends' names); ``--model auto`` runs in torch only."""
+    _choice("backend", backend, UpscaleBackend, "an interpolation backend")
+    if backend == "onnxruntime" and model == AUTO_INTERPOLATION_MODEL:
+        raise RequestError("backend", "onnxruntime runs rife-4 only, and --model auto's candidates include "
+                                      "rife-hdv3: name --model rife-4, or use --backend torch")
+
+
 def _choice(name: str, value: Any, allowed: Any, what: str) -> None:
     options = get_args(allowed)
     if value not in options:
@@ -256,6 +264,7 @@ class FillRequest(_Request):
     given, fewer channels warped at once, fewer frames kept decoded).
     ``in_place``: the output may be the input pattern itself (only the missing
     frames are written beside the renders); otherwise that is refused.
+    ``backend``: torch, or ``onnxruntime`` (rife-4 only; models/ort_interp.py).
     """
 
     input_pattern: str
@@ -273,6 +282,7 @@ class FillRequest(_Request):
     colorspace: str | None = None
     detect_cuts: bool = True
     in_place: bool = False
+    backend: UpscaleBackend = "torch"
 
     def __post_init__(self) -> None:
         _freeze(self, "input_pattern", _text("input_pattern", self.input_pattern, example="renders/shot.####.exr"))
@@ -295,6 +305,7 @@ class FillRequest(_Request):
                                         f"got {self.scale!r}")
         _whole("memory_budget_bytes", self.memory_budget_bytes, minimum=1)
         _color_fields(self)
+        _interp_backend(self.backend, self.model)
 
 
 @dataclass(frozen=True)
@@ -567,6 +578,7 @@ class VideoInterpRequest(_Request):
     (None: by frame width). ``detect_cuts``: never fill across a scene cut
     (hold the nearer frame). ``codec`` (``lossless``: FFV1 in .mkv, PNG in
     .mov), ``crf``, ``cache_dir`` and ``keep_cache`` as for upscaling a video.
+    ``backend``: torch, or ``onnxruntime`` (rife-4 only; models/ort_interp.py).
     """
 
     input_path: str
@@ -583,6 +595,7 @@ class VideoInterpRequest(_Request):
     crf: int | None = None
     cache_dir: Path | None = None
     keep_cache: bool = False
+    backend: UpscaleBackend = "torch"
 
     def __post_init__(self) -> None:
         from framefill.frames.video import VIDEO_EXTENSIONS, is_video_path
@@ -616,6 +629,7 @@ class VideoInterpRequest(_Request):
         _choice("codec", self.codec, VideoCodec, "a video codec")
         _crf("crf", self.crf)
         _freeze(self, "cache_dir", _optional_path("cache_dir", self.cache_dir))
+        _interp_backend(self.backend, self.model)
 
     @staticmethod
     def asked_for(input_path: str, output_path: str, *, fps: Any, replace_duplicates: bool) -> bool:

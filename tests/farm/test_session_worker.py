@@ -52,11 +52,20 @@ def _wait_gone(pid: int) -> bool:
     return not _alive(pid)
 
 
-def _start(session: Path, env: dict[str, str], *extra: str, model: str = "rife-4") -> dict[str, str]:
-    """Start the session's worker; returns the environment its tasks get (FRAMEFILL_WORKER added)."""
+def _ignore_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _start(session: Path, env: dict[str, str], *extra: str, model: str = "rife-4",
+           sigint_ignored: bool = False) -> dict[str, str]:
+    """Start the session's worker; returns the environment its tasks get (FRAMEFILL_WORKER added).
+
+    ``sigint_ignored``: started as a shell without job control starts a background process (SIGINT
+    ignored, inherited by the worker), which must not stop a cancel from working."""
     out = subprocess.run(framefill_argv("farm", "worker", "start", "--model", model, "--device", "cpu",
                                         "--session-dir", str(session), *extra),
-                         env=env, capture_output=True, text=True, timeout=600, check=False)
+                         env=env, capture_output=True, text=True, timeout=600, check=False,
+                         preexec_fn=_ignore_sigint if sigint_ignored else None)
     assert out.returncode == 0, out.stdout + out.stderr
     exported = dict(line.split(": ", 1)[1].split("=", 1) for line in out.stdout.splitlines()
                     if line.startswith("openjd_env: "))
@@ -136,7 +145,7 @@ def test_tasks_in_the_worker_write_the_cli_bytes_and_load_the_model_once(
 
 def test_a_cancelled_task_stops_cleanly_and_the_worker_serves_the_next(
         shot: Path, session: Path, env: dict[str, str], tmp_path: Path) -> None:
-    task_env = _start(session, env)
+    task_env = _start(session, env, sigint_ignored=True)
     pid = _worker_pid(session)
     out = tmp_path / "farm" / "shot.####.exr"
     proc, seen = _task_at_its_first_frame(task_env, shot, out)
@@ -162,7 +171,7 @@ def test_a_cancelled_task_stops_cleanly_and_the_worker_serves_the_next(
 
 def test_a_killed_task_cancels_its_command_and_the_worker_stays(
         shot: Path, session: Path, env: dict[str, str], tmp_path: Path) -> None:
-    task_env = _start(session, env)
+    task_env = _start(session, env, sigint_ignored=True)
     pid = _worker_pid(session)
     proc, _ = _task_at_its_first_frame(task_env, shot, tmp_path / "farm" / "shot.####.exr")
     proc.kill()

@@ -56,6 +56,9 @@ def _video_options(command: Callable[..., Any]) -> Callable[..., Any]:
                    "is no such frame); the choice and its evidence go in the manifest (a video: its --json).")
 @click.option("--weights", type=click.Path(dir_okay=False), help="Use this weights file (offline).")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
+@click.option("--backend", type=click.Choice(["torch", "onnxruntime"]), default="torch", show_default=True,
+              help="What runs the network: torch, or ONNX Runtime (rife-4 only; TensorRT/CUDA/CPU providers by "
+                   "device; the graph per padded frame size is kept in the model cache's onnx/ folder).")
 @click.option("--mode", type=click.Choice(["direct", "recursive"]), default=None,
               help="Gaps longer than one frame: each frame straight from the two rendered frames (direct), "
                    "or by repeated halving (recursive, the default: measured better, see README).")
@@ -76,8 +79,8 @@ def _video_options(command: Callable[..., Any]) -> Callable[..., Any]:
 @output_options
 def interpolate_command(
     pattern: str, out_pattern: str, frames_text: str | None, model: str, weights: str | None, device: str,
-    mode: str | None, scale: float | None, memory_budget_text: str | None, no_cut_detection: bool, in_place: bool,
-    allow_held: bool, color_config: str | None, colorspace: str | None,
+    backend: str, mode: str | None, scale: float | None, memory_budget_text: str | None, no_cut_detection: bool,
+    in_place: bool, allow_held: bool, color_config: str | None, colorspace: str | None,
     json_mode: bool, events_mode: bool, quiet: bool, **video: Any,
 ) -> None:
     """Write the complete frame range of PATTERN to --out: rendered frames are copied
@@ -111,7 +114,7 @@ def interpolate_command(
         if VideoInterpRequest.asked_for(pattern, out_pattern, fps=video["fps_text"],
                                         replace_duplicates=video["replace_duplicates"]):
             _interpolate_video(out, pattern, out_pattern, given, video, model=model, weights=weights, device=device,
-                               scale=scale, detect_cuts=not no_cut_detection)
+                               scale=scale, detect_cuts=not no_cut_detection, backend=backend)
             return
         request = FillRequest(
             pattern, out_pattern, frames=parse_frames(frames_text), model=model,
@@ -119,6 +122,7 @@ def interpolate_command(
             mode=mode or DEFAULT_FILL_MODE, scale=scale,  # type: ignore[arg-type]
             memory_budget_bytes=parse_memory_size(memory_budget_text) if memory_budget_text else None,
             detect_cuts=not no_cut_detection, in_place=in_place, color_config=color_config, colorspace=colorspace,
+            backend=backend,  # type: ignore[arg-type]  # click.Choice: one of UpscaleBackend
         )
         payload = api.fill_shot(request, report=out.report).to_json()
 
@@ -148,7 +152,7 @@ def _interpolate_video(out: Any, pattern: str, out_pattern: str, given: dict[str
         model=common["model"], weights=Path(common["weights"]) if common["weights"] else None,
         device=common["device"], scale=common["scale"], detect_cuts=common["detect_cuts"], codec=video["codec"],
         crf=video["crf"], cache_dir=Path(video["cache_dir"]) if video["cache_dir"] else None,
-        keep_cache=video["keep_cache"],
+        keep_cache=video["keep_cache"], backend=common["backend"],
     )
     for name, flag in SEQUENCE_ONLY:
         if given[name]:

@@ -168,6 +168,10 @@ class _Relay:
         return rc if 0 <= rc < 256 else 1
 
 
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _run_child(argv: list[str], relay: _Relay, python: str | None) -> int:
     """The command in a child process (``python -m framefill ARGV``); returns its exit code."""
     env = dict(os.environ, PYTHONUNBUFFERED="1")
@@ -175,6 +179,8 @@ def _run_child(argv: list[str], relay: _Relay, python: str | None) -> int:
     proc = subprocess.Popen(  # noqa: S603 - argv is a list, no shell
         [python or sys.executable, "-m", "framefill", *argv], stdout=subprocess.PIPE, stdin=subprocess.DEVNULL,
         env=env, text=True, encoding="utf-8", errors="replace", bufsize=1,
+        # The cancel below is a SIGINT: the child must not inherit it ignored (a task started in the background).
+        preexec_fn=_default_sigint if os.name == "posix" else None,  # noqa: PLW1509 - one call, before exec
     )
     def interrupt() -> None:
         if proc.poll() is None:

@@ -486,6 +486,10 @@ def serve(session_dir: Path, *, run: Callable[[list[str]], None], preload: Calla
     loaded = preload()
     _log(f"pid {os.getpid()}: {loaded} in {time.monotonic() - started:.2f} s")
     worker = _Worker(folder, idle_timeout_s, run)
+    # A cancel stops the running command with a simulated Ctrl-C (``_thread.interrupt_main``), which does
+    # nothing while SIGINT is ignored, as it is in a process started in the background by a shell without
+    # job control (nohup ... &, many agents): Python's own handler, whatever was inherited.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     authkey = secrets.token_bytes(32)
     listener = Listener(("127.0.0.1", 0), authkey=authkey)
     host, port = listener.address

@@ -145,8 +145,12 @@ def load_interpolator(
     device: str = "cpu",
     precision: str = "fp32",
     scale: float = 1.0,
+    backend: str = "torch",
 ) -> LoadedModel[Interpolator]:
     """An :class:`~framefill.models.interp.Interpolator` for ``name`` on ``device``.
+
+    ``backend`` ``onnxruntime`` runs rife-4's motion step in ONNX Runtime
+    (:mod:`framefill.models.ort_interp`; its session on torch's current thread count); other models are refused.
 
     Raises:
         ModelNotFoundError: weights not cached (says how to fetch them).
@@ -160,6 +164,19 @@ def load_interpolator(
     )
 
     card = _card(name, "interpolate")
+    if backend not in ("torch", "onnxruntime"):
+        raise InputError(f"backend {backend!r} is not one of torch, onnxruntime")
+    if backend == "onnxruntime":
+        import torch
+        from framefill.models.ort_interp import check_ort_interp_model
+
+        check_ort_interp_model(card.name, card.arch)
+        threads = torch.get_num_threads()
+        ort_key = ("interpolate-ort", card.name, str(weights or ""), _files_key(_weight_files(card, weights)), device,
+                   precision, threads, float(scale))
+        kept_ort: LoadedModel[Interpolator] = _kept(
+            ort_key, lambda: _load_ort_interpolator(card.name, weights, device, precision, scale, threads))
+        return kept_ort
     if card.members:
         if weights is not None:
             raise InputError(f"--weights is one network's; {card.name} runs {' and '.join(card.members)} from the "
@@ -198,6 +215,19 @@ def load_interpolator(
     key = ("interpolate", card.name, str(weights or ""), _files_key(_weight_files(card, weights)), device, str(dtype))
     sha, net = _kept(key, build)
     return LoadedModel(card.name, sha, RifeInterpolator(net, name=card.name, scale=scale, dtype=dtype))
+
+
+def _load_ort_interpolator(name: str, weights: Path | None, device: str, precision: str, scale: float,
+                           threads: int) -> LoadedModel[Interpolator]:
+    """rife-4 in ONNX Runtime: the network built on the CPU in float32 (what the export traces), then wrapped."""
+    from framefill.models.interp import RifeInterpolator
+    from framefill.models.ort_interp import OrtRifeInterpolator
+
+    cpu = load_interpolator(name, weights=weights, device="cpu", precision="fp32", scale=scale)
+    assert isinstance(cpu.model, RifeInterpolator)  # check_ort_interp_model let only rife-4 through
+    model = OrtRifeInterpolator(cpu.model.net, cpu.sha256, name=cpu.name, scale=scale, device=device,
+                                precision=precision, threads=threads)
+    return LoadedModel(cpu.name, cpu.sha256, model)
 
 
 # ---------------------------------------------------------------------------------------

@@ -283,6 +283,8 @@ class _FillJob:
                           color=[o.color.config, o.color.scene_linear, o.color.network], cuts=o.detect_cuts)
             if o.auto_scale is not None:  # chosen by `--model auto`: QC reruns this model at this scale
                 recipe.update(model_choice="auto", rife_scale=o.auto_scale)
+            if o.extra_job.get("backend", "torch") != "torch":  # only then: torch fills made before still verify
+                recipe["backend"] = o.extra_job["backend"]
         return recipe
 
     def _outcome(self, task: FrameTask, status: FillStatus, needs_render: bool, reason: str) -> FrameOutcome:
@@ -699,6 +701,25 @@ def _choose_model(r: FillRequest, width: int, width_scale: float, color: ColorSe
                         device=device)
 
 
+def interp_runtime(backend: str, model: str, device: str, *, is_cuda: bool) -> dict[str, Any]:
+    """The job fields on what runs the interpolation network, known (and checked) before anything loads.
+
+    torch: ``bit_identical`` (CPU only); no ``backend`` field, so jobs read the same as before backends
+    existed. onnxruntime: ``backend``, the provider(s), onnxruntime's version, threads and opset
+    (:mod:`framefill.models.ort_interp`).
+
+    Raises:
+        UnsupportedModelError: a model onnxruntime cannot run. InputError: onnxruntime missing.
+    """
+    if backend == "torch":
+        return {"bit_identical": not is_cuda}
+    from framefill.models.ort_interp import check_ort_interp_model, ort_interp_fields
+    from framefill.models.registry import MODELS
+
+    check_ort_interp_model(model, MODELS.get(model).arch)
+    return ort_interp_fields(device)
+
+
 def run_fill(request: FillRequest, *, report: Reporter = null_reporter,
              cancelled: Callable[[], bool] = never_cancelled) -> FillResult:
     """Fill every missing frame the request asks for (default: first to last rendered frame).
@@ -748,17 +769,19 @@ def run_fill(request: FillRequest, *, report: Reporter = null_reporter,
     plan = plan_fill_memory(width, height, decoded_bytes(first) if first else 0, scale=scale,
                             budget_bytes=r.memory_budget_bytes, scale_given=r.scale is not None)
     name, sha = model_identity(model, r.weights)
+    runtime = interp_runtime(r.backend, name, spec.device, is_cuda=spec.is_cuda)
     # The network loads on the first frame that needs it: a rerun that only copies
     # or skips frames never pays for torch and the weights.
     interpolator = LazyInterpolator(name, lambda: load_interpolator(
-        model, weights=r.weights, device=spec.device, precision=spec.precision, scale=plan.scale).model)
+        model, weights=r.weights, device=spec.device, precision=spec.precision, scale=plan.scale,
+        backend=r.backend).model)
     options = FillOptions(
         model_id=name, model_sha256=sha, mode=r.mode, device=spec.device, detect_cuts=r.detect_cuts,
         color=color, channels_per_batch=plan.channels_per_batch, cached_frames=plan.cached_frames,
         frame_budget_bytes=r.memory_budget_bytes, in_place=r.in_place,
         auto_scale=plan.scale if r.model == AUTO_MODEL else None,
         extra_job={"precision": spec.precision, "rife_scale": plan.scale, "determinism": determinism,
-                   "bit_identical": not spec.is_cuda, **extra_job},
+                   "bit_identical": not spec.is_cuda, **runtime, **extra_job},
     )
     result = fill_sequence(r.input_pattern, r.output_pattern, frames=r.frames, interpolator=interpolator,
                            options=options, report=report, cancelled=cancelled)

@@ -477,6 +477,9 @@ def _cache_key(options: VideoInterpOptions, fps_out: Fraction) -> Callable[[str]
             "duplicates": [options.replace_duplicates, DUPLICATE_MAD, MAX_DUPLICATE_RUN],
             "cuts": [options.detect_cuts, options.cut_threshold], "precision": options.precision,
             "rife_scale": options.rife_scale,
+            # Only when not torch: frames cached before backends existed keep their key.
+            **({"backend": options.extra_job["backend"]} if options.extra_job.get("backend", "torch") != "torch"
+               else {}),
         }
         return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()[:24]
 
@@ -619,6 +622,7 @@ def run_video_interp(request: VideoInterpRequest, *, report: Reporter = null_rep
     """
     from framefill.models.interp import LazyInterpolator
     from framefill.models.loading import auto_rife_scale, load_interpolator, model_identity
+    from framefill.pipeline.fill import interp_runtime
     from framefill.runtime.device import configure_determinism, device_note, resolve_devices
 
     r = request
@@ -639,12 +643,14 @@ def run_video_interp(request: VideoInterpRequest, *, report: Reporter = null_rep
                                                              f"{choice.scale:g}: {choice.reason}",
                      data={"model_choice": choice.to_json()}))
     name, sha = model_identity(model, r.weights)
+    runtime = interp_runtime(r.backend, name, spec.device, is_cuda=spec.is_cuda)
     interpolator = LazyInterpolator(name, lambda: load_interpolator(
-        model, weights=r.weights, device=spec.device, precision=spec.precision, scale=scale).model)
+        model, weights=r.weights, device=spec.device, precision=spec.precision, scale=scale,
+        backend=r.backend).model)
     options = VideoInterpOptions(
         model_id=name, model_sha256=sha, fps=r.fps, replace_duplicates=r.replace_duplicates,
         detect_cuts=r.detect_cuts, device=spec.device, precision=spec.precision, rife_scale=scale,
-        extra_job={"determinism": determinism, "bit_identical": not spec.is_cuda, **extra_job},
+        extra_job={"determinism": determinism, "bit_identical": not spec.is_cuda, **runtime, **extra_job},
     )
     return interpolate_video(r.input_path, r.output_path, interpolator=interpolator, options=options, codec=r.codec,
                              crf=r.crf, cache_dir=r.cache_dir, keep_cache=r.keep_cache, report=report,
