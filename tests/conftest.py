@@ -54,6 +54,28 @@ def model_files():
     return _get
 
 
+@pytest.fixture
+def linked_model_cache(tmp_path, monkeypatch, model_files):
+    """``link(*names)``: a model cache of links to the real weights of ``names`` (verified), so the
+    test's exported ONNX files land in a folder of its own; returns that folder."""
+
+    def link(*names: str) -> Path:
+        from framefill.models.cache import cache_dir
+
+        for name in names:
+            model_files(name)
+        real = cache_dir()
+        mine = tmp_path / "models"
+        mine.mkdir()
+        for item in real.iterdir():
+            if item.is_file():
+                (mine / item.name).symlink_to(item)
+        monkeypatch.setenv("FRAMEFILL_MODELS", str(mine))
+        return mine
+
+    return link
+
+
 @pytest.fixture(scope="session")
 def reference_wheel():
     """Path of a pinned reference wheel kept in the model cache by `framefill models fetch`."""

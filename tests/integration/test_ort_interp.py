@@ -38,19 +38,9 @@ MIN_FRAME_PSNR_DB = 100.0
 
 
 @pytest.fixture
-def engine_cache(tmp_path, monkeypatch, model_files):
+def engine_cache(linked_model_cache):
     """A model cache of links to the real weights, so the test's ONNX files land in a folder of its own."""
-    from framefill.models.cache import cache_dir
-
-    model_files("rife-4")
-    real = cache_dir()
-    mine = tmp_path / "models"
-    mine.mkdir()
-    for item in real.iterdir():
-        if item.is_file():
-            (mine / item.name).symlink_to(item)
-    monkeypatch.setenv("FRAMEFILL_MODELS", str(mine))
-    return mine
+    return linked_model_cache("rife-4")
 
 
 def _pair() -> tuple[object, object]:

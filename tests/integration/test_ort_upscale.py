@@ -41,20 +41,9 @@ def _crop_proxy(frame: int = 1001) -> np.ndarray:
 
 
 @pytest.fixture
-def engine_cache(tmp_path, monkeypatch, model_files):
+def engine_cache(linked_model_cache):
     """A model cache of links to the real weights, so the test's ONNX files land in a folder of its own."""
-    from framefill.models.cache import cache_dir
-
-    for name in ("realesr-animevideov3-x4", "realesrgan-x4plus"):
-        model_files(name)
-    real = cache_dir()
-    mine = tmp_path / "models"
-    mine.mkdir()
-    for item in real.iterdir():
-        if item.is_file():
-            (mine / item.name).symlink_to(item)
-    monkeypatch.setenv("FRAMEFILL_MODELS", str(mine))
-    return mine
+    return linked_model_cache("realesr-animevideov3-x4", "realesrgan-x4plus")
 
 
 @pytest.mark.parametrize("name", ["realesr-animevideov3-x4", "realesr-animevideov3-x2", "realesrgan-x4plus"])

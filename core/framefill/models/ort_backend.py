@@ -154,23 +154,31 @@ def _engine_stem(model_sha256: str, dtype: str) -> str:
     return f"{key}-opset{ENGINE_OPSET}-{dtype}"
 
 
-def _export_bytes(model: UpscaleModel) -> bytes:
-    """The network of ``model`` (float32, CPU) as ONNX bytes with dynamic height and width."""
-    net = model.net
-    side = _TRACE_SIDE_PX - _TRACE_SIDE_PX % model.multiple_of
-    example = torch.rand(1, model.in_channels, side, side)
+def onnx_bytes(module: nn.Module, example: tuple[torch.Tensor, ...], inputs: list[str], outputs: list[str], *,
+               opset: int = ENGINE_OPSET, dynamic_axes: dict[str, dict[int, str]] | None = None) -> bytes:
+    """``module`` traced on ``example`` as ONNX bytes (the legacy TorchScript exporter, constants folded).
+
+    Every ONNX file framefill writes goes through here: the engines of both backends and ``framefill export``.
+    """
     buffer = io.BytesIO()
     with warnings.catch_warnings():
-        # torch 2.13 flags the legacy (TorchScript) exporter as deprecated; it is the one that needs no extra package.
+        # torch 2.13 flags the legacy exporter as deprecated; it is the one that needs no extra package. Tracing
+        # flags every Python int taken from a shape, which is what a static size means.
         warnings.simplefilter("ignore", DeprecationWarning)
+        warnings.simplefilter("ignore", torch.jit.TracerWarning)  # type: ignore[attr-defined]
         warnings.simplefilter("ignore", UserWarning)
         with torch.inference_mode(False), torch.no_grad():
-            torch.onnx.export(net, (example,), buffer,  # type: ignore[arg-type]  # takes a file object
-                              dynamo=False, opset_version=ENGINE_OPSET, input_names=["image"],
-                              output_names=["upscaled"], do_constant_folding=True,
-                              dynamic_axes={"image": {2: "height", 3: "width"},
-                                            "upscaled": {2: "out_height", 3: "out_width"}})
+            torch.onnx.export(module, example, buffer,  # type: ignore[arg-type]  # takes a file object
+                              dynamo=False, opset_version=opset, input_names=inputs, output_names=outputs,
+                              do_constant_folding=True, dynamic_axes=dynamic_axes)
     return buffer.getvalue()
+
+
+def _export_bytes(model: UpscaleModel) -> bytes:
+    """The network of ``model`` (float32, CPU) as ONNX bytes with dynamic height and width."""
+    side = _TRACE_SIDE_PX - _TRACE_SIDE_PX % model.multiple_of
+    return onnx_bytes(model.net, (torch.rand(1, model.in_channels, side, side),), ["image"], ["upscaled"],
+                      dynamic_axes={"image": {2: "height", 3: "width"}, "upscaled": {2: "out_height", 3: "out_width"}})
 
 
 def _cached_engine(path: Path, sidecar: Path, want: dict[str, Any]) -> bytes | None:

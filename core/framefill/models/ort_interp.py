@@ -29,9 +29,7 @@ same inputs): see tests/integration/test_ort_interp.py for the asserted bounds.
 from __future__ import annotations
 
 import hashlib
-import io
 import json
-import warnings
 from collections import OrderedDict
 from pathlib import Path
 from typing import Any
@@ -49,6 +47,7 @@ from framefill.models.ort_backend import (
     _session,
     engine_dir,
     import_onnxruntime,
+    onnx_bytes,
     providers_for,
 )
 from torch import nn
@@ -127,17 +126,7 @@ def _export_bytes(net: InterpModel, height: int, width: int, scale: float) -> by
     """The motion graph of ``net`` (CPU, float32) at a padded size as ONNX bytes."""
     graph = _MotionGraph(net.net, scale).eval()
     example = (torch.rand(1, 3, height, width), torch.rand(1, 3, height, width), torch.full((1, 1, 1, 1), 0.5))
-    buffer = io.BytesIO()
-    with warnings.catch_warnings():
-        # The legacy exporter (no extra package); tracing flags shapes turned into ints: static sizes are intended.
-        warnings.simplefilter("ignore", DeprecationWarning)
-        warnings.simplefilter("ignore", torch.jit.TracerWarning)  # type: ignore[attr-defined]
-        warnings.simplefilter("ignore", UserWarning)
-        with torch.inference_mode(False), torch.no_grad():
-            torch.onnx.export(graph, example, buffer,  # type: ignore[arg-type]  # takes a file object
-                              dynamo=False, opset_version=ENGINE_OPSET, input_names=["frame0", "frame1", "timestep"],
-                              output_names=["flow0", "flow1", "mask"], do_constant_folding=True)
-    return buffer.getvalue()
+    return onnx_bytes(graph, example, ["frame0", "frame1", "timestep"], ["flow0", "flow1", "mask"])
 
 
 def interp_engine_bytes(net: InterpModel, model_sha256: str, height: int, width: int,

@@ -14,9 +14,7 @@ The graph is traced from the same modules the Nuke export scripts
 module imports torch; only ``framefill export`` imports it.
 """
 
-import io
 import json
-import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, List, Optional, Tuple
@@ -142,16 +140,6 @@ def _traceable(
 
 def _trace(wrapper: nn.Module, example: Tuple[torch.Tensor, ...], inputs: List[str], outputs: List[str]) -> bytes:
     """The ONNX bytes of ``wrapper`` traced on ``example``."""
-    buffer = io.BytesIO()
-    with warnings.catch_warnings():
-        # The legacy (TorchScript-based) exporter is the one that needs no extra
-        # package; torch 2.13 flags it as deprecated, and tracing flags every
-        # Python int taken from a shape, which is what static sizes mean here.
-        warnings.simplefilter("ignore", DeprecationWarning)
-        warnings.simplefilter("ignore", torch.jit.TracerWarning)  # type: ignore[attr-defined]
-        warnings.simplefilter("ignore", UserWarning)
-        with torch.inference_mode(False), torch.no_grad():
-            torch.onnx.export(wrapper, example, buffer,  # type: ignore[arg-type]  # takes a file object
-                              dynamo=False, opset_version=ONNX_OPSET, input_names=inputs,
-                              output_names=outputs, do_constant_folding=True)
-    return buffer.getvalue()
+    from framefill.models.ort_backend import onnx_bytes
+
+    return onnx_bytes(wrapper, tuple(example), list(inputs), list(outputs), opset=ONNX_OPSET)
