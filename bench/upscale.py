@@ -14,6 +14,11 @@ process high-water mark:
 * ``ours``: ``pipeline.upscale.upscale_rgb`` (clip-and-carry, tiles of
   ``--tile`` with the model's overlap and feather, merge), fp32 on the CPU,
   fp16 on CUDA;
+* ``ours-bf16``: the same function with the network in bfloat16 (``--precision
+  bf16``; the Real-ESRGAN nets on the CPU), and its distance from ``ours`` in fp32
+  on one 128x128 tile of the input (max |difference| and PSNR; the same is
+  printed for every runtime but ``ours``, ncnn included, so the accuracy each
+  pays for its speed is on one line);
 * ``ours-ort``: the same function with the network in ONNX Runtime
   (``--backend onnxruntime``: fp32, the CPU provider on the CPU), and its
   largest |difference| from ``ours`` on one 128x128 tile of the input (fp32 both);
@@ -98,11 +103,16 @@ def sample_proxy(width: int, height: int) -> np.ndarray:
     return np.ascontiguousarray(resize(proxy, height=height, width=width, method="lanczos", antiring=True))
 
 
-def load(model_name: str, device: str, backend: str = "torch"):  # noqa: ANN201 - bench helper
+def load(model_name: str, device: str, backend: str = "torch", precision: str | None = None):  # noqa: ANN201
+    """A bench helper: the upscaler on ``device`` (``precision``: the device's default unless given)."""
+    from dataclasses import replace
+
     from framefill.models.loading import load_upscaler
     from framefill.runtime.device import resolve_devices
 
     spec = resolve_devices(device)[0]
+    if precision is not None:
+        spec = replace(spec, precision=precision)
     return load_upscaler(model_name, device=spec.device, precision=spec.precision, backend=backend), spec
 
 
@@ -259,19 +269,22 @@ def worker(args: argparse.Namespace) -> dict:
 
     torch.set_num_threads(args.threads)  # before loading: the onnxruntime session takes torch's thread count
     width, height = SIZES[args.worker_size]
-    loaded, spec = load(args.model, args.device, "onnxruntime" if args.worker == "ours-ort" else "torch")
+    loaded, spec = load(args.model, args.device, "onnxruntime" if args.worker == "ours-ort" else "torch",
+                        "bf16" if args.worker == "ours-bf16" else None)
     model = loaded.model
     scale = int(model.scale)
     fn = ncnn_fn(args.model, args.threads) if args.worker == "ncnn" else array_fn(
         model, device=spec.device, dtype=spec.torch_dtype())
     fn(np.random.rand(3, 64, 64).astype(np.float32))  # warm-up: kernels, allocator pools
     rgb = tiled_input(width, height)
-    ort_diff = None
-    if args.worker == "ours-ort" and args.worker_phase == "frames":
-        # Accuracy against the torch path (fp32 both) on one tile of the real input, measured beside the speed.
+    accuracy = None
+    if args.worker != "ours" and args.worker_phase == "frames":
+        # Accuracy against ours in fp32 on the CPU on one tile of the real input, measured beside the speed.
         torch_model = load(args.model, "cpu")[0].model
         probe = np.ascontiguousarray(np.clip(rgb[:128, :128], 0, 1).transpose(2, 0, 1))
-        ort_diff = float(np.abs(array_fn(model)(probe) - array_fn(torch_model)(probe)).max())
+        got, want = fn(probe), array_fn(torch_model)(probe)
+        accuracy = (float(np.abs(got - want).max()),
+                    float(10 * np.log10(1.0 / max(float(np.mean((got - want) ** 2)), 1e-20))))
         del torch_model
     image = np.ascontiguousarray(np.clip(rgb, 0, 1).transpose(2, 0, 1))
     runner = Runner(model=model, device=spec.device, dtype=spec.torch_dtype(), tile_px=args.tile)
@@ -280,7 +293,7 @@ def worker(args: argparse.Namespace) -> dict:
         "runtime": args.worker, "size": args.worker_size, "phase": args.worker_phase, "input": [width, height],
         "output": [width * scale, height * scale], "model": loaded.name, "device": spec.device,
         "precision": "ncnn defaults: " + ",".join(fn.options) if args.worker == "ncnn" else (
-            spec.precision if args.worker == "ours" else f"fp32, {getattr(model, 'provider', '?')}"),
+            spec.precision if args.worker in ("ours", "ours-bf16") else f"fp32, {getattr(model, 'provider', '?')}"),
         "threads": args.threads, "tile_px": plan.tile_px, "overlap_px": plan.overlap_px, "tiles": len(plan.tiles),
         "largest_plan_read_px": plan.largest_read_px,
         "frame_buffers_mb": round((rgb.nbytes + image.nbytes + 3 * height * scale * width * scale * 4) / 2**20, 1),
@@ -326,8 +339,9 @@ def worker(args: argparse.Namespace) -> dict:
         result["seconds_per_frame"] = round(statistics.median(times), 3)
         result["fps"] = round(1.0 / statistics.median(times), 4)
         result["full_frame_peak_rss_mb"] = round(_status_mb("VmHWM"), 1)
-    if ort_diff is not None:
-        result["max_abs_diff_vs_torch"] = float(f"{ort_diff:.3g}")
+    if accuracy is not None:
+        result["max_abs_diff_vs_torch"] = float(f"{accuracy[0]:.3g}")
+        result["psnr_db_vs_torch"] = round(accuracy[1], 2)
     result["process_peak_rss_mb"] = round(rss_mb(), 1)
     if spec.is_cuda and args.worker == "ours":
         result["peak_device_mb"] = round(torch.cuda.max_memory_allocated() / 2**20, 1)
@@ -442,13 +456,14 @@ def main() -> None:
                          "OpenMP barriers stall whenever a sibling thread is descheduled")
     ap.add_argument("--no-ncnn", action="store_true")
     ap.add_argument("--no-ort", action="store_true", help="skip the ONNX Runtime row (ours-ort)")
+    ap.add_argument("--no-bf16", action="store_true", help="skip the bf16 row (ours-bf16, --precision bf16)")
     ap.add_argument("--malloc-default", action="store_true",
                     help="keep glibc's adaptive mmap threshold in the workers (see MMAP_THRESHOLD_BYTES)")
     ap.add_argument("--json", help="also write the result here")
     ap.add_argument("--context", action="store_true")
     ap.add_argument("--memory-per-px", action="store_true")
     ap.add_argument("--mem-sides", type=lambda t: [int(x) for x in t.split(",")], default=[64, 128])
-    ap.add_argument("--worker", choices=["ours", "ours-ort", "ncnn"], help=argparse.SUPPRESS)
+    ap.add_argument("--worker", choices=["ours", "ours-bf16", "ours-ort", "ncnn"], help=argparse.SUPPRESS)
     ap.add_argument("--worker-size", help=argparse.SUPPRESS)
     ap.add_argument("--worker-phase", choices=["probe", "frames"], help=argparse.SUPPRESS)
     ap.add_argument("--worker-mem-side", type=int, help=argparse.SUPPRESS)
@@ -475,7 +490,10 @@ def main() -> None:
         has_ort = has_ncnn and not args.no_ort
     except ImportError:
         has_ort = False
-    runtimes = ("ours",) + (("ours-ort",) if has_ort else ()) + (("ncnn",) if has_ncnn and not args.no_ncnn else ())
+    # bf16: the Real-ESRGAN nets on CPUs with bf16 instructions (`--precision bf16`); DAT runs fp32 only.
+    has_bf16 = has_ncnn and args.device == "cpu" and not args.no_bf16
+    runtimes = (("ours",) + (("ours-bf16",) if has_bf16 else ()) + (("ours-ort",) if has_ort else ())
+                + (("ncnn",) if has_ncnn and not args.no_ncnn else ()))
     print(f"model {args.model}, device {args.device}, {args.threads} thread(s) per runtime, tile {args.tile} px, "
           f"median of {args.repeats} frame(s); load average {[round(x, 2) for x in load_before]} on "
           f"{os.cpu_count()} CPUs", flush=True)
@@ -513,10 +531,13 @@ def main() -> None:
                     summary[f"peak_memory_ratio_{runtime}_over_ncnn_{size}"] = round(mem_ratio, 3)
                     print(f"{size}: {runtime}/ncnn time {time_ratio:.2f}x ({runtime} runs at {1 / time_ratio:.2f}x "
                           f"ncnn's speed), peak memory {mem_ratio:.2f}x")
-                if ours and "max_abs_diff_vs_torch" in ours:
-                    summary[f"{runtime}_max_abs_diff_vs_torch"] = ours["max_abs_diff_vs_torch"]
-                    print(f"{size}: {runtime} max |difference| from ours (torch), fp32, one 128x128 tile: "
-                          f"{ours['max_abs_diff_vs_torch']:.3g}")
+            for runtime in (rt for rt in runtimes if rt != "ours"):
+                row = timed.get((runtime, size))
+                if row and "max_abs_diff_vs_torch" in row:
+                    summary[f"{runtime}_max_abs_diff_vs_torch"] = row["max_abs_diff_vs_torch"]
+                    summary[f"{runtime}_psnr_db_vs_torch"] = row["psnr_db_vs_torch"]
+                    print(f"{size}: {runtime} against ours (torch fp32), one 128x128 tile: max |difference| "
+                          f"{row['max_abs_diff_vs_torch']:.3g}, PSNR {row['psnr_db_vs_torch']:.1f} dB")
 
     print("\ntile working set at a fixed tile size: peak RSS growth while {0} interior tiles of a {1} px core "
           "({2}x{2} read) run,\nafter the model, the input and the whole output frame are resident ({3})"

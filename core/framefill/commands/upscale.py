@@ -12,6 +12,7 @@ from framefill.commands.colorspaces import COLOR_FLAGS, color_options
 
 # The flag that sets each UpscaleRequest field, so an error names what was typed.
 FLAGS = {"input_path": "INPUT", "output_path": "--out", "memory_budget_bytes": "--memory-budget", "tile_px": "--tile",
+         "precision": "--precision",
          "video_step": "--segment/--join", **COLOR_FLAGS}
 
 
@@ -76,6 +77,9 @@ def _human(payload: dict[str, Any]) -> None:
 @click.option("--backend", type=click.Choice(["torch", "onnxruntime"]), default="torch", show_default=True,
               help="What runs the network: torch, or ONNX Runtime (CPU, CUDA or TensorRT provider; the ONNX file is "
                    "exported once into the model cache). Not for the DAT (fidelity) models.")
+@click.option("--precision", type=click.Choice(["auto", "fp32", "bf16"]), default="auto", show_default=True,
+              help="The network's arithmetic: auto (fp16 on CUDA where the model allows, else fp32), fp32, or bf16 "
+                   "(CPUs with bf16 instructions: about 1.9x faster, ~50 dB from fp32; not for DAT).")
 @click.option("--alpha", type=click.Choice(["network", "lanczos"]), default=None,
               help="How alpha is upscaled (default: network, measured sharper and closer on mattes).")
 @click.option("--layers", type=click.Choice(["all", "beauty"]), default="all", show_default=True,
@@ -100,9 +104,9 @@ def _human(payload: dict[str, Any]) -> None:
 def upscale_command(
     input_path: str, output_path: str, frames_text: str | None, model: str | None, weights: str | None,
     scale: float | None, size_text: str | None, aspect: str, tile_px: int | None, memory_budget: str | None,
-    device: str, backend: str, alpha: str | None, layers: str, codec: str, crf: int | None, cache_dir: str | None,
-    keep_cache: bool, segment: bool, join: bool, color_config: str | None, colorspace: str | None,
-    color_fix: bool | None, json_mode: bool, events_mode: bool, quiet: bool,
+    device: str, backend: str, precision: str, alpha: str | None, layers: str, codec: str, crf: int | None,
+    cache_dir: str | None, keep_cache: bool, segment: bool, join: bool, color_config: str | None,
+    colorspace: str | None, color_fix: bool | None, json_mode: bool, events_mode: bool, quiet: bool,
 ) -> None:
     """Upscale INPUT (an EXR/PNG/TIFF/JPEG sequence pattern or a video file) into --out.
 
@@ -139,6 +143,7 @@ def upscale_command(
             color_config=color_config, colorspace=colorspace, color_fix=color_fix,
             video_step="segment" if segment else "join" if join else "whole",
             backend=backend,  # type: ignore[arg-type]  # click.Choice: one of UpscaleBackend
+            precision=precision,  # type: ignore[arg-type]  # click.Choice: one of UpscalePrecision
         )
         payload = api.upscale(request, report=out.report).to_json()
         out.result(payload, lambda: _human(payload))

@@ -276,8 +276,8 @@ def load_upscaler(
     through the converter. ``weights`` loads a file instead: an official
     Real-ESRGAN ``.pth`` (weights-only unpickling, architecture detected from the
     state dict) or an ncnn ``.param`` with its ``.bin`` beside it; its own
-    sha256 is recorded. ``precision`` fp16/bf16 applies on CUDA only (the CPU
-    runs fp32).
+    sha256 is recorded. ``precision`` fp16/bf16 applies to networks that support
+    half precision (not DAT); on the CPU only bf16 (fp16 there runs fp32).
 
     Raises:
         InputError: unknown name, a model for another task, or unreadable weights.
@@ -351,7 +351,7 @@ def _load_upscaler(card: ModelCard, weights: Path | str | None, device: str, pre
         model = (upscale_model(load_state_dict(files["weights"])) if "weights" in files
                  else load_ncnn(files["param"], files["bin"]))
         sha = "+".join(w.sha256 for w in card.files)
-    if device == "cpu" or not model.supports_half:
+    if not model.supports_half or (device == "cpu" and precision == "fp16"):
         precision = "fp32"
     dtype = torch_dtype(precision)
     model.to(device=device, dtype=dtype)

@@ -43,8 +43,8 @@ from framefill.models.interp import Interpolator, Motion
 from framefill.pipeline.keyframe_check import CheckTriplet, check_schedule, measure_check
 from framefill.requests import AUTO_INTERPOLATION_MODEL as AUTO_MODEL
 
-__all__ = ["AUTO_MODEL", "FALLBACK_MODEL", "FUSED_MODEL", "FLOW_MARGIN_DB", "MAX_CHECKS", "LARGE_MOTION", "HUGE_MOTION", "Candidate",
-           "ModelChoice", "choose_model", "pick", "spread_checks", "candidate_scales"]
+__all__ = ["AUTO_MODEL", "FALLBACK_MODEL", "FUSED_MODEL", "FLOW_MARGIN_DB", "MAX_CHECKS", "LARGE_MOTION",
+           "HUGE_MOTION", "Candidate", "ModelChoice", "choose_model", "pick", "spread_checks", "candidate_scales"]
 
 FALLBACK_MODEL = "rife-4"
 # RIFE 4.25 and HDv3, their motions averaged (models/ensemble.py): measured from their own check runs.

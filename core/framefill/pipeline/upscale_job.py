@@ -303,8 +303,13 @@ def run_upscale(request: UpscaleRequest, *, report: Reporter = null_reporter,
         report(Event("warning", stage="upscale", message=note))
     determinism = configure_determinism()
     name = pick_upscale_card(r.model or DEFAULT_UPSCALE_MODEL, r.scale)
-    loaded = load_upscaler(name, weights=r.weights, device=spec.device, precision=spec.precision, backend=r.backend)
-    precision = spec.precision if not loaded.model.classical and spec.is_cuda and loaded.model.supports_half else "fp32"
+    wanted = spec.precision if r.precision == "auto" else r.precision
+    loaded = load_upscaler(name, weights=r.weights, device=spec.device, precision=wanted, backend=r.backend)
+    half_ok = not loaded.model.classical and loaded.model.supports_half
+    if r.precision == "bf16" and not half_ok:
+        raise InputError(f"--precision bf16: {loaded.name} runs in fp32 only (DAT and lanczos); use --precision "
+                         "auto, or a Real-ESRGAN model")
+    precision = wanted if half_ok and (spec.is_cuda or wanted == "bf16") else "fp32"
     first = None if r.is_video else next(iter(FramePattern.parse(r.input_path).scan().values()), None)
     color = job_color(r, Path(first) if first is not None else None, stage="upscale", report=report)
     options = UpscaleOptions(
