@@ -54,6 +54,19 @@ def model_files():
     return _get
 
 
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """Torch on one thread for a module, restored afterwards. On a shared 2-core box torch's OpenMP
+    barriers stall whenever a sibling thread is descheduled (x4plus: ~2 s on 1 thread, 22 s on 2 under
+    load, measured); values do not depend on the thread count beyond float rounding."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture
 def linked_model_cache(tmp_path, monkeypatch, model_files):
     """``link(*names)``: a model cache of links to the real weights of ``names`` (verified), so the

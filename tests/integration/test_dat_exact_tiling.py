@@ -30,15 +30,7 @@ SAMPLE_SHOT = REPO / "core" / "framefill" / "data" / "sample_shot"
 # Measured max |tiled - untiled| is at most 6e-6; the promise is 1e-3.
 EXACT = 1e-4
 
-pytestmark = pytest.mark.weights
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = [pytest.mark.weights, pytest.mark.usefixtures("one_torch_thread")]
 
 
 @pytest.fixture(scope="module")

@@ -42,14 +42,8 @@ MODELS = [
 
 
 @pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    """Our side on one thread, like ncnn's: on a shared 2-core box torch's OpenMP barriers
-    stall whenever a sibling thread is descheduled (x4plus here: ~2 s on 1 thread, 22 s on 2
-    under load, measured). Values do not depend on the thread count beyond float rounding."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+def _one_torch_thread(one_torch_thread):
+    """Our side on one thread, like ncnn's (see ``one_torch_thread``)."""
 
 
 def _textured() -> np.ndarray:

@@ -178,23 +178,12 @@ def test_video_retime_on_onnxruntime_matches_torch_and_records_the_backend(tmp_p
     from framefill.frames.video import read_video
     from framefill.requests import VideoInterpRequest
 
-    av = pytest.importorskip("av")
+    pytest.importorskip("av")
+    from video_clips import make_clip, render
+
     torch.set_num_threads(1)
     src = tmp_path / "clip.mov"
-    yy, xx = np.mgrid[0:64, 0:96].astype(np.float64)
-    with av.open(str(src), "w") as container:
-        stream = container.add_stream("png", rate=Fraction(24))
-        stream.width, stream.height, stream.pix_fmt = 96, 64, "rgb24"
-        for i in range(4):  # a soft disc moving 2 px a frame over a gradient
-            disc = np.clip(9.5 - np.hypot(xx - 20 - 2 * i, yy - 30), 0.0, 1.0)[..., None]
-            img = np.stack([0.2 + 0.3 * xx / 96, 0.3 + 0.2 * yy / 64, np.full_like(xx, 0.55)], -1)
-            img = img * (1 - disc) + np.array([0.9, 0.8, 0.1]) * disc
-            frame = av.VideoFrame.from_ndarray(np.rint(img * 255).astype(np.uint8), format="rgb24")
-            frame.pts, frame.time_base = i, Fraction(1, 24)
-            for packet in stream.encode(frame):
-                container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
+    make_clip(src, [render(i + 1) for i in range(4)])  # a soft disc moving 2 px a frame over a gradient
     outputs = {}
     for backend in ("onnxruntime", "torch"):
         out = tmp_path / f"{backend}.mov"

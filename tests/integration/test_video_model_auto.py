@@ -10,7 +10,6 @@ the output is ``--codec lossless``.
 from __future__ import annotations
 
 import json
-from fractions import Fraction
 
 import numpy as np
 import pytest
@@ -18,37 +17,10 @@ from framefill import api
 from framefill.errors import CancelledError, RequestError
 from framefill.frames.video import read_video
 from framefill.requests import VideoInterpRequest
+from video_clips import make_clip, render
 
 av = pytest.importorskip("av")
 
-WIDTH, HEIGHT = 96, 64
-
-
-def render(position: float, shot: int = 0) -> np.ndarray:
-    """A soft gradient with an anti-aliased disc moving 2 px a frame; shot 1 is another picture."""
-    yy, xx = np.mgrid[0:HEIGHT, 0:WIDTH].astype(np.float64)
-    img = np.empty((HEIGHT, WIDTH, 3))
-    img[..., 0] = 0.2 + 0.3 * xx / WIDTH
-    img[..., 1] = 0.3 + 0.2 * yy / HEIGHT
-    img[..., 2] = 0.55 if shot == 0 else 0.05
-    cx, cy, colour = (18 + 2.0 * position, 30.0, (0.9, 0.8, 0.1)) if shot == 0 else \
-        (70 - 1.5 * position, 36.0, (0.1, 0.9, 0.9))
-    inside = np.clip(9.5 - np.hypot(xx - cx, yy - cy), 0.0, 1.0)[..., None]
-    img = img * (1 - inside) + np.array(colour) * inside
-    return np.rint(np.clip(img, 0, 1) * 255).astype(np.uint8)
-
-
-def make_clip(path, frames: list[np.ndarray], rate: Fraction = Fraction(24)) -> None:
-    with av.open(str(path), "w") as container:
-        video = container.add_stream("png", rate=rate)
-        video.width, video.height, video.pix_fmt = WIDTH, HEIGHT, "rgb24"
-        for i, img in enumerate(frames):
-            frame = av.VideoFrame.from_ndarray(img, format="rgb24")
-            frame.pts, frame.time_base = i, 1 / rate
-            for packet in video.encode(frame):
-                container.mux(packet)
-        for packet in video.encode():
-            container.mux(packet)
 
 
 def decoded(path) -> list[np.ndarray]:
