@@ -4,9 +4,10 @@ On fully rendered shots, keep every Nth frame, fill the others from their two ne
 (direct: each frame straight from the pair at its t) with every candidate, and measure each fill
 against its real render (PSNR of the sRGB proxy, as QC scores). `auto` is what `--model auto` picks for
 the kept frames (pipeline/model_choice.py: the candidates on up to 4 keyframe checks) and scores what
-that candidate scored. Two ensembles: `rife-4+hdv3` (both networks, motions averaged; an `auto`
-candidate and a model of its own) and, measured only, RIFE 4.25 run forward and on the time-reversed
-pair, the two motions averaged (flows and mask), at twice the compute.
+that candidate scored (a mix of `rife-4+hdv3` other than the even one is measured when picked). Two
+ensembles: `rife-4+hdv3` (both networks, each pixel the mean of their two fills; at other mixes an
+`auto` candidate, and a model of its own) and, measured only, RIFE 4.25 run forward and on the
+time-reversed pair, the two motions averaged (flows and mask), at twice the compute.
 
 Compute: median seconds per fill over RIFE 4.25's (width scale), measured in the same run; for `auto`, the
 choice's seconds spread over the set's fills plus the chosen model's fills (a longer shot spreads the
@@ -111,32 +112,41 @@ def run_set(name: str, limit: int | None, load: Callable[[str, float], Interpola
     candidates: dict[str, Interpolator] = {
         f"rife-4@{ws:g}": load("rife-4", ws), f"rife-hdv3@{ws:g}": load("rife-hdv3", ws),
         f"rife-4@{ws / 2:g}": load("rife-4", ws / 2), f"rife-4@{ws / 4:g}": load("rife-4", ws / 4),
-        "flow": load("flow", 1.0), f"rife-4+hdv3@{ws:g}": load("rife-4+hdv3", ws),
+        "flow": load("flow", 1.0), f"rife-4+hdv3@{ws:g} mix 0.5": load("rife-4+hdv3", ws),
         f"rife-4@{ws:g}+rev": TimeReversedPair(load("rife-4", ws)),
     }
     fills = [CheckTriplet(a, f, b) for a, b in zip(keys, keys[1:]) for f in range(a + 1, b)]
-    psnrs: dict[str, list[float]] = {}
-    seconds: dict[str, float] = {}
-    for label, interp in candidates.items():
+
+    def measure(interp: Interpolator) -> tuple[list[float], float]:
         values, times = [], []
         for c in fills:
             start = time.perf_counter()
             m = measure_check(read(c.before), read(c.key), read(c.after), c, interp, color=ColorSetup(), device="cpu")
             times.append(time.perf_counter() - start)
             values.append(m.psnr_db if m.psnr_db is not None else float("nan"))
-        seconds[label] = statistics.median(times)  # the median leaves out the first call's warm-up
-        psnrs[label] = values
+        return values, statistics.median(times)  # the median leaves out the first call's warm-up
+
+    psnrs: dict[str, list[float]] = {}
+    seconds: dict[str, float] = {}
+    for label, interp in candidates.items():
+        psnrs[label], seconds[label] = measure(interp)
     start = time.perf_counter()
     choice = choose_model(keys, read, width=width, width_scale=ws, load=load, color=ColorSetup(), device="cpu")
     choice_s = time.perf_counter() - start
-    chosen = "flow" if choice.model == "flow" else f"{choice.model}@{choice.scale:g}"
+    chosen = "flow" if choice.model == "flow" else f"{choice.model}@{choice.scale:g}" + (
+        "" if choice.mix is None else f" mix {choice.mix:g}")
+    if chosen in psnrs:
+        auto_psnr, auto_s = psnrs[chosen], seconds[chosen]
+    else:  # a mix of the fused model other than the even one
+        auto_psnr, auto_s = measure(load_interpolator(choice.model, device="cpu", scale=choice.scale,
+                                                      mix=choice.mix).model)
     runs = 2 if choice.model == FUSED_MODEL else 1
     own = len([c for c, _ in choice.evidence if c.model != FUSED_MODEL])
     rife = seconds[f"rife-4@{ws:g}"]
     return {"name": name, "kind": kind, "fills": len(fills), "psnr": psnrs, "seconds": seconds, "rife_s": rife,
-            "auto": chosen, "auto_psnr": psnrs[chosen],
-            "auto_x": (choice_s + len(fills) * seconds[chosen]) / (len(fills) * rife),
-            "auto_x100": (choice_s / 100 + seconds[chosen]) / rife, "reason": choice.reason,
+            "auto": chosen, "auto_psnr": auto_psnr,
+            "auto_x": (choice_s + len(fills) * auto_s) / (len(fills) * rife),
+            "auto_x100": (choice_s / 100 + auto_s) / rife, "reason": choice.reason,
             # Counted, not timed (timings on a shared machine are noisy): model runs per output fill (the
             # fused candidate is measured from its two networks' check runs; as the fill it runs both).
             "auto_runs": runs + len(choice.checks) * own / len(fills),

@@ -94,6 +94,28 @@ MAX_FPS = 1000
 # ---------------------------------------------------------------------------------------
 
 
+def _rife_scale(obj: Any) -> None:
+    """``scale``: None (by frame width) or a RIFE resolution scale."""
+    _freeze(obj, "scale", _positive("scale", obj.scale, upper=MAX_RIFE_SCALE))
+    if obj.scale is not None and obj.scale < MIN_RIFE_SCALE:
+        raise RequestError("scale", f"must be at least {MIN_RIFE_SCALE:g} (RIFE's coarsest level), got {obj.scale!r}")
+
+
+def _mix(obj: Any) -> None:
+    """``mix``: None, or rife-4's share (above 0, below 1) of a fused model's fill (models/ensemble.py)."""
+    from framefill.models.registry import MODELS
+
+    if obj.mix is None:
+        return
+    if obj.model not in MODELS or not MODELS.get(obj.model).members:
+        raise RequestError("mix", f"is the share of each network in rife-4+hdv3's fill; --model {obj.model} "
+                                  "does not mix two networks (--model auto picks its own mix): leave --mix out")
+    if isinstance(obj.mix, bool) or not isinstance(obj.mix, (int, float)) or not 0 < obj.mix < 1:
+        raise RequestError("mix", f"must be a number above 0 and below 1 (rife-4's share; 0 or 1 is one network "
+                                  f"alone: name rife-hdv3 or rife-4), got {obj.mix!r}")
+    _freeze(obj, "mix", float(obj.mix))
+
+
 def _interp_backend(backend: Any, model: str) -> None:
     """An interpolation backend (the upscale backends' names); ``--model auto`` runs in torch only."""
     _choice("backend", backend, UpscaleBackend, "an interpolation backend")
@@ -264,6 +286,7 @@ class FillRequest(_Request):
 
     ``frames``: the output frames (a range string or ints; None: first to last
     rendered). ``scale``: RIFE's resolution scale (None: by frame width).
+    ``mix``: rife-4's share of rife-4+hdv3's fill (None: even; see models/ensemble.py).
     ``memory_budget_bytes``: bound the fill (a smaller scale unless one is
     given, fewer channels warped at once, fewer frames kept decoded).
     ``in_place``: the output may be the input pattern itself (only the missing
@@ -280,6 +303,7 @@ class FillRequest(_Request):
     device: str = "auto"
     mode: FillMode = DEFAULT_FILL_MODE
     scale: float | None = None
+    mix: float | None = None
     memory_budget_bytes: int | None = None
     color: ColorSetup | None = None
     color_config: str | None = None
@@ -303,10 +327,8 @@ class FillRequest(_Request):
                                           "the weights belong to (e.g. --model rife-4)")
         _freeze(self, "device", _device("device", self.device))
         _choice("mode", self.mode, FillMode, "a fill mode")
-        _freeze(self, "scale", _positive("scale", self.scale, upper=MAX_RIFE_SCALE))
-        if self.scale is not None and self.scale < MIN_RIFE_SCALE:
-            raise RequestError("scale", f"must be at least {MIN_RIFE_SCALE:g} (RIFE's coarsest level), "
-                                        f"got {self.scale!r}")
+        _rife_scale(self)
+        _mix(self)
         _whole("memory_budget_bytes", self.memory_budget_bytes, minimum=1)
         _color_fields(self)
         _interp_backend(self.backend, self.model)
@@ -584,7 +606,8 @@ class VideoInterpRequest(_Request):
     ``"60000/1001"``; ``59.94`` means 60000/1001); None keeps the input's.
     ``replace_duplicates``: fill repeated frames from their distinct
     neighbours. At least one of the two. ``scale``: RIFE's resolution scale
-    (None: by frame width). ``detect_cuts``: never fill across a scene cut
+    (None: by frame width). ``mix``: rife-4's share of rife-4+hdv3's fill (None: even).
+    ``detect_cuts``: never fill across a scene cut
     (hold the nearer frame). ``codec`` (``lossless``: FFV1 in .mkv, PNG in
     .mov), ``crf``, ``cache_dir`` and ``keep_cache`` as for upscaling a video.
     ``backend``: torch, or ``onnxruntime`` (rife-4 only; models/ort_interp.py).
@@ -599,6 +622,7 @@ class VideoInterpRequest(_Request):
     weights: Path | None = None
     device: str = "auto"
     scale: float | None = None
+    mix: float | None = None
     detect_cuts: bool = True
     codec: VideoCodec = "auto"
     crf: int | None = None
@@ -631,10 +655,8 @@ class VideoInterpRequest(_Request):
             raise RequestError("weights", "are one network's; --model auto tests the pinned ones: name the model "
                                           "the weights belong to (e.g. --model rife-4)")
         _freeze(self, "device", _device("device", self.device))
-        _freeze(self, "scale", _positive("scale", self.scale, upper=MAX_RIFE_SCALE))
-        if self.scale is not None and self.scale < MIN_RIFE_SCALE:
-            raise RequestError("scale", f"must be at least {MIN_RIFE_SCALE:g} (RIFE's coarsest level), "
-                                        f"got {self.scale!r}")
+        _rife_scale(self)
+        _mix(self)
         _choice("codec", self.codec, VideoCodec, "a video codec")
         _crf("crf", self.crf)
         _freeze(self, "cache_dir", _optional_path("cache_dir", self.cache_dir))

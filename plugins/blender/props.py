@@ -15,7 +15,7 @@ __all__ = ["FramefillSceneSettings", "FramefillRuntime", "CLASSES", "register", 
 FILL_MODELS = (
     ("rife-4", "RIFE 4.25", "Practical-RIFE 4.25: the default, best on most shots"),
     ("rife-hdv3", "RIFE HD v3.6", "RIFE HD v3.6 (ECCV 2022); other times than the middle by bisection"),
-    ("rife-4+hdv3", "RIFE 4.25 + HD v3.6", "Both networks, their motions averaged: ~2.5x the time"),
+    ("rife-4+hdv3", "RIFE 4.25 + HD v3.6", "Both networks, their fills averaged: ~2.5x the time"),
     ("flow", "Optical Flow", "OpenCV DIS flow with occlusion-aware blending; no weights needed"),
     ("blend", "Cross-Dissolve", "A plain cross-dissolve: a baseline, not for final frames"),
 )

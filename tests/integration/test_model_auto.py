@@ -12,7 +12,7 @@ from framefill.errors import RequestError
 from framefill.frames import read_exr
 from framefill.pipeline.manifest import Manifest
 from framefill.pipeline.keyframe_check import CheckTriplet
-from framefill.pipeline.model_choice import FLOW_MARGIN_DB, Candidate, pick, spread_checks
+from framefill.pipeline.model_choice import FLOW_MARGIN_DB, MIXES, Candidate, pick, spread_checks
 from framefill.pipeline.qc import qc_sequence
 from framefill.requests import FillRequest, QcRequest
 from synthetic_shot import write_shot
@@ -27,6 +27,8 @@ SLOW = {"bg_speed": 1, "fg_speed": 1}
 SMOOTH = {"bg_speed": 2, "fg_speed": 3}
 # 20 px a frame both ways on a 160 px frame: RIFE at half its width scale wins.
 HUGE = {"bg_speed": 20, "fg_speed": -20}
+# The fused model at each mix (rife-4's share), in tie order.
+FUSED_LABELS = [f"rife-4+hdv3@1 mix {m:g}" for m in MIXES]
 
 
 def _fill(root: Path, speeds: dict[str, int], keys: tuple[int, ...] = KEYS, name: str = "out") -> tuple[str, dict]:
@@ -58,7 +60,7 @@ def test_a_shot_where_dis_wins_gets_dis_with_its_evidence(slow):
     assert (choice["model"], choice["checks"]) == ("flow", [3, 5, 7])
     means = {c["label"]: c["mean_psnr_db"] for c in choice["candidates"]}
     # Small motion: no lower-scale candidate.
-    assert list(means) == ["rife-4@1", "rife-hdv3@1", "rife-4+hdv3@1", "flow"]
+    assert list(means) == ["rife-4@1", "rife-hdv3@1", *FUSED_LABELS, "flow"]
     assert means["flow"] == max(means.values()) and means["flow"] > means["rife-4@1"] + 3.0
     assert all(len(c["psnr_db"]) == 3 for c in choice["candidates"])
     # Every fill says which model made it, at which scale, and that auto chose it.
@@ -83,7 +85,7 @@ def test_huge_motion_adds_a_lower_rife_scale_and_qc_checks_with_it(huge):
     choice = _choice(sequence)
     assert choice["motion"] >= 0.04
     labels = [c["label"] for c in choice["candidates"]]
-    assert labels == ["rife-4@1", "rife-hdv3@1", "rife-4+hdv3@1", "rife-4@0.5", "flow"]
+    assert labels == ["rife-4@1", "rife-hdv3@1", *FUSED_LABELS, "rife-4@0.5", "flow"]
     assert (choice["model"], choice["scale"]) == ("rife-4", 0.5)
     assert (sequence.get("job") or sequence)["rife_scale"] == 0.5
     assert Manifest(out).entries()[2].recipe["rife_scale"] == 0.5

@@ -49,7 +49,7 @@ def _video_options(command: Callable[..., Any]) -> Callable[..., Any]:
               help="Output pattern (out/shot.####.exr), or a video file for a video input.")
 @click.option("--frames", "frames_text", help="Output frames to write (default: first to last rendered frame).")
 @click.option("--model", default="rife-4", show_default=True,
-              help="rife-4, rife-hdv3, rife-4+hdv3 (both, motions averaged), flow or blend; or auto: each "
+              help="rife-4, rife-hdv3, rife-4+hdv3 (both, their fills averaged), flow or blend; or auto: each "
                    "candidate fills up to 4 rendered frames "
                    "from their rendered neighbours (a sequence of 3+ rendered frames with gaps; a video: frames "
                    "from the frames either side), the best mean PSNR fills the shot or video (rife-4 when there "
@@ -64,6 +64,9 @@ def _video_options(command: Callable[..., Any]) -> Callable[..., Any]:
                    "or by repeated halving (recursive, the default: measured better, see README).")
 @click.option("--scale", type=float, default=None,
               help="RIFE resolution scale (default: 1.0 up to 2K, 0.5 up to 4K, 0.25 above).")
+@click.option("--mix", type=float, default=None,
+              help="rife-4+hdv3 only: rife-4's share of each fill, above 0 and below 1, the rest HDv3's "
+                   "(default 0.5; --model auto picks its own).")
 @click.option("--memory-budget", "memory_budget_text", metavar="SIZE",
               help="Keep the fill under SIZE (e.g. 16G): a smaller RIFE scale unless --scale is given, fewer "
                    "channels warped at once, fewer frames kept decoded. Default: no limit beyond the frame read "
@@ -79,7 +82,8 @@ def _video_options(command: Callable[..., Any]) -> Callable[..., Any]:
 @output_options
 def interpolate_command(
     pattern: str, out_pattern: str, frames_text: str | None, model: str, weights: str | None, device: str,
-    backend: str, mode: str | None, scale: float | None, memory_budget_text: str | None, no_cut_detection: bool,
+    backend: str, mode: str | None, scale: float | None, mix: float | None, memory_budget_text: str | None,
+    no_cut_detection: bool,
     in_place: bool, allow_held: bool, color_config: str | None, colorspace: str | None,
     json_mode: bool, events_mode: bool, quiet: bool, **video: Any,
 ) -> None:
@@ -114,12 +118,12 @@ def interpolate_command(
         if VideoInterpRequest.asked_for(pattern, out_pattern, fps=video["fps_text"],
                                         replace_duplicates=video["replace_duplicates"]):
             _interpolate_video(out, pattern, out_pattern, given, video, model=model, weights=weights, device=device,
-                               scale=scale, detect_cuts=not no_cut_detection, backend=backend)
+                               scale=scale, mix=mix, detect_cuts=not no_cut_detection, backend=backend)
             return
         request = FillRequest(
             pattern, out_pattern, frames=parse_frames(frames_text), model=model,
             weights=Path(weights) if weights else None, device=device,
-            mode=mode or DEFAULT_FILL_MODE, scale=scale,  # type: ignore[arg-type]
+            mode=mode or DEFAULT_FILL_MODE, scale=scale, mix=mix,  # type: ignore[arg-type]
             memory_budget_bytes=parse_memory_size(memory_budget_text) if memory_budget_text else None,
             detect_cuts=not no_cut_detection, in_place=in_place, color_config=color_config, colorspace=colorspace,
             backend=backend,  # type: ignore[arg-type]  # click.Choice: one of UpscaleBackend
@@ -150,7 +154,8 @@ def _interpolate_video(out: Any, pattern: str, out_pattern: str, given: dict[str
     request = VideoInterpRequest(
         pattern, out_pattern, fps=parse_rate(video["fps_text"]), replace_duplicates=video["replace_duplicates"],
         model=common["model"], weights=Path(common["weights"]) if common["weights"] else None,
-        device=common["device"], scale=common["scale"], detect_cuts=common["detect_cuts"], codec=video["codec"],
+        device=common["device"], scale=common["scale"], mix=common["mix"], detect_cuts=common["detect_cuts"],
+        codec=video["codec"],
         crf=video["crf"], cache_dir=Path(video["cache_dir"]) if video["cache_dir"] else None,
         keep_cache=video["keep_cache"], backend=common["backend"],
     )

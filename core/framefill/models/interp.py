@@ -28,14 +28,33 @@ class Motion:
     Tensors: ``flow_t0``/``flow_t1`` 1,2,H,W float32 in pixels (x, y);
     ``mask`` 1,1,H,W float32 in [0, 1]. The filled pixel is
     ``warp(f0, flow_t0) * mask + warp(f1, flow_t1) * (1 - mask)``.
+
+    An ensemble's motion (``blend_of``: its members' weights and motions) fills each smooth
+    pixel with the weighted sum of its members' fills instead; its own flows and mask (their
+    weighted mean) serve where one motion is needed: ID-like channels, QC features, the size
+    of the motion.
     """
 
     flow_t0: torch.Tensor
     flow_t1: torch.Tensor
     mask: torch.Tensor
+    blend_of: tuple[tuple[float, Motion], ...] = ()
 
     def to(self, device: Any) -> Motion:
-        return Motion(self.flow_t0.to(device), self.flow_t1.to(device), self.mask.to(device))
+        return Motion(self.flow_t0.to(device), self.flow_t1.to(device), self.mask.to(device),
+                      tuple((w, m.to(device)) for w, m in self.blend_of))
+
+    def blend(self, source0: torch.Tensor, source1: torch.Tensor) -> torch.Tensor:
+        """The in-between of two B,C,H,W stacks of smooth channels (colour, alpha, data)."""
+        from framefill.ops.warp import warp_blend
+
+        if not self.blend_of:
+            return warp_blend(source0, source1, self.flow_t0, self.flow_t1, self.mask)
+        (w0, m0), *rest = self.blend_of
+        total = m0.blend(source0, source1) * w0
+        for weight, member in rest:
+            total = total + member.blend(source0, source1) * weight
+        return total
 
 
 class Interpolator(Protocol):

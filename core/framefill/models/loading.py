@@ -27,6 +27,7 @@ __all__ = [
     "load_state_dict",
     "load_interpolator",
     "model_identity",
+    "fused_mix",
     "auto_rife_scale",
     "load_upscaler",
     "keep_models_loaded",
@@ -138,6 +139,22 @@ def model_identity(name: str, weights: Path | None = None) -> tuple[str, str]:
     return card.name, card.files[0].sha256 if len(card.files) == 1 else "+".join(w.sha256 for w in card.files)
 
 
+def fused_mix(name: str, mix: float | None) -> float | None:
+    """The share of its first network a fused model fills with (``mix``, else the default); None for a
+    model of one network (a mix given for one is refused)."""
+    from framefill.models.ensemble import DEFAULT_MIX, check_mix
+
+    if not MODELS.get(name).members:
+        if mix is not None:
+            raise InputError(f"--mix is the share of each network in a fused model (rife-4+hdv3); {name} runs "
+                             "one: leave --mix out")
+        return None
+    try:
+        return check_mix(DEFAULT_MIX if mix is None else mix)
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
+
+
 def load_interpolator(
     name: str,
     *,
@@ -146,8 +163,12 @@ def load_interpolator(
     precision: str = "fp32",
     scale: float = 1.0,
     backend: str = "torch",
+    mix: float | None = None,
 ) -> LoadedModel[Interpolator]:
     """An :class:`~framefill.models.interp.Interpolator` for ``name`` on ``device``.
+
+    ``mix``: a fused model's share of its first network's fill (default
+    :data:`~framefill.models.ensemble.DEFAULT_MIX`); refused for any other model.
 
     ``backend`` ``onnxruntime`` runs rife-4's motion step in ONNX Runtime
     (:mod:`framefill.models.ort_interp`; its session on torch's current thread count); other models are refused.
@@ -164,6 +185,7 @@ def load_interpolator(
     )
 
     card = _card(name, "interpolate")
+    share = fused_mix(card.name, mix)
     if backend not in ("torch", "onnxruntime"):
         raise InputError(f"backend {backend!r} is not one of torch, onnxruntime")
     if backend == "onnxruntime":
@@ -183,9 +205,10 @@ def load_interpolator(
                              "pinned cache: name the model the weights belong to")
         from framefill.models.ensemble import FusedInterpolator
 
+        assert share is not None
         first, second = (load_interpolator(m, device=device, precision=precision, scale=scale) for m in card.members)
         return LoadedModel(card.name, f"{first.sha256}+{second.sha256}",
-                           FusedInterpolator(first.model, second.model, name=card.name))
+                           FusedInterpolator(first.model, second.model, name=card.name, mix=share))
     if card.arch == "dis-flow":
         return LoadedModel(card.name, "", DisFlowInterpolator())
     if card.arch == "blend":

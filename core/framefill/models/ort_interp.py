@@ -210,5 +210,6 @@ class OrtRifeInterpolator:
         feeds = {"frame0": a.contiguous().numpy(), "frame1": b.contiguous().numpy(),
                  "timestep": torch.full((1, 1, 1, 1), float(t), dtype=torch.float32).numpy()}
         flow0, flow1, mask = session.run(["flow0", "flow1", "mask"], feeds)
-        out = (torch.from_numpy(x)[:, :, :h, :w].contiguous().to(img0.device) for x in (flow0, flow1, mask))
-        return Motion(*out)
+        flow_t0, flow_t1, blend = (torch.from_numpy(x)[:, :, :h, :w].contiguous().to(img0.device)
+                                   for x in (flow0, flow1, mask))
+        return Motion(flow_t0, flow_t1, blend)

@@ -90,6 +90,8 @@ class FillOptions:
     in_place: bool = False
     # `--model auto`: the RIFE scale of the chosen model, recorded in each fill's recipe (None: a named model).
     auto_scale: float | None = None
+    # A fused model's share of its first network's fill, recorded in each fill's recipe (None: one network).
+    mix: float | None = None
     extra_job: dict[str, Any] = field(default_factory=dict)
 
 
@@ -283,6 +285,8 @@ class _FillJob:
                           color=[o.color.config, o.color.scene_linear, o.color.network], cuts=o.detect_cuts)
             if o.auto_scale is not None:  # chosen by `--model auto`: QC reruns this model at this scale
                 recipe.update(model_choice="auto", rife_scale=o.auto_scale)
+            if o.mix is not None:
+                recipe["mix"] = o.mix
             if o.extra_job.get("backend", "torch") != "torch":  # only then: torch fills made before still verify
                 recipe["backend"] = o.extra_job["backend"]
         return recipe
@@ -735,6 +739,7 @@ def run_fill(request: FillRequest, *, report: Reporter = null_reporter,
     from framefill.models.interp import LazyInterpolator
     from framefill.models.loading import (
         auto_rife_scale,
+        fused_mix,
         load_interpolator,
         model_identity,
     )
@@ -758,14 +763,16 @@ def run_fill(request: FillRequest, *, report: Reporter = null_reporter,
     width, height = x1 - x0 + 1, y1 - y0 + 1
     color = ColorSetup() if raster else job_color(r, first.path if first else None, stage="fill", report=report,
                                                   header=first)
-    model, scale = r.model, auto_rife_scale(width) if r.scale is None else r.scale
+    model, scale, mix = r.model, auto_rife_scale(width) if r.scale is None else r.scale, r.mix
     extra_job: dict[str, Any] = {}
     if r.model == AUTO_MODEL:
         choice = _choose_model(r, width, scale, color, spec.device, spec.precision, raster)
-        model, scale = choice.model, choice.scale
+        model, scale, mix = choice.model, choice.scale, choice.mix
         extra_job["model_choice"] = choice.to_json()
-        report(Event("progress", stage="fill", message=f"--model auto: {choice.model} at scale {choice.scale:g}: "
-                                                    f"{choice.reason}"))
+        report(Event("progress", stage="fill", message=f"--model auto: {choice.described}: {choice.reason}"))
+    mix = fused_mix(model, mix)
+    if mix is not None:
+        extra_job["mix"] = mix
     plan = plan_fill_memory(width, height, decoded_bytes(first) if first else 0, scale=scale,
                             budget_bytes=r.memory_budget_bytes, scale_given=r.scale is not None)
     name, sha = model_identity(model, r.weights)
@@ -774,12 +781,12 @@ def run_fill(request: FillRequest, *, report: Reporter = null_reporter,
     # or skips frames never pays for torch and the weights.
     interpolator = LazyInterpolator(name, lambda: load_interpolator(
         model, weights=r.weights, device=spec.device, precision=spec.precision, scale=plan.scale,
-        backend=r.backend).model)
+        backend=r.backend, mix=mix).model)
     options = FillOptions(
         model_id=name, model_sha256=sha, mode=r.mode, device=spec.device, detect_cuts=r.detect_cuts,
         color=color, channels_per_batch=plan.channels_per_batch, cached_frames=plan.cached_frames,
         frame_budget_bytes=r.memory_budget_bytes, in_place=r.in_place,
-        auto_scale=plan.scale if r.model == AUTO_MODEL else None,
+        auto_scale=plan.scale if r.model == AUTO_MODEL else None, mix=mix,
         extra_job={"precision": spec.precision, "rife_scale": plan.scale, "determinism": determinism,
                    "bit_identical": not spec.is_cuda, **runtime, **extra_job},
     )

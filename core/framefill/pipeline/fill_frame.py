@@ -104,10 +104,11 @@ def apply_motion(img0: ExrImage, img1: ExrImage, motion: Motion, *, canvas: Box,
     """Warp and blend every channel of every part with one motion; headers from img0.
 
     Colour, alpha and data channels: ``warp(c0) * mask + warp(c1) * (1 - mask)``
+    (an ensemble's motion: the mean of its members' blends, :meth:`Motion.blend`)
     in float32, then cast back to the channel's type. ID-like channels: the
     nearest sample of source 0 where mask >= 0.5, else of source 1.
     """
-    from framefill.ops.warp import warp_blend, warp_pick_nearest
+    from framefill.ops.warp import warp_pick_nearest
 
     device = motion.mask.device
     pick0 = motion.mask >= 0.5
@@ -121,8 +122,8 @@ def apply_motion(img0: ExrImage, img1: ExrImage, motion: Motion, *, canvas: Box,
         smooth = [n for n in names if channel_kind(n) != "id"]
         for start in range(0, len(smooth), channels_per_batch):
             batch = smooth[start : start + channels_per_batch]
-            blended = warp_blend(_stack(p0, batch, canvas, device), _stack(p1, batch, canvas, device),
-                                 motion.flow_t0, motion.flow_t1, motion.mask)[0].cpu().numpy()
+            stacks = (_stack(p0, batch, canvas, device), _stack(p1, batch, canvas, device))
+            blended = motion.blend(*stacks)[0].cpu().numpy()
             for i, name in enumerate(batch):
                 out[name] = cast_like(blended[i, rows, cols], p0.channels[name].dtype)
         for name in (n for n in names if channel_kind(n) == "id"):

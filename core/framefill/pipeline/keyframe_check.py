@@ -21,7 +21,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
@@ -86,12 +85,11 @@ class CheckMeasure:
     motion_px: float | None = None
 
 
-def _beauty_between(img0: ExrImage, img1: ExrImage, motion: Any, canvas: tuple[int, int, int, int]) -> np.ndarray:
+def _beauty_between(img0: ExrImage, img1: ExrImage, motion: Motion, canvas: tuple[int, int, int, int]) -> np.ndarray:
     """The filled beauty (scene-linear R,G,B) on ``canvas``: both sources warped and blended, as a fill makes it."""
     import torch
 
     from framefill.ops.pixels import finite
-    from framefill.ops.warp import warp_blend
     from framefill.pipeline.fill_frame import beauty_channels
 
     stacks = []
@@ -99,7 +97,7 @@ def _beauty_between(img0: ExrImage, img1: ExrImage, motion: Any, canvas: tuple[i
         part, rgb = beauty_channels(image)
         planes = [on_canvas(finite(part.channels[c]), part.data_window, canvas) for c in rgb]
         stacks.append(torch.from_numpy(np.stack(planes).astype(np.float32))[None].to(motion.mask.device))
-    blended = warp_blend(stacks[0], stacks[1], motion.flow_t0, motion.flow_t1, motion.mask)
+    blended = motion.blend(stacks[0], stacks[1])
     return np.ascontiguousarray(blended[0].permute(1, 2, 0).float().cpu().numpy())
 
 

@@ -9,10 +9,11 @@ with the best mean check PSNR fills the shot.
 
 Candidates, in tie order (equal means to 0.01 dB go to the first):
 ``rife-4`` at the width scale, ``rife-hdv3`` at the width scale, ``rife-4+hdv3``
-(the mean of the two networks' motions, :mod:`framefill.models.ensemble`;
-measured from their own check runs, so it costs no network run here; as the
-fill it runs both), ``rife-4`` at a motion-adapted lower scale (only when the
-measured motion is large), ``flow``.
+at each mix of :data:`MIXES` (rife-4's share of each pixel, the rest HDv3's,
+:mod:`framefill.models.ensemble`; measured from the two networks' own check
+runs, so they cost no network run here; as the fill it runs both), ``rife-4``
+at a motion-adapted lower scale (only when the measured motion is large),
+``flow``.
 
 The best network (ties to the earlier) fills the shot, unless ``flow`` leads it
 by more than :data:`FLOW_MARGIN_DB`.
@@ -38,17 +39,23 @@ from typing import Any
 from framefill.color import ColorSetup
 from framefill.errors import InputError
 from framefill.frames import ExrImage
-from framefill.models.ensemble import mean_motion
+from framefill.models.ensemble import DEFAULT_MIX, mix_motions
 from framefill.models.interp import Interpolator, Motion
 from framefill.pipeline.keyframe_check import CheckTriplet, check_schedule, measure_check
 from framefill.requests import AUTO_INTERPOLATION_MODEL as AUTO_MODEL
 
-__all__ = ["AUTO_MODEL", "FALLBACK_MODEL", "FUSED_MODEL", "FLOW_MARGIN_DB", "MAX_CHECKS", "LARGE_MOTION",
+__all__ = ["AUTO_MODEL", "FALLBACK_MODEL", "FUSED_MODEL", "MIXES", "FLOW_MARGIN_DB", "MAX_CHECKS", "LARGE_MOTION",
            "HUGE_MOTION", "Candidate", "ModelChoice", "choose_model", "pick", "spread_checks", "candidate_scales"]
 
 FALLBACK_MODEL = "rife-4"
-# RIFE 4.25 and HDv3, their motions averaged (models/ensemble.py): measured from their own check runs.
+# RIFE 4.25 and HDv3, their fills averaged (models/ensemble.py): measured from their own check runs.
 FUSED_MODEL = "rife-4+hdv3"
+# rife-4's shares of the fused fill that compete, in tie order: the even mix first, then in eighths
+# outwards. bench/interp_quality.py: the best mix differs by kind of shot (rendered fast motion leans
+# to HDv3, real footage and motion blur to RIFE 4.25), and the checks tell the mixes apart well enough
+# to pay: on its 14 sets `auto` gains +0.44 dB pooled with these mixes, +0.36 with the even mix only
+# (chosen in-sample, on those sets).
+MIXES = (DEFAULT_MIX, 0.625, 0.375, 0.75, 0.25, 0.875, 0.125)
 MAX_CHECKS = 4
 # Motion per fill gap (90th percentile |displacement|) as a share of the frame width.
 LARGE_MOTION = 0.04
@@ -66,10 +73,13 @@ FLOW_MARGIN_DB = 1.0
 class Candidate:
     model: str
     scale: float
+    mix: float | None = None  # the fused model's share of rife-4
 
     @property
     def label(self) -> str:
-        return self.model if self.model == "flow" else f"{self.model}@{self.scale:g}"
+        if self.model == "flow":
+            return self.model
+        return f"{self.model}@{self.scale:g}" + ("" if self.mix is None else f" mix {self.mix:g}")
 
 
 @dataclass(frozen=True)
@@ -82,12 +92,20 @@ class ModelChoice:
     checks: tuple[int, ...] = ()  # the keys of the checks measured
     evidence: tuple[tuple[Candidate, tuple[float, ...]], ...] = ()
     motion: float | None = None  # measured motion per fill gap / frame width
+    mix: float | None = None  # the fused model's share of rife-4 (None: one network)
+
+    @property
+    def described(self) -> str:
+        """The choice in a few words: ``rife-4+hdv3 at scale 1, mix 0.625``."""
+        return f"{self.model} at scale {self.scale:g}" + ("" if self.mix is None else f", mix {self.mix:g}")
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "model": self.model, "scale": self.scale, "reason": self.reason, "checks": list(self.checks),
+            "model": self.model, "scale": self.scale, **({} if self.mix is None else {"mix": self.mix}),
+            "reason": self.reason, "checks": list(self.checks),
             "motion": None if self.motion is None else round(self.motion, 4),
-            "candidates": [{"model": c.model, "scale": c.scale, "label": c.label,
+            "candidates": [{"model": c.model, "scale": c.scale, **({} if c.mix is None else {"mix": c.mix}),
+                            "label": c.label,
                             "psnr_db": [round(p, 3) for p in psnrs],
                             "mean_psnr_db": round(sum(psnrs) / len(psnrs), 3) if psnrs else None}
                            for c, psnrs in self.evidence],
@@ -124,7 +142,7 @@ class _Seen:
 
 
 class _Made:
-    """The motions of a check made already (the fused candidate's, from its two networks' runs)."""
+    """The motions of a check made already (a fused candidate's, from its two networks' runs)."""
 
     def __init__(self, motions: dict[CheckTriplet, Motion], name: str) -> None:
         self.motions, self.name = motions, name
@@ -179,7 +197,7 @@ def choose_model(rendered: Sequence[int], read: Callable[[int], ExrImage], *, wi
     def run(candidate: Candidate, seen: Callable[[CheckTriplet, Motion], None] | None = None,
             made: dict[CheckTriplet, Motion] | None = None) -> list[tuple[CheckTriplet, float, float | None]]:
         """``candidate`` on every check; ``seen`` gets each check's motion; ``made``: motions
-        computed already (the fused candidate's), nothing loaded."""
+        computed already (a fused candidate's), nothing loaded."""
         interpolator: Interpolator = _Made(made, candidate.label) if made is not None else load(
             candidate.model, candidate.scale)
         out = []
@@ -198,16 +216,18 @@ def choose_model(rendered: Sequence[int], read: Callable[[int], ExrImage], *, wi
                 out.append((triplet, m.psnr_db, m.motion_px))
         return out
 
-    # rife-4's motion per check, kept for the fused candidate (averaged once rife-hdv3 has run on the check).
+    # rife-4's motion per check, kept for the fused candidates (joined once rife-hdv3 has run on the check).
     kept: dict[CheckTriplet, Motion] = {}
-    fused_motions: dict[CheckTriplet, Motion] = {}
+    fused_motions: dict[float, dict[CheckTriplet, Motion]] = {mix: {} for mix in MIXES}
 
     def keep(triplet: CheckTriplet, motion: Motion) -> None:
         kept[triplet] = motion
 
     def fuse(triplet: CheckTriplet, motion: Motion) -> None:
         if triplet in kept:
-            fused_motions[triplet] = mean_motion(kept.pop(triplet), motion)
+            first = kept.pop(triplet)
+            for mix, motions in fused_motions.items():
+                motions[triplet] = mix_motions(first, motion, mix)
 
     flow, rife = Candidate("flow", 1.0), Candidate(FALLBACK_MODEL, width_scale)
     first = {flow: run(flow), rife: run(rife, keep)}
@@ -219,11 +239,14 @@ def choose_model(rendered: Sequence[int], read: Callable[[int], ExrImage], *, wi
     # The motion either model found (one may miss a large one), per fill gap: a check spans two.
     spans = [m / 2 for runs in first.values() for t, _, m in runs if m is not None and t in used]
     motion = max(spans) / max(width, 1) if spans else None
-    hdv3, fused = Candidate("rife-hdv3", width_scale), Candidate(FUSED_MODEL, width_scale)
-    later = [hdv3, fused, *(Candidate(FALLBACK_MODEL, s) for s in candidate_scales(width_scale, motion)[1:])]
+    hdv3 = Candidate("rife-hdv3", width_scale)
+    fused = [Candidate(FUSED_MODEL, width_scale, mix) for mix in MIXES]
+    later = [hdv3, *fused, *(Candidate(FALLBACK_MODEL, s) for s in candidate_scales(width_scale, motion)[1:])]
     measured = {c: [r for r in runs if r[0] in used] for c, runs in first.items()}
     measured[hdv3] = run(hdv3, fuse)
-    measured[fused] = run(fused, made=fused_motions)
+    for candidate in fused:
+        assert candidate.mix is not None
+        measured[candidate] = run(candidate, made=fused_motions[candidate.mix])
     measured.update({c: run(c) for c in later if c not in measured})
     evidence = [(c, tuple(p for _, p, _ in measured[c])) for c in (rife, *later, flow)]
     # Only candidates measured on every check compete (a check one model could not pair is nobody's evidence).
@@ -231,4 +254,5 @@ def choose_model(rendered: Sequence[int], read: Callable[[int], ExrImage], *, wi
     best, best_psnrs, by = pick(full)
     reason = (f"{by} ({_mean(best_psnrs):.2f} dB over {len(best_psnrs)} check(s)) of "
               + ", ".join(f"{c.label} {_mean(p):.2f}" for c, p in full))
-    return ModelChoice(best.model, best.scale, reason, tuple(t.key for t in sorted(used)), tuple(evidence), motion)
+    return ModelChoice(best.model, best.scale, reason, tuple(t.key for t in sorted(used)), tuple(evidence), motion,
+                       best.mix)

@@ -316,7 +316,7 @@ class _Scorer:
         self.device = device
         self.report = report
         self.budget = frame_budget()
-        self._models: dict[tuple[str, float, str], Any] = {}
+        self._models: dict[tuple[str, float, str, float | None], Any] = {}
         self._p99: dict[int, float] = {}  # flow_p99 of each frame's full maps, for its neighbours' context
         self._recomputed: dict[int, FeatureSidecar] = {}  # the last few recomputed frames, oldest first
 
@@ -392,15 +392,17 @@ class _Scorer:
         from framefill.models.loading import load_interpolator
 
         model = str(recipe.get("model", ""))
-        # A `--model auto` fill records its model's scale in its recipe; an ONNX Runtime fill its backend.
+        # A `--model auto` fill records its model's scale in its recipe; an ONNX Runtime fill its backend;
+        # a fused model's fill its mix.
         scale = float(recipe.get("rife_scale") or self.job.get("rife_scale") or 1.0)
         backend = str(recipe.get("backend", "torch"))
-        key = (model, scale, backend)
+        mix = None if recipe.get("mix") is None else float(recipe["mix"])
+        key = (model, scale, backend, mix)
         if key not in self._models:
             from framefill.models.catalog import ensure_fetched
 
             ensure_fetched([model], report=self.report)  # a farm worker's first qc task: pinned, verified
-            loaded = load_interpolator(model, device=self.device, scale=scale, backend=backend)
+            loaded = load_interpolator(model, device=self.device, scale=scale, backend=backend, mix=mix)
             if recipe.get("model_sha256") and loaded.sha256 and loaded.sha256 != recipe["model_sha256"]:
                 raise InputError(f"frame {frame} was filled with other {model} weights than the cached ones; "
                                  "refill it (QC reruns the model that made it)")
@@ -522,6 +524,7 @@ class _KeyframeChecks:
         return {"qc_version": QC_VERSION, "calibration": self.scorer.cal.id, "model": recipe.get("model"),
                 "model_sha256": recipe.get("model_sha256"),
                 "rife_scale": recipe.get("rife_scale") or self.scorer.job.get("rife_scale"),
+                **({} if recipe.get("mix") is None else {"mix": recipe["mix"]}),
                 "color": _color_key(recipe, self.scorer.color), "frames": list(frames),
                 "file_sha256": [self.entries[f].file_sha256 for f in frames]}
 

@@ -192,14 +192,12 @@ def fill_rgb(rgb0: np.ndarray, rgb1: np.ndarray, t: float, interpolator: Interpo
     network's motion warps and blends these same pixels. Returns H,W,3 float32."""
     import torch
 
-    from framefill.ops.warp import warp_blend
-
     def tensor(rgb: np.ndarray) -> torch.Tensor:
         return torch.from_numpy(np.ascontiguousarray(rgb.transpose(2, 0, 1), dtype=np.float32))[None].to(device)
 
     a, b = tensor(rgb0), tensor(rgb1)
     motion = interpolator.motion(a, b, t)
-    out = warp_blend(a, b, motion.flow_t0, motion.flow_t1, motion.mask)
+    out = motion.blend(a, b)
     return np.ascontiguousarray(out[0].permute(1, 2, 0).float().cpu().numpy())
 
 
@@ -477,6 +475,8 @@ def _cache_key(options: VideoInterpOptions, fps_out: Fraction) -> Callable[[str]
             "duplicates": [options.replace_duplicates, DUPLICATE_MAD, MAX_DUPLICATE_RUN],
             "cuts": [options.detect_cuts, options.cut_threshold], "precision": options.precision,
             "rife_scale": options.rife_scale,
+            # A fused model's mix (fills it made before mixes existed were one warp along the mean motion).
+            **({"mix": options.extra_job["mix"]} if options.extra_job.get("mix") is not None else {}),
             # Only when not torch: frames cached before backends existed keep their key.
             **({"backend": options.extra_job["backend"]} if options.extra_job.get("backend", "torch") != "torch"
                else {}),
@@ -621,7 +621,7 @@ def run_video_interp(request: VideoInterpRequest, *, report: Reporter = null_rep
         CancelledError: ``cancelled()`` became true; the frame cache is kept for the rerun.
     """
     from framefill.models.interp import LazyInterpolator
-    from framefill.models.loading import auto_rife_scale, load_interpolator, model_identity
+    from framefill.models.loading import auto_rife_scale, fused_mix, load_interpolator, model_identity
     from framefill.pipeline.fill import interp_runtime
     from framefill.runtime.device import configure_determinism, device_note, resolve_devices
 
@@ -631,22 +631,24 @@ def run_video_interp(request: VideoInterpRequest, *, report: Reporter = null_rep
     if (note := device_note(r.device, spec)) is not None:
         report(Event("warning", stage="interpolate", message=note))
     determinism = configure_determinism()
-    model, scale = r.model, auto_rife_scale(info.width) if r.scale is None else r.scale
+    model, scale, mix = r.model, auto_rife_scale(info.width) if r.scale is None else r.scale, r.mix
     extra_job: dict[str, Any] = {}
     if r.model == AUTO_INTERPOLATION_MODEL:
         check_not_input(Path(r.input_path), Path(r.output_path), "interpolated video")
         choice = _choose_video_model(Path(r.input_path), info, width_scale=scale, device=spec.device,
                                      precision=spec.precision)
-        model, scale = choice.model, choice.scale
+        model, scale, mix = choice.model, choice.scale, choice.mix
         extra_job["model_choice"] = choice.to_json()
-        report(Event("progress", stage="interpolate", message=f"--model auto: {choice.model} at scale "
-                                                             f"{choice.scale:g}: {choice.reason}",
+        report(Event("progress", stage="interpolate", message=f"--model auto: {choice.described}: {choice.reason}",
                      data={"model_choice": choice.to_json()}))
+    mix = fused_mix(model, mix)
+    if mix is not None:
+        extra_job["mix"] = mix
     name, sha = model_identity(model, r.weights)
     runtime = interp_runtime(r.backend, name, spec.device, is_cuda=spec.is_cuda)
     interpolator = LazyInterpolator(name, lambda: load_interpolator(
         model, weights=r.weights, device=spec.device, precision=spec.precision, scale=scale,
-        backend=r.backend).model)
+        backend=r.backend, mix=mix).model)
     options = VideoInterpOptions(
         model_id=name, model_sha256=sha, fps=r.fps, replace_duplicates=r.replace_duplicates,
         detect_cuts=r.detect_cuts, device=spec.device, precision=spec.precision, rife_scale=scale,
