@@ -111,3 +111,24 @@ def test_a_video_retime_at_a_mix_records_it_and_keys_its_frame_cache_by_it(tmp_p
         decoded[mix] = [f.rgb for f in read_video(out)]
     # Same cache folder, other mix: its fills were made again, not reused.
     assert any((a != b).any() for a, b in zip(decoded[0.25], decoded[0.5], strict=True))
+
+
+def test_a_video_retime_by_auto_at_a_mix_is_the_named_mix(tmp_path, monkeypatch):
+    pytest.importorskip("av")
+    from framefill.frames.video import read_video
+    from framefill.requests import VideoInterpRequest
+    from video_clips import make_clip, render
+
+    def lean_to_hdv3(evidence):
+        return (*next((c, p) for c, p in evidence if c.mix == 0.25), "a test's pick")
+
+    monkeypatch.setattr(model_choice, "pick", lean_to_hdv3)
+    src = tmp_path / "in.mov"
+    make_clip(src, [render(i) for i in range(6)])
+    frames = {}
+    for name, fields in (("auto", {"model": "auto"}), ("named", {"model": FUSED, "mix": 0.25})):
+        result = api.interpolate_video(VideoInterpRequest(str(src), str(tmp_path / f"{name}.mov"), fps=48,
+                                                          codec="lossless", device="cpu", **fields))
+        assert result.to_json()["job"]["mix"] == 0.25
+        frames[name] = [f.rgb for f in read_video(tmp_path / f"{name}.mov")]
+    assert all((a == b).all() for a, b in zip(frames["auto"], frames["named"], strict=True))
