@@ -611,3 +611,32 @@ def test_layered_channels_factory_is_complete(rng):
     ch = layered_channels(rng, (3, 3))
     assert {"R", "G", "B", "A", "diffuse.R", "depth.Z", "N.X", "CryptoObject00.r", "objectId.u"} <= set(ch)
     assert {a.dtype for a in ch.values()} == {np.dtype(np.float16), np.dtype(np.float32), np.dtype(np.uint32)}
+
+
+@pytest.mark.parametrize("compression", ["DWAB", "ZIP", "PIZ"])
+def test_openexrs_codec_threads_never_change_a_files_bytes(tmp_path, compression, monkeypatch):
+    from framefill.runtime.device import configure_determinism, set_exr_threads
+
+    gen = np.random.default_rng(3)
+    channels = {n: (gen.random((300, 200)) * 4).astype(np.float16) for n in ("R", "G", "B", "A")}
+    channels["depth.Z"] = gen.random((300, 200)).astype(np.float32)
+    header = {"compression": getattr(OpenEXR, f"{compression}_COMPRESSION")}
+    image = ExrImage(parts=[ExrPart(name=None, channels=channels, header=header)])
+    written, decoded = {}, {}
+    try:
+        for threads in (1, 4):
+            set_exr_threads(threads)
+            path = tmp_path / f"t{threads}.exr"
+            write_exr(path, image)
+            written[threads] = path.read_bytes()
+            decoded[threads] = read_exr(tmp_path / "t1.exr").parts[0].channels
+        assert written[1] == written[4]
+        assert all(np.array_equal(decoded[1][n], decoded[4][n]) for n in channels)
+        if compression != "DWAB":  # lossless
+            assert all(np.array_equal(decoded[4][n], a) for n, a in channels.items())
+        # A job's thread count is OpenEXR's too.
+        monkeypatch.setenv("FRAMEFILL_THREADS", "3")
+        configure_determinism()
+        assert OpenEXR.global_thread_count() == 3
+    finally:
+        set_exr_threads(1)

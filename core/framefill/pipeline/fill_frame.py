@@ -26,7 +26,7 @@ from framefill.frames import ExrImage, ExrPart
 from framefill.frames.channels import channel_kind, find_beauty
 from framefill.models.interp import Interpolator, Motion
 from framefill.ops.cuts import CUT_THRESHOLD, cut_score
-from framefill.ops.pixels import Box, cast_like, finite, on_canvas, union_box
+from framefill.ops.pixels import Box, cast_like, stack_on_canvas, union_box
 
 __all__ = ["PairMotion", "pair_motion", "make_proxy", "apply_motion", "check_pair", "beauty_channels"]
 
@@ -54,7 +54,7 @@ def make_proxy(image: ExrImage, canvas: Box, color: ColorSetup) -> np.ndarray:
     """The frame's beauty on ``canvas`` in the network's colour space: what the network sees."""
     index, rgb = _beauty(image)
     part = image.parts[index]
-    linear = np.stack([on_canvas(finite(part.channels[ch]), part.data_window, canvas) for ch in rgb], axis=-1)
+    linear = stack_on_canvas([part.channels[ch] for ch in rgb], part.data_window, canvas, last_axis=True)
     return to_network(linear, color)
 
 
@@ -95,8 +95,8 @@ def check_pair(img0: ExrImage, img1: ExrImage) -> None:
 def _stack(part: ExrPart, names: Sequence[str], canvas: Box, device: Any) -> Any:
     import torch
 
-    planes = [on_canvas(finite(part.channels[n]), part.data_window, canvas) for n in names]
-    return torch.from_numpy(np.stack(planes))[None].to(device)
+    return torch.from_numpy(stack_on_canvas([part.channels[n] for n in names], part.data_window, canvas))[None].to(
+        device)
 
 
 def apply_motion(img0: ExrImage, img1: ExrImage, motion: Motion, *, canvas: Box,

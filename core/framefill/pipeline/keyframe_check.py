@@ -89,14 +89,14 @@ def _beauty_between(img0: ExrImage, img1: ExrImage, motion: Motion, canvas: tupl
     """The filled beauty (scene-linear R,G,B) on ``canvas``: both sources warped and blended, as a fill makes it."""
     import torch
 
-    from framefill.ops.pixels import finite
+    from framefill.ops.pixels import stack_on_canvas
     from framefill.pipeline.fill_frame import beauty_channels
 
     stacks = []
     for image in (img0, img1):
         part, rgb = beauty_channels(image)
-        planes = [on_canvas(finite(part.channels[c]), part.data_window, canvas) for c in rgb]
-        stacks.append(torch.from_numpy(np.stack(planes).astype(np.float32))[None].to(motion.mask.device))
+        planes = stack_on_canvas([part.channels[c] for c in rgb], part.data_window, canvas)
+        stacks.append(torch.from_numpy(planes)[None].to(motion.mask.device))
     blended = motion.blend(stacks[0], stacks[1])
     return np.ascontiguousarray(blended[0].permute(1, 2, 0).float().cpu().numpy())
 

@@ -15,7 +15,7 @@ from typing import Any, Literal
 from framefill.errors import DeviceError, InputError
 
 __all__ = ["DeviceSpec", "parse_device", "resolve_devices", "device_note", "configure_determinism", "thread_count",
-           "Precision", "THREADS_ENV", "MAX_THREADS"]
+           "set_exr_threads", "Precision", "THREADS_ENV", "MAX_THREADS"]
 
 THREADS_ENV = "FRAMEFILL_THREADS"
 # torch crashed (SIGSEGV) with FRAMEFILL_THREADS=99999 after a frame: a thread pool
@@ -111,6 +111,7 @@ def configure_determinism() -> dict[str, Any]:
     On the CPU, torch's kernels are deterministic for a fixed thread count, so the
     count is pinned (``FRAMEFILL_THREADS`` or the machine's cores). On CUDA,
     cuDNN autotuning is turned off and deterministic algorithms are requested.
+    OpenEXR encodes and decodes with as many threads (:func:`set_exr_threads`).
 
     Raises:
         InputError: ``FRAMEFILL_THREADS`` is not a whole number in range (see :func:`thread_count`).
@@ -119,11 +120,20 @@ def configure_determinism() -> dict[str, Any]:
 
     threads = thread_count()
     torch.set_num_threads(threads)
+    set_exr_threads(threads)
     torch.backends.cudnn.benchmark = False
     torch.backends.cudnn.deterministic = True
     os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
     torch.use_deterministic_algorithms(True, warn_only=True)
     return {"torch": torch.__version__, "threads": threads, "deterministic_algorithms": True}
+
+
+def set_exr_threads(threads: int) -> None:
+    """OpenEXR's process-wide pool for compressing and decompressing chunks: ``threads`` workers (none
+    for one: the calling thread does the work). A file's bytes do not depend on the count."""
+    import OpenEXR
+
+    OpenEXR.set_global_thread_count(threads if threads > 1 else 0)
 
 
 def thread_count() -> int:
