@@ -615,8 +615,10 @@ def test_layered_channels_factory_is_complete(rng):
 
 @pytest.mark.parametrize("compression", ["DWAB", "ZIP", "PIZ"])
 def test_openexrs_codec_threads_never_change_a_files_bytes(tmp_path, compression, monkeypatch):
+    import torch
     from framefill.runtime.device import configure_determinism, set_exr_threads
 
+    torch_threads = torch.get_num_threads()
     gen = np.random.default_rng(3)
     channels = {n: (gen.random((300, 200)) * 4).astype(np.float16) for n in ("R", "G", "B", "A")}
     channels["depth.Z"] = gen.random((300, 200)).astype(np.float32)
@@ -638,5 +640,6 @@ def test_openexrs_codec_threads_never_change_a_files_bytes(tmp_path, compression
         monkeypatch.setenv("FRAMEFILL_THREADS", "3")
         configure_determinism()
         assert OpenEXR.global_thread_count() == 3
-    finally:
+    finally:  # this process's other tests run torch and OpenEXR on one thread
+        torch.set_num_threads(torch_threads)
         set_exr_threads(1)
