@@ -8,11 +8,13 @@ host adapter turns the JSON lines back into its own progress UI.
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-__all__ = ["Event", "Reporter", "null_reporter", "never_cancelled", "parse_event_line"]
+__all__ = ["Event", "Reporter", "null_reporter", "never_cancelled", "parse_event_line", "request_interrupt",
+           "clear_interrupt", "raise_if_interrupted"]
 
 EventKind = Literal["start", "progress", "frame", "warning", "error", "done"]
 
@@ -51,6 +53,29 @@ def null_reporter(event: Event) -> None:  # noqa: ARG001 - the do-nothing report
 def never_cancelled() -> bool:
     """Default cancel check."""
     return False
+
+
+_interrupt_requested = threading.Event()
+
+
+def request_interrupt() -> None:
+    """Ask the command running in this process's main thread to stop as Ctrl-C stops it, from any thread
+    (the session worker's cancel). The frame engine honours it before each frame
+    (:func:`raise_if_interrupted`), so a cancel holds even when the simulated Ctrl-C that stops a frame
+    midway (``_thread.interrupt_main``) is lost, as it was once on a loaded machine."""
+    _interrupt_requested.set()
+
+
+def clear_interrupt() -> None:
+    """Forget a requested interrupt (a new command starts)."""
+    _interrupt_requested.clear()
+
+
+def raise_if_interrupted() -> None:
+    """Raise KeyboardInterrupt, once, when an interrupt was requested (:func:`request_interrupt`)."""
+    if _interrupt_requested.is_set():
+        _interrupt_requested.clear()
+        raise KeyboardInterrupt
 
 
 def parse_event_line(line: str) -> Event | None:

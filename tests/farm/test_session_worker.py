@@ -265,3 +265,25 @@ def test_models_kept_loaded_are_reused_only_while_their_files_are_unchanged(tmp_
                          check=False)
     assert out.returncode == 0, out.stderr
     assert out.stdout.split("\n")[:3] == ["off False", "on True 0.5", "file True False"]
+
+
+def test_a_cancel_holds_when_the_simulated_ctrl_c_is_lost(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Once on a loaded machine a cancelled task ran to its end: the worker logged the cancel, its simulated
+    Ctrl-C never surfaced. The cancel is also a request the frame engine checks before each frame."""
+    import _thread
+
+    from framefill.events import clear_interrupt, raise_if_interrupted
+    from framefill.farm import worker
+
+    monkeypatch.setattr(_thread, "interrupt_main", lambda *args: None)  # the lost Ctrl-C
+    served = worker._Worker(tmp_path, 60.0, lambda argv: None)
+    task = object()
+    served._current = task
+    try:
+        served.interrupt(object())  # another task's late cancel: nothing
+        raise_if_interrupted()
+        served.interrupt(task)
+        with pytest.raises(KeyboardInterrupt):
+            raise_if_interrupted()
+    finally:
+        clear_interrupt()

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import pytest
 from framefill.errors import CancelledError
-from framefill.events import Event
+from framefill.events import Event, clear_interrupt, never_cancelled, request_interrupt
 from framefill.pipeline.engine import Made, Pending, run_frames
 
 
@@ -67,6 +67,32 @@ def test_a_cancel_records_the_frame_in_flight_first():
     with pytest.raises(CancelledError, match="cancelled after 2 of 4 frames"):
         _run_capturing(job, [1, 2, 4, 6], cancel_after=2, into=recorded)
     assert recorded == [1, 2] and "write 2" in job.log
+
+
+def test_an_interrupt_asked_for_from_another_thread_stops_before_the_next_frame():
+    """The session worker's cancel, even when its simulated Ctrl-C is lost: the engine checks before each frame."""
+    job = Job()
+    recorded: list[int] = []
+
+    def report(event: Event) -> None:
+        if event.kind == "frame":
+            recorded.append(event.frame)
+            if event.frame == 2:  # recorded once frame 4 is made (frame 2 was written meanwhile)
+                asker = threading.Thread(target=request_interrupt)
+                asker.start()
+                asker.join()
+
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            run_frames([1, 2, 4, 6], job, manifest=None, report=report, cancelled=never_cancelled,
+                       start_message="")
+        # Frame 4, made already, is written and recorded on the way out; frame 6 is never made.
+        assert recorded == [1, 2, 4] and "write 4" in job.log and "make 6" not in job.log
+    finally:
+        clear_interrupt()
+    # Asked for once: the next command runs.
+    assert [o.frame for o in run_frames([1], Job(), manifest=None, report=lambda e: None,
+                                        cancelled=never_cancelled, start_message="").outcomes] == [1]
 
 
 def test_an_error_in_a_write_is_raised_after_the_frames_before_it_are_recorded():

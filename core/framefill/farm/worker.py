@@ -48,6 +48,7 @@ from typing import IO, Any
 
 from framefill.atomic import atomic_write_text
 from framefill.errors import FramefillError, InputError
+from framefill.events import clear_interrupt, request_interrupt
 
 __all__ = [
     "ADDRESS_ENV",
@@ -337,9 +338,14 @@ class _Worker:
         self._current: object | None = None  # the running task's token
 
     def interrupt(self, task: object | None = None) -> None:
-        """Stop the running command as Ctrl-C stops the CLI; with ``task``, only if that task still runs."""
+        """Stop the running command as Ctrl-C stops the CLI; with ``task``, only if that task still runs.
+
+        Twice over: a simulated Ctrl-C stops the frame in hand, and the frame engine checks for the
+        request before each frame (:func:`~framefill.events.request_interrupt`) in case the first is lost.
+        """
         with self._busy:
             if self._current is not None and (task is None or task is self._current):
+                request_interrupt()
                 _thread.interrupt_main()
 
     def accept_forever(self, listener: Listener) -> None:
@@ -397,6 +403,7 @@ class _Worker:
         _log(f"task: framefill {' '.join(argv)}")
         with self._busy:
             self._current = task
+            clear_interrupt()
         try:
             watcher.start()
             code = _run_cli(self.run, argv, cwd=request.get("cwd"), env=request.get("env"),
@@ -404,6 +411,7 @@ class _Worker:
         finally:
             with self._busy:
                 self._current = None
+                clear_interrupt()  # a cancel that came as the command ended is not the next task's
         _log(f"task done: exit {code} in {time.monotonic() - started:.2f} s")
         _send_quietly(conn, exit=code)
 

@@ -32,7 +32,7 @@ from typing import Any, Generic, Protocol, TypeVar
 
 from framefill.atomic import file_sha256
 from framefill.errors import CancelledError
-from framefill.events import Event, Reporter
+from framefill.events import Event, Reporter, raise_if_interrupted
 from framefill.pipeline.manifest import Manifest, ManifestEntry
 from framefill.runtime.memory import peak_device_mb, peak_rss_mb
 
@@ -156,6 +156,7 @@ def run_frames(
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="framefill-writer") as writer:
         try:
             for index, item in enumerate(items):
+                raise_if_interrupted()  # Ctrl-C asked for from another thread (the session worker's cancel)
                 if cancelled():
                     land()
                     raise CancelledError(f"cancelled after {index} of {total} frames; rerun to resume{cancel_hint}")
