@@ -28,7 +28,8 @@ from framefill.models.interp import Interpolator, Motion
 from framefill.ops.cuts import CUT_THRESHOLD, cut_score
 from framefill.ops.pixels import Box, cast_like, stack_on_canvas, union_box
 
-__all__ = ["PairMotion", "pair_motion", "make_proxy", "apply_motion", "check_pair", "beauty_channels"]
+__all__ = ["PairMotion", "pair_motion", "make_proxy", "apply_motion", "check_pair", "beauty_channels",
+           "stack_channels"]
 
 
 def _beauty(image: ExrImage) -> tuple[int, tuple[str, str, str]]:
@@ -92,7 +93,8 @@ def check_pair(img0: ExrImage, img1: ExrImage) -> None:
         )
 
 
-def _stack(part: ExrPart, names: Sequence[str], canvas: Box, device: Any) -> Any:
+def stack_channels(part: ExrPart, names: Sequence[str], canvas: Box, device: Any) -> Any:
+    """Channels of ``part`` as one 1,C,H,W float32 tensor on ``canvas`` (NaN/Inf made finite) on ``device``."""
     import torch
 
     return torch.from_numpy(stack_on_canvas([part.channels[n] for n in names], part.data_window, canvas))[None].to(
@@ -104,7 +106,7 @@ def apply_motion(img0: ExrImage, img1: ExrImage, motion: Motion, *, canvas: Box,
     """Warp and blend every channel of every part with one motion; headers from img0.
 
     Colour, alpha and data channels: ``warp(c0) * mask + warp(c1) * (1 - mask)``
-    (an ensemble's motion: the mean of its members' blends, :meth:`Motion.blend`)
+    (an ensemble's motion: the weighted sum of its members' blends, :meth:`Motion.blend`)
     in float32, then cast back to the channel's type. ID-like channels: the
     nearest sample of source 0 where mask >= 0.5, else of source 1.
     """
@@ -122,13 +124,13 @@ def apply_motion(img0: ExrImage, img1: ExrImage, motion: Motion, *, canvas: Box,
         smooth = [n for n in names if channel_kind(n) != "id"]
         for start in range(0, len(smooth), channels_per_batch):
             batch = smooth[start : start + channels_per_batch]
-            stacks = (_stack(p0, batch, canvas, device), _stack(p1, batch, canvas, device))
+            stacks = (stack_channels(p0, batch, canvas, device), stack_channels(p1, batch, canvas, device))
             blended = motion.blend(*stacks)[0].cpu().numpy()
             for i, name in enumerate(batch):
                 out[name] = cast_like(blended[i, rows, cols], p0.channels[name].dtype)
         for name in (n for n in names if channel_kind(n) == "id"):
-            chosen = warp_pick_nearest(_stack(p0, [name], canvas, device), _stack(p1, [name], canvas, device),
-                                       motion.flow_t0, motion.flow_t1, pick0)
+            ids = (stack_channels(p0, [name], canvas, device), stack_channels(p1, [name], canvas, device))
+            chosen = warp_pick_nearest(*ids, motion.flow_t0, motion.flow_t1, pick0)
             out[name] = cast_like(chosen[0, 0, rows, cols].cpu().numpy(), p0.channels[name].dtype)
         header = dict(p0.header)
         header["dataWindow"] = (np.array([ox0, oy0], dtype=np.int32), np.array([ox1, oy1], dtype=np.int32))

@@ -87,16 +87,9 @@ class CheckMeasure:
 
 def _beauty_between(img0: ExrImage, img1: ExrImage, motion: Motion, canvas: tuple[int, int, int, int]) -> np.ndarray:
     """The filled beauty (scene-linear R,G,B) on ``canvas``: both sources warped and blended, as a fill makes it."""
-    import torch
+    from framefill.pipeline.fill_frame import beauty_channels, stack_channels
 
-    from framefill.ops.pixels import stack_on_canvas
-    from framefill.pipeline.fill_frame import beauty_channels
-
-    stacks = []
-    for image in (img0, img1):
-        part, rgb = beauty_channels(image)
-        planes = stack_on_canvas([part.channels[c] for c in rgb], part.data_window, canvas)
-        stacks.append(torch.from_numpy(planes)[None].to(motion.mask.device))
+    stacks = [stack_channels(*beauty_channels(image), canvas, motion.mask.device) for image in (img0, img1)]
     blended = motion.blend(stacks[0], stacks[1])
     return np.ascontiguousarray(blended[0].permute(1, 2, 0).float().cpu().numpy())
 

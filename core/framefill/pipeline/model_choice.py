@@ -240,13 +240,12 @@ def choose_model(rendered: Sequence[int], read: Callable[[int], ExrImage], *, wi
     spans = [m / 2 for runs in first.values() for t, _, m in runs if m is not None and t in used]
     motion = max(spans) / max(width, 1) if spans else None
     hdv3 = Candidate("rife-hdv3", width_scale)
-    fused = [Candidate(FUSED_MODEL, width_scale, mix) for mix in MIXES]
-    later = [hdv3, *fused, *(Candidate(FALLBACK_MODEL, s) for s in candidate_scales(width_scale, motion)[1:])]
+    fused = {mix: Candidate(FUSED_MODEL, width_scale, mix) for mix in MIXES}
+    later = [hdv3, *fused.values(), *(Candidate(FALLBACK_MODEL, s) for s in candidate_scales(width_scale, motion)[1:])]
     measured = {c: [r for r in runs if r[0] in used] for c, runs in first.items()}
     measured[hdv3] = run(hdv3, fuse)
-    for candidate in fused:
-        assert candidate.mix is not None
-        measured[candidate] = run(candidate, made=fused_motions[candidate.mix])
+    for mix, candidate in fused.items():
+        measured[candidate] = run(candidate, made=fused_motions[mix])
     measured.update({c: run(c) for c in later if c not in measured})
     evidence = [(c, tuple(p for _, p, _ in measured[c])) for c in (rife, *later, flow)]
     # Only candidates measured on every check compete (a check one model could not pair is nobody's evidence).
