@@ -7,7 +7,8 @@ On a CUDA machine (the first GPU; the whole run fits in about 8 minutes) it prin
             scale for that width: the network alone (torch fp32, torch fp16, ONNX Runtime's
             CUDA and TensorRT providers where installed) and end to end (two 9-layer EXRs
             decoded, proxy, network, every layer warped, the filled EXR encoded and written),
-            with peak GPU memory per configuration;
+            with peak GPU memory per configuration; at 1080p also a whole 16-fill shot through
+            `framefill interpolate --device all` at --batch 1 and 8 (every GPU; per filled frame);
   upscale   frames per second of realesr-animevideov3 x4 and realesrgan-x4plus on a 1080p
             input frame (torch fp32 and fp16, whole frame), and x4plus's achieved TFLOP/s
             against its arithmetic (about 74 TFLOP per 1080p input frame: 2 x its MACs);
@@ -165,6 +166,34 @@ def fill_rows(label: str, w: int, h: int, *, device: str, precisions: list[str],
                      "per_second": 1 / seconds, "peak_gpu_mb": peak_mb()})
     rows += ort_fill_rows(base, a, b, w, h, scale=scale, device=device, repeats=repeats, work=work, budget=budget,
                           reference=reference)
+    if label == "1080p":
+        rows += shot_rows(base, w, h, device=device, budget=budget, sync=sync, reset_peak=reset_peak,
+                          peak_mb=peak_mb)
+    return rows
+
+
+def shot_rows(base: dict[str, Any], w: int, h: int, *, device: str, budget: Budget, sync: Callable[[], None],
+              reset_peak: Callable[[], None], peak_mb: Callable[[], float | None]) -> list[dict[str, Any]]:
+    """A whole shot through `framefill interpolate --device all --batch N` (the frame engine: keyframes decoded
+    once, fills batched over every GPU, writes overlapped), seconds per filled frame; one warm-up shot."""
+    import torch
+
+    from interpolate import _shot_call
+
+    gpus = torch.cuda.device_count() if device != "cpu" else 0
+    fills, batches = (16, (1, 8)) if gpus else (4, (1, 2))
+    rows: list[dict[str, Any]] = []
+    for batch in batches:
+        kind = f"shot b{batch} x{max(gpus, 1)}{'gpu' if gpus else 'cpu'}"
+        if not budget.left():
+            rows.append({**base, "kind": kind, "error": "over the time budget"})
+            continue
+        note(f"{base['size']}: a {fills}-fill shot, --device all --batch {batch}")
+        reset_peak()
+        call = _shot_call(w, h, "all", fills=fills, batch=batch)
+        seconds, _ = timed(call, 2, sync)
+        rows.append({**base, "kind": kind, "what": "shot", "seconds": seconds / fills,
+                     "per_second": fills / seconds, "peak_gpu_mb": peak_mb()})
     return rows
 
 

@@ -11,7 +11,10 @@ process-wide high-water mark):
              each rendered frame decoded and its proxy made once, each filled frame written
              while the next is made): rendered 1, 3, 5, 7, the seconds per filled frame.
 It prints the median seconds per frame, fills per second, peak RSS (and peak
-CUDA memory on a GPU) and the ratio to the reference measured in the same run.
+CUDA memory on a GPU) and the ratio to the reference measured in the same run;
+then each whole fill over the network alone, twice: against ours-net (another
+process), and against the network inside the fill's own calls (same process,
+same frames: the rest is what the fill adds).
 
     python bench/interpolate.py                       # CPU, fp32, 1080p and 4K
     python bench/interpolate.py --device cuda --precision fp16
@@ -105,7 +108,7 @@ def worker(kind: str, size: str, repeats: int, device: str, precision: str) -> d
     elif kind == "ours-shot":
         call = _shot_call(w, h, device)
     else:
-        call = _fill_call(a, b, w, h, scale, device, precision)
+        call, network_times = _fill_call(a, b, w, h, scale, device, precision)
     times = []
     for i in range(repeats + 1):  # the first run warms up and is not counted
         if device.startswith("cuda"):
@@ -120,8 +123,13 @@ def worker(kind: str, size: str, repeats: int, device: str, precision: str) -> d
         times = [t / SHOT_FILLS for t in times]  # seconds per filled frame
     peak_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     peak_dev = torch.cuda.max_memory_allocated() / 2**20 if device.startswith("cuda") else None
-    return {"kind": kind, "size": size, "median_s": statistics.median(times), "times_s": times,
-            "peak_rss_mb": peak_rss, "peak_device_mb": peak_dev}
+    result = {"kind": kind, "size": size, "median_s": statistics.median(times), "times_s": times,
+              "peak_rss_mb": peak_rss, "peak_device_mb": peak_dev}
+    if kind == "ours-fill":  # the network inside each timed fill: the rest is what the fill adds
+        inner = network_times[1:]
+        result["network_s"] = statistics.median(inner)
+        result["rest_s"] = statistics.median(t - n for t, n in zip(times, inner, strict=True))
+    return result
 
 
 def write_pair_exrs(folder: Path, a: np.ndarray, b: np.ndarray) -> None:
@@ -142,7 +150,8 @@ def write_pair_exrs(folder: Path, a: np.ndarray, b: np.ndarray) -> None:
 
 
 def _fill_call(a: np.ndarray, b: np.ndarray, w: int, h: int, scale: float, device: str, precision: str):
-    """A whole fill of one frame from two 9-channel half/float EXRs on disk."""
+    """A whole fill of one frame from two 9-channel half/float EXRs on disk, and the list the seconds of
+    the network inside each call are appended to."""
     from framefill.frames import read_exr, write_exr
     from framefill.models.loading import load_interpolator
     from framefill.pipeline.fill import FillOptions, interpolate_exr
@@ -151,34 +160,49 @@ def _fill_call(a: np.ndarray, b: np.ndarray, w: int, h: int, scale: float, devic
     write_pair_exrs(folder, a, b)
     loaded = load_interpolator("rife-4", device=device, precision=precision, scale=scale)
     options = FillOptions(model_id="rife-4", model_sha256=loaded.sha256, device=device)
+    network_times: list[float] = []
+
+    class TimedNetwork:
+        name = "rife-4"
+
+        def motion(self, img0, img1, t):
+            import torch
+
+            t0 = time.perf_counter()
+            motion = loaded.model.motion(img0, img1, t)
+            if device.startswith("cuda"):
+                torch.cuda.synchronize()
+            network_times.append(time.perf_counter() - t0)
+            return motion
 
     def call():
-        out, _ = interpolate_exr(read_exr(folder / "a.exr"), read_exr(folder / "b.exr"), 0.5, loaded.model,
+        out, _ = interpolate_exr(read_exr(folder / "a.exr"), read_exr(folder / "b.exr"), 0.5, TimedNetwork(),
                                  options=options)
         write_exr(folder / "out.exr", out)
 
-    return call
+    return call, network_times
 
 
-def _shot_call(w: int, h: int, device: str):
-    """A whole sparse shot filled through the engine; each call fills a fresh output folder."""
+def _shot_call(w: int, h: int, device: str, *, fills: int = SHOT_FILLS, batch: int = 1):
+    """A whole sparse shot (``fills`` gaps of one frame) filled through the engine, ``--batch batch``;
+    each call fills a fresh output folder."""
     from framefill import api
     from framefill.requests import FillRequest
 
     keys = Path(tempfile.mkdtemp(prefix="ff-bench-shot-"))
     frames = [_pair(w, h)[0]]
-    for _ in range(SHOT_FILLS):
+    for _ in range(fills):
         frames.append(np.ascontiguousarray(np.roll(frames[-1], (3, 6), axis=(0, 1))))
-    for i in range(0, len(frames) - 1, 2):
-        write_pair_exrs(keys, frames[i], frames[i + 1])
+    for i in range(0, len(frames), 2):  # rendered frames 1, 3, ..., 2 * fills + 1
+        write_pair_exrs(keys, frames[i], frames[min(i + 1, fills)])
         (keys / "a.exr").rename(keys / f"shot.{2 * i + 1:04d}.exr")
-        (keys / "b.exr").rename(keys / f"shot.{2 * i + 3:04d}.exr")
+        (keys / "b.exr").rename(keys / f"shot.{2 * i + 3:04d}.exr") if i + 1 <= fills else (keys / "b.exr").unlink()
     runs = iter(range(1_000_000))
 
     def call():
         out = keys.parent / f"{keys.name}-out{next(runs)}" / "shot.####.exr"
-        api.fill_shot(FillRequest(str(keys / "shot.####.exr"), str(out), frames=range(1, 2 * SHOT_FILLS + 2),
-                                  model="rife-4", device=device))
+        api.fill_shot(FillRequest(str(keys / "shot.####.exr"), str(out), frames=range(1, 2 * fills + 2),
+                                  model="rife-4", device=device, batch=batch))
 
     return call
 
@@ -228,6 +252,10 @@ def main() -> None:
             if net and r:
                 print(f"{size} {kind} / ours-net: {r['median_s'] / net['median_s']:.2f}x the network alone "
                       "(everything that is not the network, as a share of it)")
+        fill = results.get(("ours-fill", size))
+        if fill:  # the same split inside one process: the fill's own network and the rest of each fill
+            print(f"{size} ours-fill / its own network: {(fill['network_s'] + fill['rest_s']) / fill['network_s']:.2f}x"
+                  f" (network {fill['network_s']:.2f} s, the rest {fill['rest_s']:.2f} s, medians per fill)")
 
 
 if __name__ == "__main__":

@@ -46,7 +46,33 @@ __all__ = [
     "space_for_primaries",
     "resolve_color",
     "describe_config",
+    "set_color_threads",
 ]
+
+# Pixels below which a transform runs on the calling thread alone.
+_PARALLEL_PIXELS = 1 << 18
+_threads = 1
+
+
+def set_color_threads(threads: int) -> None:
+    """Threads a large transform is split over (rows; the job's thread count, set with torch's and OpenEXR's).
+
+    OCIO transforms each pixel alone, so the values are the same at any count."""
+    global _threads
+    _threads = max(1, int(threads))
+
+
+def _apply_rows(processor: Any, flat: np.ndarray) -> None:
+    """``processor.applyRGB`` on an N,3 float32 array in place, in row blocks on ``_threads`` threads
+    (OCIO lets go of the GIL while it works)."""
+    if _threads == 1 or len(flat) < _PARALLEL_PIXELS:
+        processor.applyRGB(flat)
+        return
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=_threads, thread_name_prefix="framefill-ocio") as pool:
+        list(pool.map(processor.applyRGB, np.array_split(flat, _threads)))
+
 
 # Built into OpenColorIO 2.2+, so no file or download is needed.
 DEFAULT_CONFIG = "ocio://studio-config-latest"
@@ -130,7 +156,7 @@ def _apply(rgb: np.ndarray, config: str, src: str, dst: str) -> np.ndarray:
     out = np.ascontiguousarray(rgb, dtype=np.float32).copy()
     if src == dst:
         return out
-    _processor(config, src, dst).applyRGB(out.reshape(-1, 3))
+    _apply_rows(_processor(config, src, dst), out.reshape(-1, 3))
     return out
 
 
@@ -185,7 +211,7 @@ def to_display(rgb: np.ndarray, *, display: str, view: str, config: str = DEFAUL
     if rgb.ndim < 1 or rgb.shape[-1] != 3:
         raise ColorError(f"expected an array of RGB triplets (..., 3), got shape {rgb.shape}")
     out = np.ascontiguousarray(rgb, dtype=np.float32).copy()
-    _display_processor(config, scene_linear, display, view).applyRGB(out.reshape(-1, 3))
+    _apply_rows(_display_processor(config, scene_linear, display, view), out.reshape(-1, 3))
     return out
 
 

@@ -69,6 +69,8 @@ BundleKind = Literal["fill", "upscale", "qc", "sparse_pipeline", "upscale_video"
 # and four test scenes; mean +0.15 dB, range -0.21..+0.54 dB): bench/fill_modes.py.
 DEFAULT_FILL_MODE: FillMode = "recursive"
 DEFAULT_INTERPOLATION_MODEL = "rife-4"
+# Largest --batch: a round of fills keeps its frames decoded (pipeline/fill_ahead.py).
+MAX_FILL_BATCH = 64
 # A fill's model chosen per shot from its own keyframe checks (pipeline/model_choice.py).
 AUTO_INTERPOLATION_MODEL = "auto"
 # x264's constant-rate-factor scale for 8-bit output.
@@ -292,6 +294,8 @@ class FillRequest(_Request):
     ``in_place``: the output may be the input pattern itself (only the missing
     frames are written beside the renders); otherwise that is refused.
     ``backend``: torch, or ``onnxruntime`` (rife-4 only; models/ort_interp.py).
+    ``batch``: direct fills per network run; with ``device="all"`` the batches spread over
+    every GPU (pipeline/fill_ahead.py).
     """
 
     input_pattern: str
@@ -301,6 +305,7 @@ class FillRequest(_Request):
     model: str = DEFAULT_INTERPOLATION_MODEL
     weights: Path | None = None
     device: str = "auto"
+    batch: int = 1
     mode: FillMode = DEFAULT_FILL_MODE
     scale: float | None = None
     mix: float | None = None
@@ -326,6 +331,10 @@ class FillRequest(_Request):
             raise RequestError("weights", "are one network's; --model auto tests the pinned ones: name the model "
                                           "the weights belong to (e.g. --model rife-4)")
         _freeze(self, "device", _device("device", self.device))
+        _whole("batch", self.batch, minimum=1, allow_none=False)
+        if self.batch > MAX_FILL_BATCH:
+            raise RequestError("batch", f"must be at most {MAX_FILL_BATCH} (each fill in a round keeps its two "
+                                        f"frames decoded), got {self.batch}")
         _choice("mode", self.mode, FillMode, "a fill mode")
         _rife_scale(self)
         _mix(self)

@@ -69,3 +69,16 @@ def test_bf16_is_refused_where_it_cannot_run(tmp_path):
                            str(tmp_path / "c" / "img.####.png"), "--precision", "fp8"],
                           capture_output=True, text=True, timeout=300, check=False)
     assert done.returncode == 2 and "--precision" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_bf16_on_a_cpu_without_bfloat16_instructions_warns_in_one_line(tmp_path, monkeypatch):
+    from framefill.runtime import device
+
+    monkeypatch.setattr(device, "cpu_has_bf16", lambda: False)
+    seen = []
+    api.upscale(UpscaleRequest(_crop(tmp_path / "in"), str(tmp_path / "out" / "img.####.png"),
+                               model="realesr-animevideov3-x4", device="cpu", precision="bf16"),
+                report=lambda e: seen.append(e.message) if e.kind == "warning" else None)
+    assert [m for m in seen if "bfloat16" in m] == [
+        "--precision bf16: this CPU has no bfloat16 instructions (avx512_bf16 or AMX), so bf16 runs emulated, "
+        "about 10x slower than fp32 (measured on an AVX2 CPU); use --precision auto"]

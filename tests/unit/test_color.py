@@ -67,3 +67,18 @@ def test_unknown_names_give_one_line_error(setup):
 def test_color_spaces_lists_builtin_names():
     names = color_spaces()
     assert "Linear Rec.709 (sRGB)" in names and "ACEScg" in names
+
+
+def test_a_large_transform_split_over_threads_gives_the_same_values():
+    from framefill.color import set_color_threads, to_display
+
+    rgb = (np.random.default_rng(2).random((701, 401, 3)) * 4 - 0.5).astype(np.float32)  # over 2**18 pixels
+    try:
+        set_color_threads(1)
+        alone = to_network(rgb), to_display(rgb, display="sRGB - Display", view="ACES 2.0 - SDR 100 nits (Rec.709)")
+        set_color_threads(3)
+        split = to_network(rgb), to_display(rgb, display="sRGB - Display", view="ACES 2.0 - SDR 100 nits (Rec.709)")
+    finally:
+        set_color_threads(1)
+    for a, b in zip(alone, split, strict=True):
+        assert a.shape == rgb.shape and np.array_equal(a.view(np.uint32), b.view(np.uint32))

@@ -83,13 +83,22 @@ def test_device_all_resolves_where_it_means_one_device(fake_cuda, count, expecte
     assert [d.device for d in resolve_devices("all")] == expected
 
 
-def test_device_all_with_several_gpus_is_refused(fake_cuda):
+def test_device_all_with_several_gpus_is_refused_by_a_job_on_one_device(fake_cuda):
     fake_cuda(4)
     with pytest.raises(DeviceError) as err:
         resolve_devices("all")
     msg = err.value.msg
-    assert msg.startswith("--device all would use 4 GPUs, but a job runs on one device today; pick one:")
+    assert msg.startswith("--device all would use 4 GPUs, but this job runs on one device (only `framefill "
+                          "interpolate` on a frame sequence spreads over GPUs); pick one:")
     assert "cuda:0, cuda:1, cuda:2, cuda:3" in msg and "\n" not in msg
+
+
+def test_device_all_spreads_over_every_gpu_where_the_job_can(fake_cuda):
+    fake_cuda(3)
+    assert [(d.device, d.precision) for d in resolve_devices("all", spread=True)] == [
+        ("cuda:0", "fp16"), ("cuda:1", "fp16"), ("cuda:2", "fp16")]
+    fake_cuda(0)
+    assert [d.device for d in resolve_devices("all", spread=True)] == ["cpu"]
 
 
 def test_other_devices_and_precision_rules_are_unchanged(fake_cuda):

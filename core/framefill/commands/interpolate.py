@@ -19,7 +19,8 @@ FLAGS = {"input_pattern": "PATTERN", "output_pattern": "--out", "memory_budget_b
          **VIDEO_FLAGS}
 # Options of sequence fills that a video does not take: (parameter, flag).
 SEQUENCE_ONLY = (("frames_text", "--frames"), ("mode", "--mode"), ("memory_budget_text", "--memory-budget"),
-                 ("in_place", "--in-place"), ("color_config", "--config"), ("colorspace", "--colorspace"))
+                 ("in_place", "--in-place"), ("color_config", "--config"), ("colorspace", "--colorspace"),
+                 ("batch", "--batch"))
 
 
 def _video_options(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -55,7 +56,13 @@ def _video_options(command: Callable[..., Any]) -> Callable[..., Any]:
                    "from the frames either side), the best mean PSNR fills the shot or video (rife-4 when there "
                    "is no such frame); the choice and its evidence go in the manifest (a video: its --json).")
 @click.option("--weights", type=click.Path(dir_okay=False), help="Use this weights file (offline).")
-@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
+@click.option("--device", default="auto", show_default=True,
+              help="auto, cpu, cuda, cuda:N, or all: a sequence's batches of fills spread over every GPU (the CPU "
+                   "where there is none), with the bytes one GPU writes.")
+@click.option("--batch", type=int, default=1, show_default=True,
+              help="Sequences: direct fills (gaps of one frame, or --mode direct) per network run, for GPUs. A "
+                   "fill's batch is fixed by its place in the range, so reruns write the same bytes; it is in "
+                   "each fill's recipe.")
 @click.option("--backend", type=click.Choice(["torch", "onnxruntime"]), default="torch", show_default=True,
               help="What runs the network: torch, or ONNX Runtime (rife-4 only; TensorRT/CUDA/CPU providers by "
                    "device; the graph per padded frame size is kept in the model cache's onnx/ folder).")
@@ -82,7 +89,7 @@ def _video_options(command: Callable[..., Any]) -> Callable[..., Any]:
 @output_options
 def interpolate_command(
     pattern: str, out_pattern: str, frames_text: str | None, model: str, weights: str | None, device: str,
-    backend: str, mode: str | None, scale: float | None, mix: float | None, memory_budget_text: str | None,
+    batch: int, backend: str, mode: str | None, scale: float | None, mix: float | None, memory_budget_text: str | None,
     no_cut_detection: bool,
     in_place: bool, allow_held: bool, color_config: str | None, colorspace: str | None,
     json_mode: bool, events_mode: bool, quiet: bool, **video: Any,
@@ -113,7 +120,7 @@ def interpolate_command(
 
     out = make_output(json_mode, events_mode, quiet)
     given = dict(frames_text=frames_text, mode=mode, memory_budget_text=memory_budget_text, in_place=in_place,
-                 color_config=color_config, colorspace=colorspace)
+                 color_config=color_config, colorspace=colorspace, batch=batch != 1)
     with run_command(out), named_flags(FLAGS):
         if VideoInterpRequest.asked_for(pattern, out_pattern, fps=video["fps_text"],
                                         replace_duplicates=video["replace_duplicates"]):
@@ -122,7 +129,7 @@ def interpolate_command(
             return
         request = FillRequest(
             pattern, out_pattern, frames=parse_frames(frames_text), model=model,
-            weights=Path(weights) if weights else None, device=device,
+            weights=Path(weights) if weights else None, device=device, batch=batch,
             mode=mode or DEFAULT_FILL_MODE, scale=scale, mix=mix,  # type: ignore[arg-type]
             memory_budget_bytes=parse_memory_size(memory_budget_text) if memory_budget_text else None,
             detect_cuts=not no_cut_detection, in_place=in_place, color_config=color_config, colorspace=colorspace,

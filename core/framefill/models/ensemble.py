@@ -23,9 +23,10 @@ at t = 0.5; other t bisect). Deterministic where both networks are.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from framefill.models.interp import Interpolator, Motion
+from framefill.models.interp import Interpolator, Motion, batch_motions
 
 if TYPE_CHECKING:
     import torch
@@ -65,3 +66,8 @@ class FusedInterpolator:
 
     def motion(self, img0: torch.Tensor, img1: torch.Tensor, t: float) -> Motion:
         return mix_motions(self.first.motion(img0, img1, t), self.second.motion(img0, img1, t), self.mix)
+
+    def motions(self, img0: torch.Tensor, img1: torch.Tensor, times: Sequence[float]) -> list[Motion]:
+        """B pairs, each member batched (:func:`~framefill.models.interp.batch_motions`)."""
+        firsts, seconds = (batch_motions(member, img0, img1, times) for member in (self.first, self.second))
+        return [mix_motions(a, b, self.mix) for a, b in zip(firsts, seconds, strict=True)]

@@ -8,8 +8,9 @@ network never touches HDR values, alpha or AOVs.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
@@ -17,8 +18,10 @@ import numpy as np
 if TYPE_CHECKING:
     import torch
     from framefill.models.arch.interp_model import InterpModel
+    from framefill.ops.warp import PreparedFlow
 
-__all__ = ["Motion", "Interpolator", "DisFlowInterpolator", "BlendInterpolator", "RifeInterpolator", "LazyInterpolator"]
+__all__ = ["Motion", "Interpolator", "DisFlowInterpolator", "BlendInterpolator", "RifeInterpolator", "LazyInterpolator",
+           "batch_motions"]
 
 
 @dataclass(frozen=True)
@@ -44,12 +47,20 @@ class Motion:
         return Motion(self.flow_t0.to(device), self.flow_t1.to(device), self.mask.to(device),
                       tuple((w, m.to(device)) for w, m in self.blend_of))
 
-    def blend(self, source0: torch.Tensor, source1: torch.Tensor) -> torch.Tensor:
-        """The in-between of two B,C,H,W stacks of smooth channels (colour, alpha, data)."""
-        from framefill.ops.warp import warp_blend
+    @cached_property
+    def prepared(self) -> tuple[PreparedFlow, PreparedFlow]:
+        """``flow_t0`` and ``flow_t1`` ready to warp every layer of a frame (grids made once)."""
+        from framefill.ops.warp import PreparedFlow
 
+        return PreparedFlow(self.flow_t0), PreparedFlow(self.flow_t1)
+
+    def blend(self, source0: torch.Tensor, source1: torch.Tensor) -> torch.Tensor:
+        """The in-between of two B,C,H,W float32 stacks of smooth channels (colour, alpha, data):
+        ``warp(source0, flow_t0) * mask + warp(source1, flow_t1) * (1 - mask)``, each flow's grid made
+        once (:class:`~framefill.ops.warp.PreparedFlow`); an ensemble's: its members' fills, weighted."""
         if not self.blend_of:
-            return warp_blend(source0, source1, self.flow_t0, self.flow_t1, self.mask)
+            warp0, warp1 = self.prepared
+            return warp0.warp(source0) * self.mask + warp1.warp(source1) * (1.0 - self.mask)
         (w0, m0), *rest = self.blend_of
         total = m0.blend(source0, source1) * w0
         for weight, member in rest:
@@ -152,6 +163,32 @@ class RifeInterpolator:
         flow = out.flow.float()
         return Motion(flow[:, 0:2].contiguous(), flow[:, 2:4].contiguous(), out.mask.float().contiguous())
 
+    def motions(self, img0: torch.Tensor, img1: torch.Tensor, times: Sequence[float]) -> list[Motion]:
+        """B pairs in one network run (B,3,H,W each, one t per pair); see :func:`batch_motions`."""
+        import torch
+
+        dtype = self.dtype or img0.dtype
+        with torch.inference_mode():
+            out = self.net(img0.to(dtype), img1.to(dtype), torch.tensor([float(t) for t in times]), scale=self.scale)
+        flow, mask = out.flow.float(), out.mask.float()
+        return [Motion(flow[i : i + 1, 0:2].contiguous(), flow[i : i + 1, 2:4].contiguous(),
+                       mask[i : i + 1].contiguous()) for i in range(len(times))]
+
+
+def batch_motions(interpolator: Interpolator, img0: torch.Tensor, img1: torch.Tensor,
+                  times: Sequence[float]) -> list[Motion]:
+    """The motions of B pairs (``img0``/``img1`` B,3,H,W, one t each): one network run where the
+    interpolator batches (its ``motions``), else one ``motion`` per pair.
+
+    A batched pair's motion can differ from its own run in float rounding (rife-4 on the CPU:
+    flows within 0.003 px), so whatever batches must keep each pair's batch the same on a rerun.
+    """
+    batched = getattr(interpolator, "motions", None)
+    if batched is not None and len(times) > 1:
+        motions: list[Motion] = batched(img0, img1, times)
+        return motions
+    return [interpolator.motion(img0[i : i + 1], img1[i : i + 1], t) for i, t in enumerate(times)]
+
 
 class LazyInterpolator:
     """An interpolator that loads on its first ``motion`` call (a rerun that only
@@ -163,6 +200,14 @@ class LazyInterpolator:
         self._loaded: Interpolator | None = None
 
     def motion(self, img0: torch.Tensor, img1: torch.Tensor, t: float) -> Motion:
+        return self.loaded.motion(img0, img1, t)
+
+    @property
+    def loaded(self) -> Interpolator:
+        """The interpolator, loaded on first use."""
         if self._loaded is None:
             self._loaded = self._load()
-        return self._loaded.motion(img0, img1, t)
+        return self._loaded
+
+    def motions(self, img0: torch.Tensor, img1: torch.Tensor, times: Sequence[float]) -> list[Motion]:
+        return batch_motions(self.loaded, img0, img1, times)

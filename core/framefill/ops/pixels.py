@@ -39,7 +39,8 @@ def stack_on_canvas(channels: Sequence[np.ndarray], window: Box, canvas: Box, *,
     ``last_axis``), zero outside the window, NaN as 0 and +/-Inf as +/-``HALF_MAX``.
 
     The same values as ``np.stack([on_canvas(finite(c), window, canvas) for c in channels])``, in one
-    buffer written once.
+    buffer written once. Fills run its torch twin, ``tensor_pixels.stack_on_canvas_tensor``; this is
+    the reference it is tested against.
     """
     cx0, cy0, cx1, cy1 = canvas
     x0, y0, x1, y1 = window

@@ -28,6 +28,10 @@ Public functions with options have two spellings: ``backward_warp(image, flow,
 padding)``, the same code in a form ``torch.jit.script`` compiles (TorchScript
 rejects keyword-only parameters with defaults).
 
+:class:`PreparedFlow` is :func:`backward_warp` and :func:`backward_warp_nearest` for one
+flow that warps many stacks (every layer of a fill): its grid, whole-pixel mask and
+nearest indices are made once, and each warp gives the same values as the functions.
+
 Nothing here picks a device: every tensor made follows the flow's device. Base
 grids are rebuilt on each call (an ``arange``/``linspace`` of H and W values,
 noise next to the sampling), so no cache can leak state across devices.
@@ -48,9 +52,8 @@ __all__ = [
     "backward_warp_nearest",
     "backward_warp_script",
     "backward_warp_nearest_script",
+    "PreparedFlow",
     "rife_warp",
-    "warp_blend",
-    "warp_pick_nearest",
 ]
 
 # Where a flow points outside the image: "border" takes the nearest edge pixel
@@ -218,17 +221,59 @@ def backward_warp_nearest(image: torch.Tensor, flow: torch.Tensor, *, padding: s
     return backward_warp_nearest_script(image, flow, padding)
 
 
-def warp_blend(source0: torch.Tensor, source1: torch.Tensor, flow_t0: torch.Tensor, flow_t1: torch.Tensor,
-               mask: torch.Tensor) -> torch.Tensor:
-    """The in-between of two stacks of channels: ``warp(s0, f_t0) * mask + warp(s1, f_t1) * (1 - mask)``.
+class PreparedFlow:
+    """One flow made ready to warp many float32 stacks: :meth:`warp` equals :func:`backward_warp`
+    and :meth:`nearest` equals :func:`backward_warp_nearest` (border padding), value for value.
 
-    ``source0``/``source1``: B,C,H,W float; flows B,2,H,W in pixels; ``mask`` B,1,H,W
-    in [0, 1], the weight of source 0.
+    The sampling grid, the mask of whole-pixel flows and the nearest source indices are made
+    once here instead of on every call.
     """
-    return backward_warp(source0, flow_t0) * mask + backward_warp(source1, flow_t1) * (1.0 - mask)
 
+    def __init__(self, flow: torch.Tensor) -> None:
+        if flow.dim() != 4 or flow.shape[1] != 2 or not flow.is_floating_point():
+            raise ValueError("warp: flow must be a floating-point B,2,H,W tensor (x then y, in pixels)")
+        self.flow = torch.where(torch.isnan(flow), torch.zeros_like(flow), flow)
+        b, _, h, w = (int(n) for n in self.flow.shape)
+        self.shape = (b, h, w)
+        half_w = (w - 1.0) / 2.0 if w > 1 else 1.0
+        half_h = (h - 1.0) / 2.0 if h > 1 else 1.0
+        work = torch.float32
+        base_x = torch.linspace(-1.0, 1.0, w, dtype=work, device=flow.device).view(1, 1, 1, w)
+        base_y = torch.linspace(-1.0, 1.0, h, dtype=work, device=flow.device).view(1, 1, h, 1)
+        grid_x = base_x + self.flow[:, 0:1].to(work) / half_w
+        grid_y = base_y + self.flow[:, 1:2].to(work) / half_h
+        self.grid = torch.cat([grid_x.expand(b, 1, h, w), grid_y.expand(b, 1, h, w)], 1).permute(0, 2, 3, 1)
+        whole = (self.flow == torch.round(self.flow)).all(dim=1, keepdim=True)
+        self.whole = whole if bool(whole.any()) else None
+        self._index: torch.Tensor | None = None
 
-def warp_pick_nearest(source0: torch.Tensor, source1: torch.Tensor, flow_t0: torch.Tensor, flow_t1: torch.Tensor,
-                      pick0: torch.Tensor) -> torch.Tensor:
-    """ID-like channels: the nearest sample of source 0 where ``pick0``, else of source 1; never a blend."""
-    return torch.where(pick0, backward_warp_nearest(source0, flow_t0), backward_warp_nearest(source1, flow_t1))
+    def _check(self, image: torch.Tensor) -> None:
+        b, h, w = self.shape
+        if image.dim() != 4 or int(image.shape[0]) != b or int(image.shape[2]) != h or int(image.shape[3]) != w:
+            raise ValueError("warp: flow batch, height and width must equal the image's")
+
+    def index(self) -> torch.Tensor:
+        """Flat source index (B, 1, H*W) of the nearest pixel, border padding (made on first use)."""
+        if self._index is None:
+            b, h, w = self.shape
+            src_x, src_y = _source_coords(self.flow, h, w, _work_dtype(self.flow.dtype))
+            xi = torch.round(src_x).clamp(0, w - 1).to(torch.long)
+            yi = torch.round(src_y).clamp(0, h - 1).to(torch.long)
+            self._index = (yi * w + xi).view(b, 1, h * w)
+        return self._index
+
+    def nearest(self, image: torch.Tensor) -> torch.Tensor:
+        """The source pixel nearest to where the flow points, any dtype: :func:`backward_warp_nearest`."""
+        self._check(image)
+        b, c, h, w = (int(n) for n in image.shape)
+        return image.reshape(b, c, h * w).gather(2, self.index().expand(b, c, h * w)).view(b, c, h, w)
+
+    def warp(self, image: torch.Tensor) -> torch.Tensor:
+        """Bilinear, whole-pixel flows copied exactly: :func:`backward_warp` for a float32 ``image``."""
+        self._check(image)
+        if image.dtype != torch.float32:
+            return backward_warp(image, self.flow)
+        out = F.grid_sample(image, self.grid, mode="bilinear", padding_mode="border", align_corners=True)
+        if self.whole is not None:
+            out = torch.where(self.whole, self.nearest(image), out)
+        return out

@@ -34,11 +34,12 @@ from framefill.events import Event, Reporter, never_cancelled, null_reporter
 from framefill.frames import ExrImage, FramePattern, count_nonfinite, read_exr, write_exr
 from framefill.frames.exr import pixel_sha256, with_attributes
 from framefill.frames.raster import RasterFormat
-from framefill.models.interp import Interpolator
-from framefill.ops.cuts import CUT_THRESHOLD
-from framefill.ops.pixels import Box
+from framefill.models.interp import Interpolator, Motion
+from framefill.ops.cuts import CUT_THRESHOLD, cut_score
+from framefill.ops.pixels import Box, union_box
 from framefill.pipeline.engine import Made, OutputLedger, Pending, run_frames
-from framefill.pipeline.fill_frame import ProxyOf, apply_motion, make_proxy, pair_motion
+from framefill.pipeline.fill_ahead import AheadPair, MotionAhead
+from framefill.pipeline.fill_frame import ProxyOf, apply_motion, check_pair, make_proxy, pair_motion
 from framefill.pipeline.manifest import ManifestEntry
 from framefill.pipeline.model_choice import AUTO_MODEL, ModelChoice
 from framefill.pipeline.plan import FrameTask, plan_frames, recursive_sources
@@ -92,6 +93,8 @@ class FillOptions:
     auto_scale: float | None = None
     # A fused model's share of its first network's fill, recorded in each fill's recipe (None: one network).
     mix: float | None = None
+    # Direct fills per network run (`--batch`), recorded in each fill's recipe when over 1.
+    batch: int = 1
     extra_job: dict[str, Any] = field(default_factory=dict)
 
 
@@ -172,16 +175,19 @@ class FillResult:
 
 
 def interpolate_exr(img0: ExrImage, img1: ExrImage, t: float, interpolator: Interpolator, *,
-                    options: FillOptions, proxy_of: ProxyOf | None = None) -> tuple[ExrImage, dict[str, Any]]:
+                    options: FillOptions, proxy_of: ProxyOf | None = None,
+                    made: Motion | None = None) -> tuple[ExrImage, dict[str, Any]]:
     """One in-between EXR at time t, plus facts about it (cut score, whether held, QC features).
 
-    ``proxy_of`` gives a rendered frame's colour proxy made for an earlier gap (see ``pair_motion``).
+    ``proxy_of`` gives a rendered frame's colour proxy made for an earlier gap, ``made`` the
+    pair's motion made ahead in a batch (see ``pair_motion``).
 
     Raises:
         ExrError: the frames have different layouts or no beauty.
     """
     pair = pair_motion(img0, img1, t, interpolator, color=options.color, device=options.device,
-                       detect_cuts=options.detect_cuts, cut_threshold=options.cut_threshold, proxy_of=proxy_of)
+                       detect_cuts=options.detect_cuts, cut_threshold=options.cut_threshold, proxy_of=proxy_of,
+                       made=made)
     facts: dict[str, Any] = {}
     if pair.cut_score is not None:
         facts["cut_score"] = round(pair.cut_score, 4)
@@ -250,12 +256,15 @@ class _FillJob:
 
     ``damaged`` maps rendered frames whose file is damaged to why: they were
     planned as missing, so they are filled (or held) and listed for a real render.
+    ``ahead``: direct fills' motions are made a round of batches at a time
+    (:mod:`framefill.pipeline.fill_ahead`); None: each with ``interpolator`` when its frame is made.
     """
 
     stage = "fill"
 
     def __init__(self, rendered: dict[int, Path], output_pattern: str, interpolator: Interpolator,
-                 options: FillOptions, damaged: dict[int, str], formats: FrameFormats = FrameFormats()) -> None:
+                 options: FillOptions, damaged: dict[int, str], formats: FrameFormats = FrameFormats(),
+                 ahead: MotionAhead | None = None) -> None:
         self.rendered = rendered
         self.formats = formats
         self.raster_headers: dict[int, dict[str, Any]] = {}  # DPX header of each raster source read
@@ -265,9 +274,16 @@ class _FillJob:
         self.options = options
         self.damaged = damaged
         self.ledger = OutputLedger(output_pattern)
-        self.cache = _SourceCache(2 + options.cached_frames)
+        # Motions made ahead (batches, several devices): a round's sources and proxies stay decoded.
+        self.ahead = ahead
+        kept = 2 + options.cached_frames + (ahead.round_size + 1 if ahead is not None else 0)
+        self.cache = _SourceCache(kept)
         self._frame_of: dict[int, int] = {}  # id() of a decoded rendered frame in the cache -> its frame
-        self.proxies = _SourceCache(2 + options.cached_frames)  # colour proxies of rendered frames
+        self.proxies = _SourceCache(kept)  # colour proxies of rendered frames
+        self._batch_of: dict[int, int] = {}  # a planned direct fill's batch (see plan_batches)
+        self._batches: dict[int, list[FrameTask]] = {}
+        self._made: dict[int, Motion] = {}  # motions made ahead, until their frame is made
+        self._made_round: int | None = None  # the round of batches they belong to
         self.budget = frame_budget(options.frame_budget_bytes)
         self.nonfinite: dict[int, dict[str, int]] = {}  # NaN/Inf pixels per rendered frame read
         self._told: set[int] = set()  # frames whose NaN/Inf pixels were already warned about
@@ -287,6 +303,8 @@ class _FillJob:
                 recipe.update(model_choice="auto", rife_scale=o.auto_scale)
             if o.mix is not None:
                 recipe["mix"] = o.mix
+            if o.batch > 1 and task.frame in self._batch_of:  # a batched fill's bytes depend on its batch
+                recipe["batch"] = o.batch
             if o.extra_job.get("backend", "torch") != "torch":  # only then: torch fills made before still verify
                 recipe["backend"] = o.extra_job["backend"]
         return recipe
@@ -425,14 +443,58 @@ class _FillJob:
         proxy: np.ndarray = self.proxies.get((frame, canvas), lambda: make_proxy(image, canvas, self.options.color))
         return proxy
 
+    # -- motions made ahead: batches, several devices ----------------------------------
+    def _direct(self, task: FrameTask) -> bool:
+        """A fill made straight from its two sources (not bisected)."""
+        return task.kind == "fill" and task.source0 is not None and task.source1 is not None and (
+            self.options.mode == "direct" or task.source1 - task.source0 <= 2)
+
+    def plan_batches(self, tasks: Sequence[FrameTask]) -> None:
+        """Fix each direct fill's batch from the whole plan (see :mod:`framefill.pipeline.fill_ahead`)."""
+        if self.ahead is None:
+            return
+        self._batch_of = self.ahead.batch_of([t.frame for t in tasks if self._direct(t)])
+        by_frame = {t.frame: t for t in tasks}
+        for frame, batch in sorted(self._batch_of.items()):
+            self._batches.setdefault(batch, []).append(by_frame[frame])
+
+    def _ahead_pair(self, task: FrameTask) -> AheadPair | None:
+        """A fill's network input, or None where its own make says why (a cut, frames that cannot be blended)."""
+        assert task.source0 is not None and task.source1 is not None
+        img0, img1 = self._read(task.source0), self._read(task.source1)
+        try:
+            check_pair(img0, img1)
+        except ExrError:
+            return None
+        canvas = union_box(p.data_window for im in (img0, img1) for p in im.parts)
+        proxy0, proxy1 = self._proxy_of(img0, canvas), self._proxy_of(img1, canvas)
+        if self.options.detect_cuts and cut_score(proxy0, proxy1) > self.options.cut_threshold:
+            return None
+        return AheadPair(task.frame, proxy0, proxy1, task.t)
+
+    def _made_ahead(self, task: FrameTask) -> Motion | None:
+        """The fill's motion from its batch, making the motions of its whole round first when needed."""
+        if self.ahead is None or task.frame not in self._batch_of:
+            return None
+        devices = len(self.ahead.devices)
+        round_ = self._batch_of[task.frame] // devices
+        if round_ != self._made_round:  # (a fill across a cut has no motion: its round is not made again)
+            batches: dict[int, list[AheadPair]] = {}
+            for batch in range(round_ * devices, (round_ + 1) * devices):
+                pairs = [self._ahead_pair(t) for t in self._batches.get(batch, [])]
+                batches[batch] = [p for p in pairs if p is not None]
+            self._made = self.ahead.run(batches)  # every frame of earlier rounds is made or skipped by now
+            self._made_round = round_
+        return self._made.pop(task.frame, None)
+
     def _make_image(self, task: FrameTask) -> tuple[ExrImage, dict[str, Any]]:
         if task.kind == "hold":
             assert task.source0 is not None
             return self._read(task.source0), {}
         assert task.source0 is not None and task.source1 is not None
-        if self.options.mode == "direct" or task.source1 - task.source0 <= 2:
+        if self._direct(task):
             return interpolate_exr(self._read(task.source0), self._read(task.source1), task.t, self.interpolator,
-                                   options=self.options, proxy_of=self._proxy_of)
+                                   options=self.options, proxy_of=self._proxy_of, made=self._made_ahead(task))
         # Recursive: bisect the gap, each midpoint made from the previous pair.
         made: dict[int, ExrImage] = {}
         facts: dict[str, Any] = {}
@@ -573,6 +635,7 @@ def fill_sequence(
     options: FillOptions,
     report: Reporter = null_reporter,
     cancelled: Callable[[], bool] = never_cancelled,
+    ahead: MotionAhead | None = None,
 ) -> FillResult:
     """Write the complete range to ``output_pattern``.
 
@@ -582,6 +645,8 @@ def fill_sequence(
             itself only with ``options.in_place`` (then only gaps are written).
         frames: the output frames to produce (a farm chunk, or the whole range);
             None means first to last rendered frame.
+        ahead: make direct fills' motions in batches and/or over several devices
+            (``options.batch`` must be its batch size); None: one at a time with ``interpolator``.
     Raises:
         SequenceError: no rendered frames, an output that is the input, or a
             range of mostly held frames.
@@ -604,7 +669,10 @@ def fill_sequence(
     raster_formats: dict[int, RasterFormat] | None = {} if _frame_kind(input_pattern) != "exr" else None
     tasks, usable, damaged = _plan(wanted, rendered, frame_budget(options.frame_budget_bytes), raster_formats)
     formats = _formats(input_pattern, output_pattern, usable, raster_formats, report)
-    job = _FillJob(usable, output_pattern, interpolator, options, damaged, formats)
+    if (ahead.batch if ahead is not None else 1) != options.batch:
+        raise ValueError("fill_sequence: options.batch must be the batch size the motions are made in (ahead)")
+    job = _FillJob(usable, output_pattern, interpolator, options, damaged, formats, ahead)
+    job.plan_batches(tasks)
     manifest = job.ledger.manifest
     fields = dict(model=options.model_id, model_sha256=options.model_sha256, mode=options.mode,
                   device=options.device, input=str(input_pattern), **options.extra_job)
@@ -728,9 +796,10 @@ def run_fill(request: FillRequest, *, report: Reporter = null_reporter,
              cancelled: Callable[[], bool] = never_cancelled) -> FillResult:
     """Fill every missing frame the request asks for (default: first to last rendered frame).
 
-    Resolves the device, plans memory (RIFE's scale by frame width unless given;
-    a memory budget lowers it, warps fewer channels at once and keeps fewer
-    frames decoded, see :mod:`framefill.runtime.memory`; the plan is in
+    Resolves the devices (``all``: every GPU, the batches of fills spread over
+    them), plans memory (RIFE's scale by frame width unless given; a memory
+    budget lowers it, warps fewer channels at once and keeps fewer frames
+    decoded, see :mod:`framefill.runtime.memory`; the plan is in
     ``result.memory_plan``) and loads the network only when a frame needs it.
     """
     from dataclasses import asdict, replace
@@ -748,7 +817,8 @@ def run_fill(request: FillRequest, *, report: Reporter = null_reporter,
     from framefill.runtime.memory import plan_fill_memory
 
     r = request
-    spec = resolve_devices(r.device)[0]
+    specs = resolve_devices(r.device, spread=True)
+    spec = specs[0]
     if (note := device_note(r.device, spec)) is not None:
         report(Event("warning", stage="fill", message=note))
     determinism = configure_determinism()
@@ -778,18 +848,26 @@ def run_fill(request: FillRequest, *, report: Reporter = null_reporter,
     name, sha = model_identity(model, r.weights)
     runtime = interp_runtime(r.backend, name, spec.device, is_cuda=spec.is_cuda)
     # The network loads on the first frame that needs it: a rerun that only copies
-    # or skips frames never pays for torch and the weights.
-    interpolator = LazyInterpolator(name, lambda: load_interpolator(
-        model, weights=r.weights, device=spec.device, precision=spec.precision, scale=plan.scale,
-        backend=r.backend, mix=mix).model)
+    # or skips frames never pays for torch and the weights. One copy per device.
+    def loader(device: str) -> LazyInterpolator:
+        return LazyInterpolator(name, lambda: load_interpolator(
+            model, weights=r.weights, device=device, precision=spec.precision, scale=plan.scale,
+            backend=r.backend, mix=mix).model)
+
+    interpolator = loader(spec.device)
+    ahead = None
+    if r.batch > 1 or len(specs) > 1:
+        devices = [s.device for s in specs]
+        ahead = MotionAhead([interpolator, *(loader(d) for d in devices[1:])], devices, r.batch)
+        extra_job.update(batch=r.batch, devices=devices)
     options = FillOptions(
         model_id=name, model_sha256=sha, mode=r.mode, device=spec.device, detect_cuts=r.detect_cuts,
         color=color, channels_per_batch=plan.channels_per_batch, cached_frames=plan.cached_frames,
         frame_budget_bytes=r.memory_budget_bytes, in_place=r.in_place,
-        auto_scale=plan.scale if r.model == AUTO_MODEL else None, mix=mix,
+        auto_scale=plan.scale if r.model == AUTO_MODEL else None, mix=mix, batch=r.batch,
         extra_job={"precision": spec.precision, "rife_scale": plan.scale, "determinism": determinism,
                    "bit_identical": not spec.is_cuda, **runtime, **extra_job},
     )
     result = fill_sequence(r.input_pattern, r.output_pattern, frames=r.frames, interpolator=interpolator,
-                           options=options, report=report, cancelled=cancelled)
+                           options=options, report=report, cancelled=cancelled, ahead=ahead)
     return replace(result, memory_plan=asdict(plan))

@@ -26,7 +26,7 @@ from framefill.frames import ExrImage, ExrPart
 from framefill.frames.channels import channel_kind, find_beauty
 from framefill.models.interp import Interpolator, Motion
 from framefill.ops.cuts import CUT_THRESHOLD, cut_score
-from framefill.ops.pixels import Box, cast_like, stack_on_canvas, union_box
+from framefill.ops.pixels import Box, union_box
 
 __all__ = ["PairMotion", "pair_motion", "make_proxy", "apply_motion", "check_pair", "beauty_channels",
            "stack_channels"]
@@ -53,10 +53,12 @@ def beauty_channels(image: ExrImage) -> tuple[ExrPart, tuple[str, str, str]]:
 
 def make_proxy(image: ExrImage, canvas: Box, color: ColorSetup) -> np.ndarray:
     """The frame's beauty on ``canvas`` in the network's colour space: what the network sees."""
+    from framefill.ops.tensor_pixels import stack_on_canvas_tensor
+
     index, rgb = _beauty(image)
     part = image.parts[index]
-    linear = stack_on_canvas([part.channels[ch] for ch in rgb], part.data_window, canvas, last_axis=True)
-    return to_network(linear, color)
+    linear = stack_on_canvas_tensor([part.channels[ch] for ch in rgb], part.data_window, canvas, "cpu")
+    return to_network(linear.permute(1, 2, 0).contiguous().numpy(), color)  # OCIO runs on the host
 
 
 def _to_tensor(array: np.ndarray, device: str) -> Any:
@@ -94,11 +96,10 @@ def check_pair(img0: ExrImage, img1: ExrImage) -> None:
 
 
 def stack_channels(part: ExrPart, names: Sequence[str], canvas: Box, device: Any) -> Any:
-    """Channels of ``part`` as one 1,C,H,W float32 tensor on ``canvas`` (NaN/Inf made finite) on ``device``."""
-    import torch
+    """Channels of ``part`` as one 1,C,H,W float32 tensor on ``canvas`` (NaN/Inf made finite), made on ``device``."""
+    from framefill.ops.tensor_pixels import stack_on_canvas_tensor
 
-    return torch.from_numpy(stack_on_canvas([part.channels[n] for n in names], part.data_window, canvas))[None].to(
-        device)
+    return stack_on_canvas_tensor([part.channels[n] for n in names], part.data_window, canvas, device)[None]
 
 
 def apply_motion(img0: ExrImage, img1: ExrImage, motion: Motion, *, canvas: Box,
@@ -109,11 +110,17 @@ def apply_motion(img0: ExrImage, img1: ExrImage, motion: Motion, *, canvas: Box,
     (an ensemble's motion: the weighted sum of its members' blends, :meth:`Motion.blend`)
     in float32, then cast back to the channel's type. ID-like channels: the
     nearest sample of source 0 where mask >= 0.5, else of source 1.
+
+    Every step runs on the motion's device: the channels cross to it once as stored and
+    come back once, cast (:mod:`framefill.ops.tensor_pixels`).
     """
-    from framefill.ops.warp import warp_pick_nearest
+    import torch
+
+    from framefill.ops.tensor_pixels import stored_from_tensor
 
     device = motion.mask.device
     pick0 = motion.mask >= 0.5
+    near0, near1 = motion.prepared
     cx0, cy0, _, _ = canvas
     parts = []
     for p0, p1 in zip(img0.parts, img1.parts, strict=True):
@@ -124,14 +131,13 @@ def apply_motion(img0: ExrImage, img1: ExrImage, motion: Motion, *, canvas: Box,
         smooth = [n for n in names if channel_kind(n) != "id"]
         for start in range(0, len(smooth), channels_per_batch):
             batch = smooth[start : start + channels_per_batch]
-            stacks = (stack_channels(p0, batch, canvas, device), stack_channels(p1, batch, canvas, device))
-            blended = motion.blend(*stacks)[0].cpu().numpy()
+            blended = motion.blend(stack_channels(p0, batch, canvas, device), stack_channels(p1, batch, canvas, device))
             for i, name in enumerate(batch):
-                out[name] = cast_like(blended[i, rows, cols], p0.channels[name].dtype)
+                out[name] = stored_from_tensor(blended[0, i, rows, cols], p0.channels[name].dtype)
         for name in (n for n in names if channel_kind(n) == "id"):
-            ids = (stack_channels(p0, [name], canvas, device), stack_channels(p1, [name], canvas, device))
-            chosen = warp_pick_nearest(*ids, motion.flow_t0, motion.flow_t1, pick0)
-            out[name] = cast_like(chosen[0, 0, rows, cols].cpu().numpy(), p0.channels[name].dtype)
+            ids0, ids1 = stack_channels(p0, [name], canvas, device), stack_channels(p1, [name], canvas, device)
+            chosen = torch.where(pick0, near0.nearest(ids0), near1.nearest(ids1))
+            out[name] = stored_from_tensor(chosen[0, 0, rows, cols], p0.channels[name].dtype)
         header = dict(p0.header)
         header["dataWindow"] = (np.array([ox0, oy0], dtype=np.int32), np.array([ox1, oy1], dtype=np.int32))
         parts.append(ExrPart(name=p0.name, channels={n: out[n] for n in names}, header=header, linear=set(p0.linear)))
@@ -164,11 +170,13 @@ ProxyOf = Callable[[ExrImage, Box], np.ndarray]
 
 def pair_motion(img0: ExrImage, img1: ExrImage, t: float, interpolator: Interpolator, *, color: ColorSetup,
                 device: str, detect_cuts: bool = True, cut_threshold: float = CUT_THRESHOLD,
-                proxy_of: ProxyOf | None = None) -> PairMotion:
+                proxy_of: ProxyOf | None = None, made: Motion | None = None) -> PairMotion:
     """The motion at ``t`` between two decoded frames (or a detected cut).
 
     ``proxy_of(image, canvas)`` may give a frame's colour proxy made earlier (a rendered
     frame borders two gaps: its proxy is made once); it must equal what this function makes.
+    ``made``: the pair's motion made ahead, in a batch (:mod:`framefill.pipeline.fill_ahead`);
+    the interpolator is then not run.
 
     Raises:
         ExrError: the frames have different layouts or sizes, or no beauty.
@@ -182,5 +190,5 @@ def pair_motion(img0: ExrImage, img1: ExrImage, t: float, interpolator: Interpol
         score = cut_score(proxy0, proxy1)
         if score > cut_threshold:
             return PairMotion(canvas, proxy0, proxy1, None, score)
-    motion = interpolator.motion(_to_tensor(proxy0, device), _to_tensor(proxy1, device), t)
+    motion = made or interpolator.motion(_to_tensor(proxy0, device), _to_tensor(proxy1, device), t)
     return PairMotion(canvas, proxy0, proxy1, motion, score)

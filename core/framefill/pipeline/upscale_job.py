@@ -294,7 +294,7 @@ def run_upscale(request: UpscaleRequest, *, report: Reporter = null_reporter,
     from framefill.models.registry import DEFAULT_UPSCALE_MODEL
     from framefill.ops.resample import plan_output_size
     from framefill.pipeline.job_color import job_color
-    from framefill.runtime.device import configure_determinism, device_note, resolve_devices
+    from framefill.runtime.device import configure_determinism, cpu_has_bf16, device_note, resolve_devices
 
     r = request
     plan_output_size(16, 16, scale=r.scale, size=r.size, aspect="stretch")  # validates scale/size early
@@ -310,6 +310,10 @@ def run_upscale(request: UpscaleRequest, *, report: Reporter = null_reporter,
         raise InputError(f"--precision bf16: {loaded.name} runs in fp32 only (DAT and lanczos); use --precision "
                          "auto, or a Real-ESRGAN model")
     precision = wanted if half_ok and (spec.is_cuda or wanted == "bf16") else "fp32"
+    if precision == "bf16" and not spec.is_cuda and not cpu_has_bf16():
+        report(Event("warning", stage="upscale", message=(
+            "--precision bf16: this CPU has no bfloat16 instructions (avx512_bf16 or AMX), so bf16 runs "
+            "emulated, about 10x slower than fp32 (measured on an AVX2 CPU); use --precision auto")))
     first = None if r.is_video else next(iter(FramePattern.parse(r.input_path).scan().values()), None)
     color = job_color(r, Path(first) if first is not None else None, stage="upscale", report=report)
     options = UpscaleOptions(

@@ -12,10 +12,11 @@ import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from framefill.color import set_color_threads
 from framefill.errors import DeviceError, InputError
 
 __all__ = ["DeviceSpec", "parse_device", "resolve_devices", "device_note", "configure_determinism", "thread_count",
-           "set_exr_threads", "Precision", "THREADS_ENV", "MAX_THREADS"]
+           "set_exr_threads", "cpu_has_bf16", "Precision", "THREADS_ENV", "MAX_THREADS"]
 
 THREADS_ENV = "FRAMEFILL_THREADS"
 # torch crashed (SIGSEGV) with FRAMEFILL_THREADS=99999 after a frame: a thread pool
@@ -54,17 +55,19 @@ def parse_device(text: str) -> str:
     return text
 
 
-def resolve_devices(text: str, *, precision: Precision | Literal["auto"] = "auto") -> list[DeviceSpec]:
-    """Turn a --device value into the concrete device a job runs on (a list of one, for now).
+def resolve_devices(text: str, *, precision: Precision | Literal["auto"] = "auto",
+                    spread: bool = False) -> list[DeviceSpec]:
+    """Turn a --device value into the concrete devices a job runs on.
 
-    ``all`` means every CUDA device; a job runs on one device, so it resolves
-    only where that is exactly one: the one GPU, or the CPU on a machine
-    without CUDA. Precision ``auto`` is fp32 on the CPU and fp16 on CUDA (the
-    published RIFE and Real-ESRGAN fp16 paths); bf16 is opt-in.
+    ``all`` means every CUDA device: all of them for a job that ``spread`` s its frames
+    over devices (a sequence fill), else only where that is exactly one; on a machine
+    without CUDA it is the CPU (:func:`device_note` says so). Precision ``auto`` is fp32
+    on the CPU and fp16 on CUDA (the published RIFE and Real-ESRGAN fp16 paths); bf16 is
+    opt-in.
 
     Raises:
         DeviceError: CUDA asked for but absent, an index out of range, ``all``
-            on a machine with several GPUs, or fp16/bf16 on the CPU.
+            on a machine with several GPUs for a job that runs on one, or fp16/bf16 on the CPU.
     """
     import torch
 
@@ -75,13 +78,13 @@ def resolve_devices(text: str, *, precision: Precision | Literal["auto"] = "auto
     elif text == "cpu":
         names = ["cpu"]
     elif text == "all":
-        if count > 1:
+        if count > 1 and not spread:
             choices = ", ".join(f"cuda:{i}" for i in range(count))
             raise DeviceError(
-                f"--device all would use {count} GPUs, but a job runs on one device today; "
-                f"pick one: {choices} (or split the frames across jobs, one per GPU)"
+                f"--device all would use {count} GPUs, but this job runs on one device (only `framefill "
+                f"interpolate` on a frame sequence spreads over GPUs); pick one: {choices}"
             )
-        names = ["cuda:0"] if count == 1 else ["cpu"]
+        names = [f"cuda:{i}" for i in range(count)] if count else ["cpu"]
     else:
         index = int(text.split(":")[1]) if ":" in text else 0
         if index >= count:
@@ -98,6 +101,13 @@ def resolve_devices(text: str, *, precision: Precision | Literal["auto"] = "auto
     return out
 
 
+def cpu_has_bf16() -> bool:
+    """Whether this CPU computes bfloat16 natively (oneDNN: avx512_bf16 or AMX); elsewhere it is emulated."""
+    import torch
+
+    return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+
+
 def device_note(text: str, spec: DeviceSpec) -> str | None:
     """The one line to tell the user when ``--device all`` found no GPU and the job runs on the CPU."""
     if parse_device(text) == "all" and spec.device == "cpu":
@@ -111,7 +121,8 @@ def configure_determinism() -> dict[str, Any]:
     On the CPU, torch's kernels are deterministic for a fixed thread count, so the
     count is pinned (``FRAMEFILL_THREADS`` or the machine's cores). On CUDA,
     cuDNN autotuning is turned off and deterministic algorithms are requested.
-    OpenEXR encodes and decodes with as many threads (:func:`set_exr_threads`).
+    OpenEXR encodes and decodes with as many threads (:func:`set_exr_threads`), and
+    large OCIO transforms are split over them (:func:`framefill.color.set_color_threads`).
 
     Raises:
         InputError: ``FRAMEFILL_THREADS`` is not a whole number in range (see :func:`thread_count`).
@@ -121,6 +132,7 @@ def configure_determinism() -> dict[str, Any]:
     threads = thread_count()
     torch.set_num_threads(threads)
     set_exr_threads(threads)
+    set_color_threads(threads)
     torch.backends.cudnn.benchmark = False
     torch.backends.cudnn.deterministic = True
     os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")

@@ -1,0 +1,53 @@
+"""The pixel steps of :mod:`.pixels` as torch ops on the job's device.
+
+A fill uploads each decoded channel once, in its stored type (half floats cross to
+a GPU at half the bytes), places it on the canvas and makes it finite there, and
+brings back each filled channel already cast to its stored type: pixels cross to
+the host once each way. The values equal the numpy functions' exactly
+(``tests/unit/test_tensor_pixels.py``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import torch
+
+from framefill.ops.pixels import HALF_MAX, Box, cast_like
+
+__all__ = ["stack_on_canvas_tensor", "stored_from_tensor"]
+
+
+def _upload(channel: np.ndarray, device: Any) -> torch.Tensor:
+    """A channel on ``device`` as float32; float16/float32 cross as they are stored."""
+    if channel.dtype in (np.float16, np.float32):
+        if not channel.flags.writeable:  # torch wraps only writable memory (it never writes here)
+            channel = channel.copy()
+        return torch.from_numpy(np.ascontiguousarray(channel)).to(device).float()
+    return torch.from_numpy(np.asarray(channel, dtype=np.float32)).to(device)  # IDs: numpy's conversion
+
+
+def stack_on_canvas_tensor(channels: Sequence[np.ndarray], window: Box, canvas: Box, device: Any) -> torch.Tensor:
+    """:func:`~framefill.ops.pixels.stack_on_canvas` on ``device``: C,H,W float32 over ``canvas``,
+    zero outside ``window``, NaN as 0 and +/-Inf as +/-``HALF_MAX``."""
+    cx0, cy0, cx1, cy1 = canvas
+    x0, y0, x1, y1 = window
+    shape = (len(channels), cy1 - cy0 + 1, cx1 - cx0 + 1)
+    # Every value is written when the window covers the canvas; else the rest is 0.
+    out = (torch.empty if window == canvas else torch.zeros)(shape, dtype=torch.float32, device=device)
+    rows, cols = slice(y0 - cy0, y1 - cy0 + 1), slice(x0 - cx0, x1 - cx0 + 1)
+    for i, channel in enumerate(channels):
+        out[i, rows, cols] = _upload(channel, device)
+    return out.nan_to_num_(nan=0.0, posinf=HALF_MAX, neginf=-HALF_MAX)
+
+
+def stored_from_tensor(values: torch.Tensor, dtype: np.dtype) -> np.ndarray:
+    """:func:`~framefill.ops.pixels.cast_like` for float32 work values on any device: a host array of
+    ``dtype``. float16 is clipped to half's finite range and cast on the device (NaN stays NaN)."""
+    if dtype == np.float16:
+        return values.clamp(-HALF_MAX, HALF_MAX).to(torch.float16).cpu().numpy()
+    if dtype == np.float32:
+        return values.to(torch.float32).cpu().numpy()
+    return cast_like(values.cpu().numpy(), dtype)

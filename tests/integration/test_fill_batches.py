@@ -1,0 +1,181 @@
+"""`framefill interpolate --batch N` and `--device all`: direct fills' motions made in batches, the batches
+spread over devices (pipeline/fill_ahead.py). A fill's batch is fixed by the plan, so reruns, resumed runs
+and runs over more devices write the same bytes; batched motions equal single ones within float rounding."""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+from framefill import api
+from framefill.cli import _attach_subcommands, cli
+from framefill.errors import CancelledError, RequestError
+from framefill.frames import read_exr
+from framefill.models.ensemble import mix_motions
+from framefill.models.interp import batch_motions
+from framefill.models.loading import load_interpolator
+from framefill.pipeline.fill import FillOptions, fill_sequence
+from framefill.pipeline.fill_ahead import MotionAhead
+from framefill.pipeline.manifest import Manifest
+from framefill.requests import FillRequest
+from synthetic_shot import write_shot
+
+pytestmark = pytest.mark.weights
+
+KEYS = (1, 3, 5, 7, 9, 11, 13)
+ALL = tuple(range(1, 14))
+FILLS = (2, 4, 6, 8, 10, 12)
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory):
+    return write_shot(tmp_path_factory.mktemp("batches") / "keys", KEYS, bg_speed=2, fg_speed=3)
+
+
+def _bytes(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(folder.glob("shot.*.exr"))}
+
+
+def _pair(batch: int) -> tuple[torch.Tensor, torch.Tensor]:
+    gen = torch.Generator().manual_seed(7)
+    img0 = torch.rand(batch, 3, 96, 160, generator=gen)
+    return img0, torch.roll(img0, (2, 5), (2, 3))
+
+
+@pytest.mark.parametrize("model", ["rife-4", "rife-hdv3"])
+def test_a_batched_motion_equals_the_pair_s_own_within_float_rounding(model):
+    interpolator = load_interpolator(model, device="cpu", scale=1.0).model
+    img0, img1 = _pair(3)
+    times = [0.5, 0.25, 0.5] if model == "rife-4" else [0.5, 0.5, 0.5]
+    batched = batch_motions(interpolator, img0, img1, times)
+    for i, t in enumerate(times):
+        alone = interpolator.motion(img0[i : i + 1], img1[i : i + 1], t)
+        for name in ("flow_t0", "flow_t1", "mask"):
+            diff = (getattr(batched[i], name) - getattr(alone, name)).abs().max().item()
+            assert diff <= (0.01 if name != "mask" else 1e-3), (model, i, name, diff)  # px / weight
+    fused = load_interpolator("rife-4+hdv3", device="cpu", scale=1.0, mix=0.75).model
+    members = [batch_motions(m, img0, img1, [0.5] * 3) for m in (fused.first, fused.second)]
+    for got, a, b in zip(batch_motions(fused, img0, img1, [0.5] * 3), *members, strict=True):
+        assert torch.equal(got.mask, mix_motions(a, b, 0.75).mask)
+
+
+def test_batches_record_their_size_and_reruns_and_resumed_runs_write_the_same_bytes(rendered, tmp_path):
+    api.fill_shot(FillRequest(rendered, str(tmp_path / "a" / "shot.####.exr"), frames=ALL, device="cpu",
+                              model="rife-4", batch=4))
+    api.fill_shot(FillRequest(rendered, str(tmp_path / "b" / "shot.####.exr"), frames=ALL, device="cpu",
+                              model="rife-4", batch=4))
+    single = api.fill_shot(FillRequest(rendered, str(tmp_path / "one" / "shot.####.exr"), frames=ALL,
+                                       device="cpu", model="rife-4"))
+    assert single.count("filled") == len(FILLS)
+    reference = _bytes(tmp_path / "a")
+    assert reference == _bytes(tmp_path / "b") and len(reference) == len(ALL)
+    # Interrupted inside the first batch (fills 2 and 4 of 2, 4, 6, 8 written, 6 not), then resumed: the
+    # remaining fills are made in the same batch as before, so the bytes are the same.
+    done: list[int] = []
+    request = FillRequest(rendered, str(tmp_path / "c" / "shot.####.exr"), frames=ALL, device="cpu",
+                          model="rife-4", batch=4)
+    with pytest.raises(CancelledError):
+        api.fill_shot(request, report=lambda e: done.append(e.frame) if e.kind == "frame" else None,
+                      cancelled=lambda: len(done) >= 4)
+    written = sorted(_bytes(tmp_path / "c"))
+    assert "shot.0004.exr" in written and "shot.0006.exr" not in written
+    resumed = api.fill_shot(request)
+    assert resumed.count("skipped") == len(written) and _bytes(tmp_path / "c") == reference
+    # A batch's fills match the one-at-a-time fills within float rounding, and say their batch.
+    one = _bytes(tmp_path / "one")
+    assert [n for n in reference if reference[n] == one[n]] == [f"shot.{f:04d}.exr" for f in KEYS]
+    for frame in FILLS:
+        a, b = (read_exr(tmp_path / d / f"shot.{frame:04d}.exr").parts[0].channels["R"].astype(np.float32)
+                for d in ("a", "one"))
+        diff = np.abs(a - b) / np.maximum(1.0, np.abs(b))  # relative above 1.0: the shot has a 50.0 highlight
+        assert diff.max() < 0.02 and diff.mean() < 1e-4, (frame, diff.max(), diff.mean())
+    entries = Manifest(str(tmp_path / "a" / "shot.####.exr")).entries()
+    assert [f for f in ALL if entries[f].recipe.get("batch") == 4] == list(FILLS)
+    job = next(iter(json.loads((tmp_path / "a" / "framefill.manifest.json").read_text())["sequences"].values()))
+    assert (job["job"]["batch"], job["job"]["devices"]) == (4, ["cpu"])
+    # A rerun at another batch size remakes the fills (their recipe changed) and keeps the renders.
+    again = api.fill_shot(FillRequest(rendered, str(tmp_path / "a" / "shot.####.exr"), frames=ALL, device="cpu",
+                                      model="rife-4", batch=2))
+    assert again.count("filled") == len(FILLS) and again.count("skipped") == len(KEYS)
+
+
+class _Counting:
+    """An interpolator that records the threads its batches ran on."""
+
+    def __init__(self, inner, seen: list) -> None:
+        self.inner, self.seen, self.name = inner, seen, inner.name
+
+    def motion(self, img0, img1, t):
+        self.seen.append((threading.current_thread().name, 1))
+        return self.inner.motion(img0, img1, t)
+
+    def motions(self, img0, img1, times):
+        self.seen.append((threading.current_thread().name, len(times)))
+        return self.inner.motions(img0, img1, times)
+
+
+@pytest.mark.parametrize("batch", [1, 2])
+def test_batches_spread_over_two_devices_write_the_bytes_of_one(rendered, tmp_path, batch):
+    """Two CPU "devices" (one interpolator each, one thread each) against one: the same files."""
+    runs = {}
+    for devices in (["cpu"], ["cpu", "cpu"]):
+        seen: list[list] = [[] for _ in devices]
+        interpolators = [_Counting(load_interpolator("rife-4", device="cpu", scale=1.0).model, mine)
+                         for mine in seen]
+        out = tmp_path / f"{batch}-{len(devices)}"
+        fill_sequence(rendered, str(out / "shot.####.exr"), frames=ALL, interpolator=interpolators[0],
+                      options=FillOptions(model_id="rife-4", batch=batch),
+                      ahead=MotionAhead(interpolators, devices, batch))
+        runs[len(devices)] = _bytes(out)
+        sizes = [[n for _, n in mine] for mine in seen]
+        # Batch k on device k mod 2: fills 2,4 | 6,8 | 10,12 at batch 2 (the last round has one batch).
+        expect = {1: {1: [[1] * 6], 2: [[1] * 3, [1] * 3]}, 2: {1: [[2, 2, 2]], 2: [[2, 2], [2]]}}
+        assert sizes == expect[batch][len(devices)]
+        on_threads = [name.startswith("framefill-device") for mine in seen for name, _ in mine]
+        assert any(on_threads) == (len(devices) == 2)
+    assert runs[1] == runs[2] and len(runs[1]) == len(ALL)
+
+
+def test_a_fill_across_a_cut_leaves_its_batch_and_the_round_runs_once(tmp_path):
+    """Key 7 is another shot (flipped and darkened): fills 6 and 8 straddle cuts and are held; the
+    batches keep the rest, and each round of batches runs once."""
+    from framefill.frames import write_exr
+    from synthetic_shot import frame_image
+
+    (tmp_path / "keys").mkdir()
+    for frame in KEYS:
+        image = frame_image(frame, bg_speed=2, fg_speed=3)
+        if frame == 7:
+            for name in "RGB":
+                c = image.parts[0].channels[name]
+                image.parts[0].channels[name] = np.ascontiguousarray(np.flipud(np.fliplr(c)) * 0.3).astype(c.dtype)
+        write_exr(tmp_path / "keys" / f"shot.{frame:04d}.exr", image)
+    seen: list = []
+    interpolator = _Counting(load_interpolator("rife-4", device="cpu", scale=1.0).model, seen)
+    result = fill_sequence(str(tmp_path / "keys" / "shot.####.exr"), str(tmp_path / "out" / "shot.####.exr"),
+                           frames=ALL, interpolator=interpolator, options=FillOptions(model_id="rife-4", batch=4),
+                           ahead=MotionAhead([interpolator], ["cpu"], 4))
+    assert {o.frame: o.status for o in result.frames if o.status != "copied"} == {
+        2: "filled", 4: "filled", 6: "held", 8: "held", 10: "filled", 12: "filled"}
+    assert [n for _, n in seen] == [2, 2]  # batch 2,4,6,8 without 6 and 8; batch 10,12
+
+
+def test_a_batch_out_of_range_is_refused_in_one_line(rendered, tmp_path):
+    for batch in (0, 65):
+        with pytest.raises(RequestError, match="^batch must be"):
+            FillRequest(rendered, str(tmp_path / "o" / "shot.####.exr"), batch=batch)
+    _attach_subcommands()
+    result = CliRunner().invoke(cli, ["interpolate", rendered, "--out", str(tmp_path / "o" / "shot.####.exr"),
+                                      "--batch", "0"])
+    assert result.exit_code == 2
+    assert result.output.strip().splitlines() == ["framefill: error: --batch must be a whole number >= 1, got 0"]
+    video = tmp_path / "in.mp4"
+    video.write_bytes(b"")
+    result = CliRunner().invoke(cli, ["interpolate", str(video), "--out", str(tmp_path / "out.mp4"), "--fps", "48",
+                                      "--batch", "2"])
+    assert result.exit_code == 2 and "--batch applies to frame sequences" in result.output
