@@ -20,6 +20,7 @@ import json
 import shutil
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -95,6 +96,9 @@ class FillOptions:
     mix: float | None = None
     # Direct fills per network run (`--batch`), recorded in each fill's recipe when over 1.
     batch: int = 1
+    # Decode the next rendered frame the plan needs on a reader thread while this frame is made
+    # (one decoded frame more in memory; off under --memory-budget).
+    read_ahead: bool = True
     extra_job: dict[str, Any] = field(default_factory=dict)
 
 
@@ -284,6 +288,10 @@ class _FillJob:
         self._batches: dict[int, list[FrameTask]] = {}
         self._made: dict[int, Motion] = {}  # motions made ahead, until their frame is made
         self._made_round: int | None = None  # the round of batches they belong to
+        self._reads: list[int] = []  # rendered frames in the order the plan first decodes them (see plan)
+        self._read_index: dict[int, int] = {}
+        self._reader: ThreadPoolExecutor | None = None
+        self._read_ahead: tuple[int, Future[tuple[ExrImage, dict[str, int]]]] | None = None
         self.budget = frame_budget(options.frame_budget_bytes)
         self.nonfinite: dict[int, dict[str, int]] = {}  # NaN/Inf pixels per rendered frame read
         self._told: set[int] = set()  # frames whose NaN/Inf pixels were already warned about
@@ -416,16 +424,24 @@ class _FillJob:
             header["dpx:Transfer"] = ("string", "Printing density")
         return write_raster(out_path, image_to_linear(image, target.channels), target, attributes=header)
 
+    def _decode(self, frame: int) -> tuple[ExrImage, dict[str, int]]:
+        """A rendered frame decoded, and its NaN/Inf counts per channel (on the reader thread too)."""
+        if self.formats.source is not None:
+            from framefill.frames.raster import raster_to_image, read_raster
+
+            raster = read_raster(self.rendered[frame])
+            self.raster_headers[frame] = raster.attributes
+            return raster_to_image(raster), {}
+        image = read_exr(self.rendered[frame], memory_budget_bytes=self.budget)
+        return image, count_nonfinite(image)
+
     def _read(self, frame: int) -> ExrImage:
         def load() -> ExrImage:
-            if self.formats.source is not None:
-                from framefill.frames.raster import raster_to_image, read_raster
-
-                raster = read_raster(self.rendered[frame])
-                self.raster_headers[frame] = raster.attributes
-                return raster_to_image(raster)
-            image = read_exr(self.rendered[frame], memory_budget_bytes=self.budget)
-            counts = count_nonfinite(image)
+            if self._read_ahead is not None and self._read_ahead[0] == frame:
+                image, counts = self._read_ahead[1].result()  # a decode error is raised here, at its frame
+                self._read_ahead = None
+            else:
+                image, counts = self._decode(frame)
             if counts:
                 self.nonfinite[frame] = counts
             return image
@@ -433,6 +449,36 @@ class _FillJob:
         image: ExrImage = self.cache.get(("src", frame), load)
         self._frame_of[id(image)] = frame
         return image
+
+    def _decodes(self, task: FrameTask) -> bool:
+        """Whether making ``task`` decodes its sources (a plain copy copies bytes)."""
+        return task.kind != "copy" or self.formats.convert
+
+    def _start_read_ahead(self, task: FrameTask) -> None:
+        """Decode, on the reader thread, the first rendered frame the plan needs after ``task``'s own
+        (decoded already) that is not decoded yet: one at a time, one decoded frame more in memory."""
+        if not self.options.read_ahead:
+            return
+        places = [self._read_index[s] for s in _sources(task) if s in self._read_index]
+        if not places:
+            return
+        if self._read_ahead is not None:
+            if self._read_index.get(self._read_ahead[0], -1) >= min(places):
+                return  # one of this frame's sources, or still ahead of them
+            self._read_ahead = None  # passed by (the frames that needed it were skipped): dropped
+        for frame in self._reads[max(places) + 1 : max(places) + 3]:
+            if self.cache.peek(("src", frame)) is None:
+                if self._reader is None:
+                    self._reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="framefill-reader")
+                self._read_ahead = (frame, self._reader.submit(self._decode, frame))
+                return
+
+    def close(self) -> None:
+        """Stop the reader thread (a decode in flight finishes on its own)."""
+        if self._reader is not None:
+            self._reader.shutdown(wait=False, cancel_futures=True)
+            self._reader = None
+        self._read_ahead = None
 
     def _proxy_of(self, image: ExrImage, canvas: Box) -> np.ndarray:
         """A rendered frame's colour proxy, made once while the frame stays decoded (it borders two
@@ -449,8 +495,12 @@ class _FillJob:
         return task.kind == "fill" and task.source0 is not None and task.source1 is not None and (
             self.options.mode == "direct" or task.source1 - task.source0 <= 2)
 
-    def plan_batches(self, tasks: Sequence[FrameTask]) -> None:
-        """Fix each direct fill's batch from the whole plan (see :mod:`framefill.pipeline.fill_ahead`)."""
+    def plan(self, tasks: Sequence[FrameTask]) -> None:
+        """Learn the whole plan: the order rendered frames are first decoded in (for reading ahead), and
+        each direct fill's batch (see :mod:`framefill.pipeline.fill_ahead`)."""
+        decoded = (s for t in tasks if self._decodes(t) for s in _sources(t))
+        self._reads = list(dict.fromkeys(decoded))
+        self._read_index = {frame: i for i, frame in enumerate(self._reads)}
         if self.ahead is None:
             return
         self._batch_of = self.ahead.batch_of([t.frame for t in tasks if self._direct(t)])
@@ -459,12 +509,13 @@ class _FillJob:
             self._batches.setdefault(batch, []).append(by_frame[frame])
 
     def _ahead_pair(self, task: FrameTask) -> AheadPair | None:
-        """A fill's network input, or None where its own make says why (a cut, frames that cannot be blended)."""
+        """A fill's network input, or None where its own make says why (a cut, frames that cannot be read
+        or blended)."""
         assert task.source0 is not None and task.source1 is not None
-        img0, img1 = self._read(task.source0), self._read(task.source1)
         try:
+            img0, img1 = self._read(task.source0), self._read(task.source1)
             check_pair(img0, img1)
-        except ExrError:
+        except ExrError:  # its own frame reads it again and stops there
             return None
         canvas = union_box(p.data_window for im in (img0, img1) for p in im.parts)
         proxy0, proxy1 = self._proxy_of(img0, canvas), self._proxy_of(img1, canvas)
@@ -492,6 +543,9 @@ class _FillJob:
             assert task.source0 is not None
             return self._read(task.source0), {}
         assert task.source0 is not None and task.source1 is not None
+        for source in (task.source0, task.source1):
+            self._read(source)
+        self._start_read_ahead(task)  # the next frame's render decodes while this one is made
         if self._direct(task):
             return interpolate_exr(self._read(task.source0), self._read(task.source1), task.t, self.interpolator,
                                    options=self.options, proxy_of=self._proxy_of, made=self._made_ahead(task))
@@ -672,13 +726,16 @@ def fill_sequence(
     if (ahead.batch if ahead is not None else 1) != options.batch:
         raise ValueError("fill_sequence: options.batch must be the batch size the motions are made in (ahead)")
     job = _FillJob(usable, output_pattern, interpolator, options, damaged, formats, ahead)
-    job.plan_batches(tasks)
+    job.plan(tasks)
     manifest = job.ledger.manifest
     fields = dict(model=options.model_id, model_sha256=options.model_sha256, mode=options.mode,
                   device=options.device, input=str(input_pattern), **options.extra_job)
-    run = run_frames(tasks, job, manifest=manifest, report=report, cancelled=cancelled,
-                     start_message=f"filling {len(tasks)} frame(s) of {output_pattern}", device=options.device,
-                     checkpoint=lambda: manifest.publish(**fields))
+    try:
+        run = run_frames(tasks, job, manifest=manifest, report=report, cancelled=cancelled,
+                         start_message=f"filling {len(tasks)} frame(s) of {output_pattern}", device=options.device,
+                         checkpoint=lambda: manifest.publish(**fields))
+    finally:
+        job.close()
     manifest.publish(frames=wanted, **fields)  # also entries a killed run wrote but never published
     return FillResult(run.outcomes, output_pattern, str(manifest.path), run.peak_rss_mb, run.peak_device_mb,
                       run.seconds)
@@ -865,6 +922,7 @@ def run_fill(request: FillRequest, *, report: Reporter = null_reporter,
         color=color, channels_per_batch=plan.channels_per_batch, cached_frames=plan.cached_frames,
         frame_budget_bytes=r.memory_budget_bytes, in_place=r.in_place,
         auto_scale=plan.scale if r.model == AUTO_MODEL else None, mix=mix, batch=r.batch,
+        read_ahead=r.memory_budget_bytes is None,
         extra_job={"precision": spec.precision, "rife_scale": plan.scale, "determinism": determinism,
                    "bit_identical": not spec.is_cuda, **runtime, **extra_job},
     )
