@@ -324,7 +324,7 @@ def measure_io(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     from framefill.ops.cuts import cut_score
     from framefill.ops.pixels import union_box
     from framefill.pipeline.fill import FillOptions
-    from framefill.pipeline.fill_frame import _to_tensor, apply_motion, make_proxy
+    from framefill.pipeline.fill_frame import apply_motion, make_proxy, proxy_tensor
     from framefill.pipeline.qc_features import feature_maps
 
     src0 = read_exr(SAMPLE / f"shot.{SAMPLE_FIRST}.exr")
@@ -350,7 +350,7 @@ def measure_io(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         t_proxy, p0 = _time(lambda: make_proxy(img0, canvas, options.color), n)
         p1 = make_proxy(img1, canvas, options.color)
         t_cut, _ = _time(lambda: cut_score(p0, p1), n)
-        motion = BlendInterpolator().motion(_to_tensor(p0, "cpu"), _to_tensor(p1, "cpu"), 0.5)
+        motion = BlendInterpolator().motion(proxy_tensor(p0, "cpu"), proxy_tensor(p1, "cpu"), 0.5)
         t_qc, _ = _time(lambda: feature_maps(p0, p1, motion, 0.5), n)
         t_warp, filled = _time(lambda: apply_motion(img0, img1, motion, canvas=canvas,
                                                     channels_per_batch=options.channels_per_batch), n)

@@ -8,11 +8,11 @@ involved; :func:`on_canvas` places a channel there and the caller crops back.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 
 import numpy as np
 
-__all__ = ["Box", "HALF_MAX", "union_box", "on_canvas", "stack_on_canvas", "cast_like", "is_constant", "finite"]
+__all__ = ["Box", "HALF_MAX", "union_box", "on_canvas", "cast_like", "is_constant", "finite"]
 
 Box = tuple[int, int, int, int]
 # The largest finite half-float value: past it a cast would give inf.
@@ -31,29 +31,6 @@ def on_canvas(channel: np.ndarray, window: Box, canvas: Box) -> np.ndarray:
     x0, y0, x1, y1 = window
     out = np.zeros((cy1 - cy0 + 1, cx1 - cx0 + 1), dtype=np.float32)
     out[y0 - cy0 : y1 - cy0 + 1, x0 - cx0 : x1 - cx0 + 1] = channel
-    return out
-
-
-def stack_on_canvas(channels: Sequence[np.ndarray], window: Box, canvas: Box, *, last_axis: bool = False) -> np.ndarray:
-    """``channels`` (over ``window``) stacked as one float32 array over ``canvas``: C,H,W (or H,W,C with
-    ``last_axis``), zero outside the window, NaN as 0 and +/-Inf as +/-``HALF_MAX``.
-
-    The same values as ``np.stack([on_canvas(finite(c), window, canvas) for c in channels])``, in one
-    buffer written once. Fills run its torch twin, ``tensor_pixels.stack_on_canvas_tensor``; this is
-    the reference it is tested against.
-    """
-    cx0, cy0, cx1, cy1 = canvas
-    x0, y0, x1, y1 = window
-    shape = (cy1 - cy0 + 1, cx1 - cx0 + 1)
-    out = np.zeros((*shape, len(channels)) if last_axis else (len(channels), *shape), dtype=np.float32)
-    rows, cols = slice(y0 - cy0, y1 - cy0 + 1), slice(x0 - cx0, x1 - cx0 + 1)
-    for i, channel in enumerate(channels):
-        if last_axis:
-            out[rows, cols, i] = channel
-        else:
-            out[i, rows, cols] = channel
-    if not np.isfinite(out).all():
-        np.nan_to_num(out, copy=False, nan=0.0, posinf=HALF_MAX, neginf=-HALF_MAX)
     return out
 
 

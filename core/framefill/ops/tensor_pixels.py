@@ -30,8 +30,9 @@ def _upload(channel: np.ndarray, device: Any) -> torch.Tensor:
 
 
 def stack_on_canvas_tensor(channels: Sequence[np.ndarray], window: Box, canvas: Box, device: Any) -> torch.Tensor:
-    """:func:`~framefill.ops.pixels.stack_on_canvas` on ``device``: C,H,W float32 over ``canvas``,
-    zero outside ``window``, NaN as 0 and +/-Inf as +/-``HALF_MAX``."""
+    """``channels`` (over ``window``) stacked on ``device``: C,H,W float32 over ``canvas``, zero outside
+    ``window``, NaN as 0 and +/-Inf as +/-``HALF_MAX`` (the values of :func:`~framefill.ops.pixels.on_canvas`
+    of :func:`~framefill.ops.pixels.finite` of each channel)."""
     cx0, cy0, cx1, cy1 = canvas
     x0, y0, x1, y1 = window
     shape = (len(channels), cy1 - cy0 + 1, cx1 - cx0 + 1)

@@ -102,10 +102,9 @@ def _gather(flat: torch.Tensor, yi: torch.Tensor, xi: torch.Tensor, w: int) -> t
     return flat.gather(2, index).view(b, c, h, ww)
 
 
-def _grid_warp(image: torch.Tensor, flow: torch.Tensor, padding: str) -> torch.Tensor:
-    """RIFE's formulation: normalised base grid plus normalised flow, ``grid_sample`` bilinear."""
-    b, _, h, w = int(image.shape[0]), int(image.shape[1]), int(image.shape[2]), int(image.shape[3])
-    work = _work_dtype(image.dtype)
+def _sampling_grid(flow: torch.Tensor, work: torch.dtype) -> torch.Tensor:
+    """RIFE's formulation: a normalised base grid plus the normalised flow, B,H,W,2 for ``grid_sample``."""
+    b, h, w = int(flow.shape[0]), int(flow.shape[2]), int(flow.shape[3])
     # A one-pixel axis has no extent to normalise by; any divisor works there
     # because grid_sample maps every coordinate of a size-1 axis to its pixel.
     half_w = (w - 1.0) / 2.0 if w > 1 else 1.0
@@ -114,7 +113,13 @@ def _grid_warp(image: torch.Tensor, flow: torch.Tensor, padding: str) -> torch.T
     base_y = torch.linspace(-1.0, 1.0, h, dtype=work, device=flow.device).view(1, 1, h, 1)
     grid_x = base_x + flow[:, 0:1].to(work) / half_w
     grid_y = base_y + flow[:, 1:2].to(work) / half_h
-    grid = torch.cat([grid_x.expand(b, 1, h, w), grid_y.expand(b, 1, h, w)], 1).permute(0, 2, 3, 1)
+    return torch.cat([grid_x.expand(b, 1, h, w), grid_y.expand(b, 1, h, w)], 1).permute(0, 2, 3, 1)
+
+
+def _grid_warp(image: torch.Tensor, flow: torch.Tensor, padding: str) -> torch.Tensor:
+    """RIFE's formulation: normalised base grid plus normalised flow, ``grid_sample`` bilinear."""
+    work = _work_dtype(image.dtype)
+    grid = _sampling_grid(flow, work)
     source = image if image.dtype == work else image.to(work)
     out = F.grid_sample(source, grid, mode="bilinear", padding_mode=padding, align_corners=True)
     return out if out.dtype == image.dtype else out.to(image.dtype)
@@ -235,14 +240,7 @@ class PreparedFlow:
         self.flow = torch.where(torch.isnan(flow), torch.zeros_like(flow), flow)
         b, _, h, w = (int(n) for n in self.flow.shape)
         self.shape = (b, h, w)
-        half_w = (w - 1.0) / 2.0 if w > 1 else 1.0
-        half_h = (h - 1.0) / 2.0 if h > 1 else 1.0
-        work = torch.float32
-        base_x = torch.linspace(-1.0, 1.0, w, dtype=work, device=flow.device).view(1, 1, 1, w)
-        base_y = torch.linspace(-1.0, 1.0, h, dtype=work, device=flow.device).view(1, 1, h, 1)
-        grid_x = base_x + self.flow[:, 0:1].to(work) / half_w
-        grid_y = base_y + self.flow[:, 1:2].to(work) / half_h
-        self.grid = torch.cat([grid_x.expand(b, 1, h, w), grid_y.expand(b, 1, h, w)], 1).permute(0, 2, 3, 1)
+        self.grid = _sampling_grid(self.flow, torch.float32)
         whole = (self.flow == torch.round(self.flow)).all(dim=1, keepdim=True)
         self.whole = whole if bool(whole.any()) else None
         self._index: torch.Tensor | None = None
@@ -254,13 +252,11 @@ class PreparedFlow:
 
     def index(self) -> torch.Tensor:
         """Flat source index (B, 1, H*W) of the nearest pixel, border padding (made on first use)."""
-        if self._index is None:  # as backward_warp_nearest computes it; the flow has no NaN left
+        if self._index is None:  # as backward_warp_nearest computes it
             b, h, w = self.shape
-            work = _work_dtype(self.flow.dtype)
-            col = torch.arange(w, dtype=work, device=self.flow.device).view(1, 1, w)
-            row = torch.arange(h, dtype=work, device=self.flow.device).view(1, h, 1)
-            xi = torch.round(col + self.flow[:, 0].to(work)).clamp_(0, w - 1).to(torch.long)
-            yi = torch.round(row + self.flow[:, 1].to(work)).clamp_(0, h - 1).to(torch.long)
+            src_x, src_y = _source_coords(self.flow, h, w, _work_dtype(self.flow.dtype))
+            xi = torch.round(src_x).clamp(0, w - 1).to(torch.long)
+            yi = torch.round(src_y).clamp(0, h - 1).to(torch.long)
             self._index = (yi * w + xi).view(b, 1, h * w)
         return self._index
 

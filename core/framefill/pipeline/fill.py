@@ -36,11 +36,11 @@ from framefill.frames import ExrImage, FramePattern, count_nonfinite, read_exr, 
 from framefill.frames.exr import pixel_sha256, with_attributes
 from framefill.frames.raster import RasterFormat
 from framefill.models.interp import Interpolator, Motion
-from framefill.ops.cuts import CUT_THRESHOLD, cut_score
-from framefill.ops.pixels import Box, union_box
+from framefill.ops.cuts import CUT_THRESHOLD
+from framefill.ops.pixels import Box
 from framefill.pipeline.engine import Made, OutputLedger, Pending, run_frames
 from framefill.pipeline.fill_ahead import AheadPair, MotionAhead
-from framefill.pipeline.fill_frame import ProxyOf, apply_motion, check_pair, make_proxy, pair_motion
+from framefill.pipeline.fill_frame import ProxyOf, apply_motion, make_proxy, pair_inputs, pair_motion
 from framefill.pipeline.manifest import ManifestEntry
 from framefill.pipeline.model_choice import AUTO_MODEL, ModelChoice
 from framefill.pipeline.plan import FrameTask, plan_frames, recursive_sources
@@ -512,16 +512,13 @@ class _FillJob:
         """A fill's network input, or None where its own make says why (a cut, frames that cannot be read
         or blended)."""
         assert task.source0 is not None and task.source1 is not None
+        o = self.options
         try:
-            img0, img1 = self._read(task.source0), self._read(task.source1)
-            check_pair(img0, img1)
+            pair, cut = pair_inputs(self._read(task.source0), self._read(task.source1), color=o.color,
+                                    detect_cuts=o.detect_cuts, cut_threshold=o.cut_threshold, proxy_of=self._proxy_of)
         except ExrError:  # its own frame reads it again and stops there
             return None
-        canvas = union_box(p.data_window for im in (img0, img1) for p in im.parts)
-        proxy0, proxy1 = self._proxy_of(img0, canvas), self._proxy_of(img1, canvas)
-        if self.options.detect_cuts and cut_score(proxy0, proxy1) > self.options.cut_threshold:
-            return None
-        return AheadPair(task.frame, proxy0, proxy1, task.t)
+        return None if cut else AheadPair(task.frame, pair.proxy0, pair.proxy1, task.t)
 
     def _made_ahead(self, task: FrameTask) -> Motion | None:
         """The fill's motion from its batch, making the motions of its whole round first when needed."""

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from framefill.models.interp import Interpolator, Motion, batch_motions
+from framefill.pipeline.fill_frame import proxy_tensor
 
 __all__ = ["AheadPair", "MotionAhead"]
 
@@ -81,8 +82,8 @@ def _run_batch(interpolator: Interpolator, device: str, pairs: Sequence[AheadPai
         by_shape.setdefault(pair.proxy0.shape, []).append(pair)
     motions: dict[int, Motion] = {}
     for group in by_shape.values():
-        img0, img1 = (torch.from_numpy(np.stack([getattr(p, side).transpose(2, 0, 1) for p in group]))
-                      .to(device) for side in ("proxy0", "proxy1"))
+        img0 = torch.cat([proxy_tensor(p.proxy0, device) for p in group])
+        img1 = torch.cat([proxy_tensor(p.proxy1, device) for p in group])
         made = batch_motions(interpolator, img0, img1, [p.t for p in group])
         motions.update((p.frame, m) for p, m in zip(group, made, strict=True))
     return motions

@@ -15,7 +15,7 @@ copied byte for byte and keep whatever they hold.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -28,8 +28,8 @@ from framefill.models.interp import Interpolator, Motion
 from framefill.ops.cuts import CUT_THRESHOLD, cut_score
 from framefill.ops.pixels import Box, union_box
 
-__all__ = ["PairMotion", "pair_motion", "make_proxy", "apply_motion", "check_pair", "beauty_channels",
-           "stack_channels"]
+__all__ = ["PairMotion", "pair_motion", "pair_inputs", "proxy_tensor", "make_proxy", "apply_motion", "check_pair",
+           "beauty_channels", "stack_channels"]
 
 
 def _beauty(image: ExrImage) -> tuple[int, tuple[str, str, str]]:
@@ -61,7 +61,8 @@ def make_proxy(image: ExrImage, canvas: Box, color: ColorSetup) -> np.ndarray:
     return to_network(linear.permute(1, 2, 0).contiguous().numpy(), color)  # OCIO runs on the host
 
 
-def _to_tensor(array: np.ndarray, device: str) -> Any:
+def proxy_tensor(array: np.ndarray, device: str) -> Any:
+    """An H,W,3 proxy as the network's 1,3,H,W float32 input on ``device``."""
     import torch
 
     return torch.from_numpy(np.ascontiguousarray(array.transpose(2, 0, 1)))[None].to(device)
@@ -181,14 +182,25 @@ def pair_motion(img0: ExrImage, img1: ExrImage, t: float, interpolator: Interpol
     Raises:
         ExrError: the frames have different layouts or sizes, or no beauty.
     """
+    pair, cut = pair_inputs(img0, img1, color=color, detect_cuts=detect_cuts, cut_threshold=cut_threshold,
+                            proxy_of=proxy_of)
+    if cut:
+        return pair
+    motion = made or interpolator.motion(proxy_tensor(pair.proxy0, device), proxy_tensor(pair.proxy1, device), t)
+    return replace(pair, motion=motion)
+
+
+def pair_inputs(img0: ExrImage, img1: ExrImage, *, color: ColorSetup, detect_cuts: bool = True,
+                cut_threshold: float = CUT_THRESHOLD, proxy_of: ProxyOf | None = None) -> tuple[PairMotion, bool]:
+    """What the network sees of a pair (canvas, proxies, cut score; no motion yet), and whether it
+    straddles a cut. ``proxy_of``: see :func:`pair_motion`.
+
+    Raises:
+        ExrError: the frames have different layouts or sizes, or no beauty.
+    """
     check_pair(img0, img1)
     canvas = union_box(p.data_window for im in (img0, img1) for p in im.parts)
     make = proxy_of or (lambda image, box: make_proxy(image, box, color))
     proxy0, proxy1 = make(img0, canvas), make(img1, canvas)
-    score = None
-    if detect_cuts:
-        score = cut_score(proxy0, proxy1)
-        if score > cut_threshold:
-            return PairMotion(canvas, proxy0, proxy1, None, score)
-    motion = made or interpolator.motion(_to_tensor(proxy0, device), _to_tensor(proxy1, device), t)
-    return PairMotion(canvas, proxy0, proxy1, motion, score)
+    score = cut_score(proxy0, proxy1) if detect_cuts else None
+    return PairMotion(canvas, proxy0, proxy1, None, score), score is not None and score > cut_threshold
