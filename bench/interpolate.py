@@ -16,8 +16,14 @@ then each whole fill over the network alone, twice: against ours-net (another
 process), and against the network inside the fill's own calls (same process,
 same frames: the rest is what the fill adds).
 
+Every kind runs under the allocator policy of the ``framefill`` command
+(``runtime.memory.keep_freed_memory``: freed buffers kept for reuse); ``--malloc
+system`` measures glibc's default instead, ``--malloc both`` each kind under both,
+printing the speed-up of framefill's policy beside it.
+
     python bench/interpolate.py                       # CPU, fp32, 1080p and 4K
     python bench/interpolate.py --device cuda --precision fp16
+    python bench/interpolate.py --sizes 1080p --kinds ours-net,ours-fill --malloc both
 """
 
 from __future__ import annotations
@@ -80,8 +86,9 @@ def _reference_v4(weights: Path, wheel: Path, device: str, dtype):
     return run
 
 
-def worker(kind: str, size: str, repeats: int, device: str, precision: str) -> dict:
-    """Time one kind at one size in this process; return medians and peak memory."""
+def worker(kind: str, size: str, repeats: int, device: str, precision: str, malloc: str) -> dict:
+    """Time one kind at one size in this process under ``malloc`` (framefill, system); return medians and
+    peak memory."""
     import torch
     from framefill.models.archs import ARCHS
     from framefill.models.cache import require_files, wheel_dir
@@ -89,7 +96,10 @@ def worker(kind: str, size: str, repeats: int, device: str, precision: str) -> d
     from framefill.models.registry import MODELS
 
     from framefill.runtime.device import configure_determinism
+    from framefill.runtime.memory import keep_freed_memory
 
+    if malloc == "framefill" and not keep_freed_memory(True):
+        malloc = "system (framefill's policy did not take: not glibc, or a MALLOC_*_ variable is set)"
     torch.set_grad_enabled(False)
     configure_determinism()  # every kind at the thread count a framefill job uses (FRAMEFILL_THREADS or all cores)
     dtype = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}[precision]
@@ -123,7 +133,7 @@ def worker(kind: str, size: str, repeats: int, device: str, precision: str) -> d
         times = [t / SHOT_FILLS for t in times]  # seconds per filled frame
     peak_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     peak_dev = torch.cuda.max_memory_allocated() / 2**20 if device.startswith("cuda") else None
-    result = {"kind": kind, "size": size, "median_s": statistics.median(times), "times_s": times,
+    result = {"kind": kind, "size": size, "malloc": malloc, "median_s": statistics.median(times), "times_s": times,
               "peak_rss_mb": peak_rss, "peak_device_mb": peak_dev}
     if kind == "ours-fill":  # the network inside each timed fill: the rest is what the fill adds
         inner = network_times[1:]
@@ -214,48 +224,68 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--precision", default="fp32", choices=["fp32", "fp16", "bf16"])
+    parser.add_argument("--malloc", default="framefill", choices=["framefill", "system", "both"],
+                        help="allocator policy: the framefill command's (freed buffers kept), glibc's default, or both")
     parser.add_argument("--worker", nargs=2, metavar=("KIND", "SIZE"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
-        print(json.dumps(worker(args.worker[0], args.worker[1], args.repeats, args.device, args.precision)))
+        print(json.dumps(worker(args.worker[0], args.worker[1], args.repeats, args.device, args.precision,
+                                args.malloc)))
         return
+    sizes, kinds = args.sizes.split(","), args.kinds.split(",")
+    mallocs = ["framefill", "system"] if args.malloc == "both" else [args.malloc]
     results = {}
-    for size in args.sizes.split(","):
-        for kind in args.kinds.split(","):
-            cmd = [sys.executable, __file__, "--worker", kind, size, "--repeats", str(args.repeats),
-                   "--device", args.device, "--precision", args.precision]
-            proc = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "PYTHONWARNINGS": "ignore"})
-            if proc.returncode != 0:
-                print(f"{kind} {size}: failed: {proc.stderr.strip().splitlines()[-1:]}")
-                continue
-            results[(kind, size)] = json.loads(proc.stdout.strip().splitlines()[-1])
+    for size in sizes:
+        for kind in kinds:
+            for malloc in mallocs:
+                cmd = [sys.executable, __file__, "--worker", kind, size, "--repeats", str(args.repeats),
+                       "--device", args.device, "--precision", args.precision, "--malloc", malloc]
+                proc = subprocess.run(cmd, capture_output=True, text=True,
+                                      env={**os.environ, "PYTHONWARNINGS": "ignore"})
+                if proc.returncode != 0:
+                    print(f"{kind} {size} ({malloc} malloc): failed: {proc.stderr.strip().splitlines()[-1:]}")
+                    continue
+                results[(kind, size, malloc)] = json.loads(proc.stdout.strip().splitlines()[-1])
     load = os.getloadavg()[0]
     print(f"\nRIFE 4.25 interpolation, device {args.device} {args.precision}, t=0.5, medians of {args.repeats} "
           f"(load average {load:.1f} on {os.cpu_count()} cores)")
-    print(f"{'size':<7}{'kind':<11}{'s/frame':>9}{'fills/s':>9}{'peak RSS MB':>13}{'peak GPU MB':>13}{'vs ref':>8}")
-    for size in args.sizes.split(","):
-        ref = results.get(("ref-net", size))
-        for kind in args.kinds.split(","):
-            r = results.get((kind, size))
-            if r is None:
-                continue
-            ratio = f"{ref['median_s'] / r['median_s']:.2f}x" if ref else "-"
-            gpu = f"{r['peak_device_mb']:.0f}" if r["peak_device_mb"] is not None else "-"
-            print(f"{size:<7}{kind:<11}{r['median_s']:>9.2f}{1 / r['median_s']:>9.3f}{r['peak_rss_mb']:>13.0f}"
-                  f"{gpu:>13}{ratio:>8}")
-    print("vs ref: reference seconds / our seconds (above 1 = we are faster). ours-fill includes EXR I/O and "
-          "warping 9 channels; ours-shot is per filled frame of a shot run by the frame engine.")
-    for size in args.sizes.split(","):
-        net = results.get(("ours-net", size))
-        for kind in ("ours-fill", "ours-shot"):
-            r = results.get((kind, size))
-            if net and r:
-                print(f"{size} {kind} / ours-net: {r['median_s'] / net['median_s']:.2f}x the network alone "
-                      "(everything that is not the network, as a share of it)")
-        fill = results.get(("ours-fill", size))
-        if fill:  # the same split inside one process: the fill's own network and the rest of each fill
-            print(f"{size} ours-fill / its own network: {(fill['network_s'] + fill['rest_s']) / fill['network_s']:.2f}x"
-                  f" (network {fill['network_s']:.2f} s, the rest {fill['rest_s']:.2f} s, medians per fill)")
+    print(f"{'size':<7}{'kind':<11}{'malloc':<11}{'s/frame':>9}{'fills/s':>9}{'peak RSS MB':>13}{'peak GPU MB':>13}"
+          f"{'vs ref':>8}")
+    for size in sizes:
+        for kind in kinds:
+            for malloc in mallocs:
+                r = results.get((kind, size, malloc))
+                if r is None:
+                    continue
+                ref = results.get(("ref-net", size, malloc))
+                ratio = f"{ref['median_s'] / r['median_s']:.2f}x" if ref else "-"
+                gpu = f"{r['peak_device_mb']:.0f}" if r["peak_device_mb"] is not None else "-"
+                print(f"{size:<7}{kind:<11}{malloc:<11}{r['median_s']:>9.2f}{1 / r['median_s']:>9.3f}"
+                      f"{r['peak_rss_mb']:>13.0f}{gpu:>13}{ratio:>8}")
+                if r["malloc"] != malloc:
+                    print(f"  ({r['malloc']})")
+    print("vs ref: reference seconds / our seconds under the same allocator (above 1 = we are faster). ours-fill "
+          "includes EXR I/O and warping 9 channels; ours-shot is per filled frame of a shot run by the frame engine.")
+    for size in sizes:
+        for malloc in mallocs:
+            net = results.get(("ours-net", size, malloc))
+            for kind in ("ours-fill", "ours-shot"):
+                r = results.get((kind, size, malloc))
+                if net and r:
+                    print(f"{size} {kind} / ours-net ({malloc} malloc): {r['median_s'] / net['median_s']:.2f}x the "
+                          "network alone (everything that is not the network, as a share of it)")
+            fill = results.get(("ours-fill", size, malloc))
+            if fill:  # the same split inside one process: the fill's own network and the rest of each fill
+                print(f"{size} ours-fill / its own network ({malloc} malloc): "
+                      f"{(fill['network_s'] + fill['rest_s']) / fill['network_s']:.2f}x (network "
+                      f"{fill['network_s']:.2f} s, the rest {fill['rest_s']:.2f} s, medians per fill)")
+        if len(mallocs) == 2:
+            for kind in kinds:
+                kept, system = results.get((kind, size, "framefill")), results.get((kind, size, "system"))
+                if kept and system:
+                    speed, rss = system["median_s"] / kept["median_s"], kept["peak_rss_mb"] / system["peak_rss_mb"]
+                    print(f"{size} {kind}: framefill's allocator policy runs at {speed:.2f}x glibc's default speed, "
+                          f"peak RSS {rss:.2f}x")
 
 
 if __name__ == "__main__":

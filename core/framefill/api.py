@@ -71,6 +71,7 @@ __all__ = [
     "prepare_farm_worker",
     "review_shot",
     "color_spaces",
+    "keep_freed_memory",
 ]
 
 Cancelled = Callable[[], bool]
@@ -440,3 +441,16 @@ def color_spaces(config: str | None = None) -> dict[str, Any]:
     from framefill.color import config_from_env, describe_config
 
     return describe_config(config_from_env(config))
+
+
+def keep_freed_memory(keep: bool) -> bool:
+    """The process's allocator policy: keep freed buffers for the next frame's work, or give them back.
+
+    The ``framefill`` command keeps them (a 1080p fill ran 1.4x faster, peaking 1.4x higher)
+    unless a job has a memory budget; a host application may choose for its own process.
+    Returns whether it took (glibc only; a ``MALLOC_*_`` variable that is set wins). See
+    :func:`framefill.runtime.memory.keep_freed_memory`.
+    """
+    from framefill.runtime.memory import keep_freed_memory as set_policy
+
+    return set_policy(keep)

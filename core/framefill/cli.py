@@ -204,7 +204,10 @@ def _attach_subcommands() -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point."""
+    from framefill import api
+
     _attach_subcommands()
+    api.keep_freed_memory(True)  # framefill's own process: freed buffers are reused (a budgeted job gives them back)
     debug = os.environ.get("FRAMEFILL_DEBUG") == "1"
     try:
         code = cli.main(args=argv, prog_name="framefill", standalone_mode=False)

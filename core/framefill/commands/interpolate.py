@@ -135,6 +135,7 @@ def interpolate_command(
             detect_cuts=not no_cut_detection, in_place=in_place, color_config=color_config, colorspace=colorspace,
             backend=backend,  # type: ignore[arg-type]  # click.Choice: one of UpscaleBackend
         )
+        api.keep_freed_memory(request.memory_budget_bytes is None)
         payload = api.fill_shot(request, report=out.report).to_json()
 
         def human() -> None:

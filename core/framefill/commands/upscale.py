@@ -145,5 +145,6 @@ def upscale_command(
             backend=backend,  # type: ignore[arg-type]  # click.Choice: one of UpscaleBackend
             precision=precision,  # type: ignore[arg-type]  # click.Choice: one of UpscalePrecision
         )
+        api.keep_freed_memory(request.memory_budget_bytes is None)
         payload = api.upscale(request, report=out.report).to_json()
         out.result(payload, lambda: _human(payload))

@@ -10,7 +10,9 @@ One place decides how much memory a job may use:
 * **an upscale tile**: the user's budget, else half the free GPU memory, else
   the frame budget (:func:`tile_budget`); the tile size comes from it, after
   whatever the model holds for the whole frame while it tiles (DAT's token
-  maps: :func:`plan_upscale_memory`).
+  maps: :func:`plan_upscale_memory`);
+* **freed buffers**: kept for the next frame's work in the ``framefill`` command's
+  process, given back under a budget (:func:`keep_freed_memory`).
 
 The fill model: a fill holds, per output frame, its two decoded sources and the
 frame being written (plus up to ``SOURCE_CACHE_FRAMES`` more decoded frames when
@@ -47,6 +49,7 @@ __all__ = [
     "plan_fill_memory",
     "plan_upscale_memory",
     "tile_budget",
+    "keep_freed_memory",
     "peak_rss_mb",
     "peak_device_mb",
 ]
@@ -284,6 +287,49 @@ def plan_upscale_memory(width: int, height: int, *, budget_bytes: int | None, ti
             f"raise --memory-budget to {-(-need // (1 << 20))}M, upscale a smaller input, or use another --model "
             "(e.g. realesrgan-x4plus, whose tiles hold no whole-frame memory)")
     return plan(fit(budget_bytes - frame_bytes))
+
+
+# ---------------------------------------------------------------------------------------
+# Freed buffers
+# ---------------------------------------------------------------------------------------
+
+# mallopt's parameters (glibc's malloc.h) and the defaults it starts from.
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD, _M_MMAP_MAX = -1, -3, -4
+_GLIBC_DEFAULTS = {_M_TRIM_THRESHOLD: 128 * 1024, _M_MMAP_THRESHOLD: 128 * 1024, _M_MMAP_MAX: 65536}
+# glibc's own settings, read once at start-up: whoever sets one has chosen the allocator's policy.
+_MALLOC_ENV = ("MALLOC_MMAP_THRESHOLD_", "MALLOC_MMAP_MAX_", "MALLOC_TRIM_THRESHOLD_", "MALLOC_TOP_PAD_")
+
+
+def keep_freed_memory(keep: bool) -> bool:
+    """Keep the buffers a job frees for its next ones (``keep``), or give them back (glibc's default).
+
+    A frame's work allocates and frees buffers of tens of MB hundreds of times. glibc
+    maps each one from the kernel and unmaps it when freed, so every use pays for
+    fresh zeroed pages: at 1080p more than half of RIFE's CPU time (the network ran
+    2.1x faster kept, ``bench/interpolate.py``). Kept, the process's peak memory is
+    higher (about 1.4x for a 1080p fill) and freed memory returns to the system only
+    when the process ends. So the ``framefill`` command keeps them, except for a job
+    given ``--memory-budget``; a host application (Nuke, Blender, Houdini) keeps its own
+    allocator's policy.
+
+    Returns:
+        Whether the setting took: False where the C library is not glibc, or where one of
+        glibc's ``MALLOC_*_`` variables is set (that choice is left alone).
+    """
+    import platform
+
+    if not sys.platform.startswith("linux") or platform.libc_ver()[0] != "glibc":
+        return False
+    if any(name in os.environ for name in _MALLOC_ENV) or "glibc.malloc" in os.environ.get("GLIBC_TUNABLES", ""):
+        return False
+    import ctypes
+
+    libc = ctypes.CDLL(None)
+    settings = {_M_MMAP_MAX: 0, _M_TRIM_THRESHOLD: 2**31 - 1} if keep else _GLIBC_DEFAULTS
+    took = all(libc.mallopt(param, value) == 1 for param, value in settings.items())
+    if not keep:
+        libc.malloc_trim(0)
+    return took
 
 
 # ---------------------------------------------------------------------------------------
