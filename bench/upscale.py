@@ -36,9 +36,12 @@ core is exactly ``--tile`` px run through ``ops.tiling.run_tiled`` (merge
 included); their peak minus the resident memory before is what tiling bounds.
 It must stay flat as the input grows 540p -> 1080p -> 2160p (the tiles are the
 same size). The frame buffers themselves grow with the frame (1.7 GB of
-float32 output at 2160p x4) and are listed apart. Workers run with a fixed
-glibc mmap threshold (``MMAP_THRESHOLD_BYTES``: why there); the load average
-is printed because on a shared machine every time moves with it.
+float32 output at 2160p x4) and are listed apart. Timed frames run under the
+``framefill`` command's allocator policy (freed buffers kept for reuse:
+``runtime.memory.keep_freed_memory``), every runtime alike; tile probes with a
+fixed glibc mmap threshold (``MMAP_THRESHOLD_BYTES``: why there);
+``--malloc-default`` runs both under glibc's default. The load average is
+printed because on a shared machine every time moves with it.
 
 Models without ncnn files (``dat-light-x2/x3/x4``, ``fidelity``) run ours only (not
 ``ours-ort`` either: the DAT graph is fixed to one tile size);
@@ -268,6 +271,11 @@ def worker(args: argparse.Namespace) -> dict:
     from framefill.pipeline.upscale import Runner, upscale_rgb
 
     torch.set_num_threads(args.threads)  # before loading: the onnxruntime session takes torch's thread count
+    malloc = "glibc default"
+    if args.worker_phase == "frames" and not args.malloc_default:
+        from framefill.runtime.memory import keep_freed_memory
+
+        malloc = "framefill" if keep_freed_memory(True) else malloc
     width, height = SIZES[args.worker_size]
     loaded, spec = load(args.model, args.device, "onnxruntime" if args.worker == "ours-ort" else "torch",
                         "bf16" if args.worker == "ours-bf16" else None)
@@ -294,7 +302,8 @@ def worker(args: argparse.Namespace) -> dict:
         "output": [width * scale, height * scale], "model": loaded.name, "device": spec.device,
         "precision": "ncnn defaults: " + ",".join(fn.options) if args.worker == "ncnn" else (
             spec.precision if args.worker in ("ours", "ours-bf16") else f"fp32, {getattr(model, 'provider', '?')}"),
-        "threads": args.threads, "tile_px": plan.tile_px, "overlap_px": plan.overlap_px, "tiles": len(plan.tiles),
+        "threads": args.threads, "malloc": malloc, "tile_px": plan.tile_px, "overlap_px": plan.overlap_px,
+        "tiles": len(plan.tiles),
         "largest_plan_read_px": plan.largest_read_px,
         "frame_buffers_mb": round((rgb.nbytes + image.nbytes + 3 * height * scale * width * scale * 4) / 2**20, 1),
     }
@@ -349,12 +358,15 @@ def worker(args: argparse.Namespace) -> dict:
 
 
 def spawn(args: argparse.Namespace, runtime: str, size: str, phase: str) -> dict:
-    """Run one worker. Timed frames keep glibc's default allocator (a fixed mmap threshold
-    costs a page fault per fresh buffer: ours measured 35% slower with it); the memory probe
-    fixes it unless ``--malloc-default`` (see MMAP_THRESHOLD_BYTES)."""
+    """Run one worker. Timed frames run under the framefill command's allocator policy (a fixed
+    mmap threshold costs a page fault per fresh buffer: ours measured 35% slower with it); the
+    memory probe fixes the threshold. ``--malloc-default``: glibc's default for both (see
+    MMAP_THRESHOLD_BYTES)."""
     cmd = [sys.executable, __file__, "--worker", runtime, "--worker-size", size, "--worker-phase", phase,
            "--model", args.model, "--tile", str(args.tile), "--repeats", str(args.repeats), "--device", args.device,
            "--threads", str(args.threads), "--probe-tiles", str(args.probe_tiles)]
+    if args.malloc_default:
+        cmd.append("--malloc-default")
     env = {**os.environ, "PYTHONPATH": str(REPO / "core")}
     if phase == "probe" and not args.malloc_default:
         env["MALLOC_MMAP_THRESHOLD_"] = str(MMAP_THRESHOLD_BYTES)
@@ -458,7 +470,8 @@ def main() -> None:
     ap.add_argument("--no-ort", action="store_true", help="skip the ONNX Runtime row (ours-ort)")
     ap.add_argument("--no-bf16", action="store_true", help="skip the bf16 row (ours-bf16, --precision bf16)")
     ap.add_argument("--malloc-default", action="store_true",
-                    help="keep glibc's adaptive mmap threshold in the workers (see MMAP_THRESHOLD_BYTES)")
+                    help="glibc's default allocator in every worker (else timed frames run under the framefill "
+                         "command's policy and tile probes with a fixed mmap threshold: see MMAP_THRESHOLD_BYTES)")
     ap.add_argument("--json", help="also write the result here")
     ap.add_argument("--context", action="store_true")
     ap.add_argument("--memory-per-px", action="store_true")
@@ -512,8 +525,8 @@ def main() -> None:
 
     full = [r for r in rows if r["phase"] == "frames"]
     if full:
-        print("\nwhole frames (x{0}): seconds per frame (median), the process's peak RSS while upscaling them"
-              .format(full[0]["output"][0] // full[0]["input"][0]))
+        print("\nwhole frames (x{0}): seconds per frame (median), the process's peak RSS while upscaling them "
+              "(allocator: {1})".format(full[0]["output"][0] // full[0]["input"][0], full[0]["malloc"]))
         print(f"{'runtime':8s} {'input':>10s} {'output':>10s} {'tiles':>5s} {'s/frame':>8s} {'fps':>7s} "
               f"{'peak MB':>8s} {'(frame buffers MB)':>19s}  precision")
         for r in full:
