@@ -393,7 +393,8 @@ def _preload(name: str, device: str) -> str:
     """Load what a session's commands need before the first one (the farm worker's start); says what it did.
 
     Models stay loaded between commands from here on. A name that is not a model card (``auto``, an
-    empty value) loads no model: the first command loads what it picks.
+    empty value) loads no model: the first command loads what it picks. ``all`` loads the model on the
+    first device a fill spreads over (the others' copies load with the first task that uses them).
     """
     import framefill.pipeline.fill  # noqa: F401 - what a command imports before its first frame
     import framefill.pipeline.qc  # noqa: F401
@@ -404,7 +405,7 @@ def _preload(name: str, device: str) -> str:
     from framefill.runtime.device import resolve_devices
 
     keep_models_loaded()
-    spec = resolve_devices(device or "auto")[0]
+    spec = resolve_devices(device or "auto", spread=True)[0]
     if name not in MODELS:
         return f"pipelines imported; model {name!r} is chosen per command"
     card = MODELS.get(name)

@@ -40,14 +40,16 @@ def test_fill_arguments_arrive_literally(tmp_path, env):
     calls = _run_template("fill", {
         "InputDir": str(in_dir), "InputPattern": NASTY_NAME, "OutputDir": str(out_dir),
         "OutputPattern": "o.####.exr", "Frames": "1-3", "ChunkSize": "2", "Model": NASTY_MODEL,
-        "Device": NASTY_DEVICE,
+        "Device": NASTY_DEVICE, "Batch": "2",
     }, tmp_path, env)
     assert calls == [
         ["farm", "worker", "start", "--model", NASTY_MODEL, "--device", NASTY_DEVICE, "--session-dir", "SESSION"],
         ["farm", "task", "--", "interpolate", f"{in_dir}/{NASTY_NAME}", "--out", f"{out_dir}/o.####.exr",
-         "--frames", "1,2", "--model", NASTY_MODEL, "--mode", "", "--device", NASTY_DEVICE, "--allow-held"],
+         "--frames", "1,2", "--model", NASTY_MODEL, "--mode", "", "--device", NASTY_DEVICE, "--batch", "2",
+         "--allow-held"],
         ["farm", "task", "--", "interpolate", f"{in_dir}/{NASTY_NAME}", "--out", f"{out_dir}/o.####.exr",
-         "--frames", "3", "--model", NASTY_MODEL, "--mode", "", "--device", NASTY_DEVICE, "--allow-held"],
+         "--frames", "3", "--model", NASTY_MODEL, "--mode", "", "--device", NASTY_DEVICE, "--batch", "2",
+         "--allow-held"],
         ["farm", "worker", "stop", "--session-dir", "SESSION"],
     ]
 
@@ -65,7 +67,7 @@ def test_sparse_pipeline_arguments_arrive_literally(tmp_path, env):
     assert calls == [
         ["farm", "worker", "start", "--model", "rife-4", "--device", "auto", "--session-dir", "SESSION"],
         ["farm", "task", "--", "interpolate", f"{in_dir}/{NASTY_NAME}", "--out", out, "--frames", "1-5",
-         "--model", "rife-4", "--mode", "recursive", "--device", "auto", "--allow-held"],
+         "--model", "rife-4", "--mode", "recursive", "--device", "auto", "--batch", "1", "--allow-held"],
         ["farm", "worker", "stop", "--session-dir", "SESSION"],
         ["farm", "worker", "start", "--model", "", "--device", "auto", "--session-dir", "SESSION"],
         ["farm", "task", "--", "qc", out, "--filled", "2-4:2", "--frames", "2,4", "--threshold", "30; rm -rf /"],

@@ -133,3 +133,15 @@ def test_device_all_on_a_machine_without_a_gpu_says_so_in_one_line(fake_cuda, tm
     assert proc.returncode == 0, proc.stderr
     warnings = json.loads(proc.stdout)["warnings"]
     assert warnings.count("--device all: this machine has no CUDA GPU, so the job runs on the CPU") == 1
+
+
+def test_a_farm_worker_for_every_gpu_starts_on_the_first(fake_cuda):
+    # GIVEN a worker with two GPUs, started for a fill template's Device "all"
+    from framefill import api
+
+    fake_cuda(2)
+    # THEN its start does not refuse "all" (a fill spreads over both); a card-less start loads nothing
+    assert api._preload("", "all") == "pipelines imported; model '' is chosen per command"
+    # and a job that runs on one device still refuses it, naming the GPUs
+    with pytest.raises(DeviceError, match="cuda:0, cuda:1"):
+        resolve_devices("all")

@@ -57,7 +57,7 @@ def test_the_menu_item_writes_a_bundle_with_the_houdini_render_step_first(fake_h
         "InputDir": render, "InputPattern": "sh020_light.karma1.####.exr",
         "OutputDir": render + "/framefill_filled", "OutputPattern": "sh020_light.karma1.####.exr",
         "Frames": "1001-1013", "Keyframes": "1001-1013:2", "Filled": "1002-1012:2", "ChunkSize": 8,
-        "QcChunkSize": 16, "Model": "rife-4", "Mode": "", "Device": "auto",
+        "QcChunkSize": 16, "Model": "rife-4", "Mode": "", "Device": "auto", "Batch": 1,
         "ReportDir": render + "/framefill_filled/framefill_qc", "Threshold": "30.0",
         "CondaPackages": "houdini=20.5", "CondaChannels": "deadline-cloud",
         "HipFile": "/shots/sq010/sh020/sh020_light.hip", "RopPath": "/out/karma1",
