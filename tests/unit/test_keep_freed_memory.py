@@ -1,4 +1,5 @@
-"""The framefill command keeps freed buffers for reuse (runtime.memory.keep_freed_memory), except under a budget.
+"""The framefill command keeps freed buffers for reuse (runtime.memory.keep_freed_memory), except under a budget;
+the farm worker hands their pages back after each task (release_freed_memory).
 
 glibc hands a large buffer out as a fresh mapping and unmaps it when freed, so every
 frame's tens-of-MB temporaries paid for zeroed pages again (RIFE ran 2.1x slower at
@@ -36,12 +37,18 @@ class MallInfo2(ctypes.Structure):
 
 libc = ctypes.CDLL(None)
 libc.mallinfo2.restype = MallInfo2
-took = [keep_freed_memory(arg == "keep") for arg in sys.argv[1:]]
+took = [keep_freed_memory(arg == "keep") for arg in sys.argv[1:] if arg != "release"]
 buffer = np.ones(64 << 20, dtype=np.uint8)
 held = libc.mallinfo2()
 del buffer
 freed = libc.mallinfo2()
-print(json.dumps({"took": took, "mapped_while_held": held.hblkhd, "heap_after_free": freed.arena}))
+seen = {"took": took, "mapped_while_held": held.hblkhd, "heap_after_free": freed.arena}
+if "release" in sys.argv:
+    from framefill.runtime.memory import release_freed_memory
+
+    seen["released"] = release_freed_memory()
+    seen["heap_after_release"] = libc.mallinfo2().arena
+print(json.dumps(seen))
 """
 
 MIB64 = 64 << 20
@@ -72,6 +79,33 @@ def test_kept_the_buffer_comes_from_the_heap_and_stays_for_the_next():
     assert seen["took"] == [True]
     assert seen["mapped_while_held"] < MIB64
     assert seen["heap_after_free"] >= MIB64
+
+
+@glibc
+def test_released_the_kept_pages_go_back_between_jobs():
+    # GIVEN the policy kept and a freed 64 MiB buffer in the heap
+    seen = _probe("keep", "release")
+    # THEN releasing (the farm worker, after each task) shrinks the heap below it
+    assert seen["heap_after_free"] >= MIB64
+    assert seen["released"] is True
+    assert seen["heap_after_release"] < MIB64
+
+
+def test_the_farm_worker_releases_after_every_task(monkeypatch: pytest.MonkeyPatch):
+    from framefill.farm import worker
+
+    released: list[int] = []
+    monkeypatch.setattr(worker, "release_freed_memory", lambda: released.append(1) or True)
+
+    def fails(argv: list[str]) -> None:
+        raise SystemExit(2)
+
+    # WHEN the worker runs a task that succeeds and one that fails
+    lines: list[str] = []
+    assert worker._run_cli(lambda argv: None, ["info"], cwd=None, env=None, send_line=lines.append) == 0
+    assert worker._run_cli(fails, ["info"], cwd=None, env=None, send_line=lines.append) == 2
+    # THEN each hands its freed pages back
+    assert released == [1, 1]
 
 
 @glibc

@@ -49,6 +49,7 @@ from typing import IO, Any
 from framefill.atomic import atomic_write_text
 from framefill.errors import FramefillError, InputError
 from framefill.events import clear_interrupt, request_interrupt
+from framefill.runtime.memory import release_freed_memory
 
 __all__ = [
     "ADDRESS_ENV",
@@ -472,6 +473,7 @@ def _run_cli(run: Callable[[list[str]], None], argv: Sequence[str], *, cwd: Any,
         finally:
             sink.finish()
             sys.stdout, sys.stderr = stdout, stderr
+    release_freed_memory()  # an idle worker holds what it uses, not the peak of its largest task
     return code
 
 
