@@ -447,7 +447,7 @@ def color_spaces(config: str | None = None) -> dict[str, Any]:
 def keep_freed_memory(keep: bool) -> bool:
     """The process's allocator policy: keep freed buffers for the next frame's work, or give them back.
 
-    The ``framefill`` command keeps them (a 1080p fill ran 1.4x faster, peaking 1.4x higher)
+    The ``framefill`` command keeps them (a 1080p fill ran 1.4x faster, peaking 1.3x higher)
     unless a job has a memory budget; a host application may choose for its own process.
     Returns whether it took (glibc only; a ``MALLOC_*_`` variable that is set wins). See
     :func:`framefill.runtime.memory.keep_freed_memory`.

@@ -330,20 +330,20 @@ class _FillJob:
         return Made(task.frame, outcome, event={"status": "skipped"})
 
     def make(self, task: FrameTask) -> Made[FrameOutcome] | Pending[FrameOutcome]:
-        """Copy a rendered frame, or make a filled or held one; its encode and write (and hashes)
-        are left to the engine's writer thread while the next frame is made."""
+        """Copy a rendered frame, or make a filled or held one; the copy, or the encode and write (and the
+        hashes), run on the engine's writer thread while the next frame is made."""
         out_path = Path(self.dst.path(task.frame))
         recipe = self.recipe(task)
         previous = self.ledger.manifest.get(task.frame)
         facts: dict[str, Any] = {}
         image: ExrImage | None = None
+        copy_from: Path | None = None
         if task.kind == "copy" and self.formats.convert:
             image = self._read(task.frame)
             status: Literal["copied", "filled", "held"] = "copied"
         elif task.kind == "copy":
             if out_path.resolve() != Path(self.rendered[task.frame]).resolve():
-                with atomic_output(out_path) as tmp:
-                    shutil.copyfile(self.rendered[task.frame], tmp)
+                copy_from = Path(self.rendered[task.frame])
             status = "copied"
         else:
             image, facts = self._make_image(task)
@@ -355,6 +355,9 @@ class _FillJob:
 
         def finish() -> Made[FrameOutcome]:
             pixels = qc_record = None
+            if copy_from is not None:  # byte for byte; mostly disk time, beside the next frame's network
+                with atomic_output(out_path) as tmp:
+                    shutil.copyfile(copy_from, tmp)
             if image is not None:
                 pixels = self._write(out_path, image, task, facts)
             if facts.get("qc_features") is not None and status == "filled":
@@ -375,7 +378,7 @@ class _FillJob:
             return Made(task.frame, self._outcome(task, status, needs_render, reason), entry,
                         event={"status": status, "needs_render": needs_render}, warnings=tuple(said))
 
-        return Pending(task.frame, finish) if image is not None else finish()
+        return Pending(task.frame, finish) if image is not None or copy_from is not None else finish()
 
     def _reason(self, task: FrameTask, facts: dict[str, Any]) -> str:
         if task.frame in self.damaged:

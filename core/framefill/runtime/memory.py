@@ -307,10 +307,11 @@ def keep_freed_memory(keep: bool) -> bool:
 
     A frame's work allocates and frees buffers of tens of MB hundreds of times. glibc
     maps each one from the kernel and unmaps it when freed, so every use pays for
-    fresh zeroed pages: at 1080p more than half of RIFE's CPU time (the network ran
-    2.1x faster kept, ``bench/interpolate.py``). Kept, the process's peak memory is
-    higher (about 1.4x for a 1080p fill) and freed memory returns to the system only
-    when the process ends. So the ``framefill`` command keeps them, except for a job
+    fresh zeroed pages: at 1080p a third to half of RIFE's CPU time (the network ran
+    1.5-2.1x faster kept, ``bench/interpolate.py --malloc both``). Kept, the process's
+    peak memory is higher (about 1.3x for a 1080p fill) and freed memory returns to the
+    system only when the process ends or :func:`release_freed_memory` is called. So the
+    ``framefill`` command keeps them, except for a job
     given ``--memory-budget``; a host application (Nuke, Blender, Houdini) keeps its own
     allocator's policy.
 
