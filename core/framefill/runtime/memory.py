@@ -33,6 +33,7 @@ import os
 import re
 import sys
 from dataclasses import dataclass
+from typing import Any
 
 from framefill.errors import InputError
 
@@ -311,23 +312,17 @@ def keep_freed_memory(keep: bool) -> bool:
     1.5-2.1x faster kept, ``bench/interpolate.py --malloc both``). Kept, the process's
     peak memory is higher (about 1.3x for a 1080p fill) and freed memory returns to the
     system only when the process ends or :func:`release_freed_memory` is called. So the
-    ``framefill`` command keeps them, except for a job
-    given ``--memory-budget``; a host application (Nuke, Blender, Houdini) keeps its own
-    allocator's policy.
+    ``framefill`` command keeps them, except for a job given ``--memory-budget``; a host
+    application (Nuke, Blender, Houdini) keeps its own allocator's policy.
 
     Returns:
         Whether the setting took: False where the C library is not glibc, or where one of
         glibc's ``MALLOC_*_`` variables is set (that choice is left alone).
     """
-    import platform
-
-    if not sys.platform.startswith("linux") or platform.libc_ver()[0] != "glibc":
+    libc = _glibc()
+    if libc is None or any(name in os.environ for name in _MALLOC_ENV) \
+            or "glibc.malloc" in os.environ.get("GLIBC_TUNABLES", ""):
         return False
-    if any(name in os.environ for name in _MALLOC_ENV) or "glibc.malloc" in os.environ.get("GLIBC_TUNABLES", ""):
-        return False
-    import ctypes
-
-    libc = ctypes.CDLL(None)
     settings = {_M_MMAP_MAX: 0, _M_TRIM_THRESHOLD: 2**31 - 1} if keep else _GLIBC_DEFAULTS
     took = all(libc.mallopt(param, value) == 1 for param, value in settings.items())
     if not keep:
@@ -343,14 +338,22 @@ def release_freed_memory() -> bool:
     fills in one process: about 1.0 GB between jobs, where the kept heap grew from 3.4 to 4.1 GB),
     at the price of fresh pages once per task (0.4-0.8 s a task). Returns whether it ran (glibc only).
     """
+    libc = _glibc()
+    if libc is None:
+        return False
+    libc.malloc_trim(0)
+    return True
+
+
+def _glibc() -> Any:
+    """The process's C library where it is glibc (whose ``mallopt`` and ``malloc_trim`` these use), else None."""
     import platform
 
     if not sys.platform.startswith("linux") or platform.libc_ver()[0] != "glibc":
-        return False
+        return None
     import ctypes
 
-    ctypes.CDLL(None).malloc_trim(0)
-    return True
+    return ctypes.CDLL(None)
 
 
 # ---------------------------------------------------------------------------------------
