@@ -270,7 +270,12 @@ def worker(args: argparse.Namespace) -> dict:
     from framefill.ops.tiling import run_tiled
     from framefill.pipeline.upscale import Runner, upscale_rgb
 
-    torch.set_num_threads(args.threads)  # before loading: the onnxruntime session takes torch's thread count
+    from framefill.runtime.device import THREADS_ENV, configure_determinism
+
+    # Torch as an upscale job sets it up (deterministic kernels, the thread count), before loading:
+    # the onnxruntime session takes torch's thread count.
+    os.environ[THREADS_ENV] = str(args.threads)
+    configure_determinism()
     malloc = "glibc default"
     if args.worker_phase == "frames" and not args.malloc_default:
         from framefill.runtime.memory import keep_freed_memory

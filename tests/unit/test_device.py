@@ -145,3 +145,14 @@ def test_a_farm_worker_for_every_gpu_starts_on_the_first(fake_cuda):
     # and a job that runs on one device still refuses it, naming the GPUs
     with pytest.raises(DeviceError, match="cuda:0, cuda:1"):
         resolve_devices("all")
+
+
+def test_determinism_keeps_deterministic_kernels_without_filling_new_tensors():
+    """Deterministic algorithms stay on; the NaN fill of every new tensor (a memory pass per allocation)
+    is off, in a fresh process as a job sets it up."""
+    code = ("import torch\nfrom framefill.runtime.device import configure_determinism\n"
+            "assert torch.utils.deterministic.fill_uninitialized_memory\nconfigure_determinism()\n"
+            "print(torch.are_deterministic_algorithms_enabled(), torch.utils.deterministic.fill_uninitialized_memory)")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["True", "False"]
