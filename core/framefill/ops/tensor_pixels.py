@@ -39,8 +39,12 @@ def stack_on_canvas_tensor(channels: Sequence[np.ndarray], window: Box, canvas: 
     # Every value is written when the window covers the canvas; else the rest is 0.
     out = (torch.empty if window == canvas else torch.zeros)(shape, dtype=torch.float32, device=device)
     rows, cols = slice(y0 - cy0, y1 - cy0 + 1), slice(x0 - cx0, x1 - cx0 + 1)
+    on_host = out.device.type == "cpu"
     for i, channel in enumerate(channels):
-        out[i, rows, cols] = _upload(channel, device)
+        if on_host and channel.dtype in (np.float16, np.float32) and channel.flags.writeable:
+            out[i, rows, cols].copy_(torch.from_numpy(channel))  # converted as it is placed: one pass
+        else:
+            out[i, rows, cols] = _upload(channel, device)
     return out.nan_to_num_(nan=0.0, posinf=HALF_MAX, neginf=-HALF_MAX)
 
 
