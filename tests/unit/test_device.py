@@ -149,10 +149,12 @@ def test_a_farm_worker_for_every_gpu_starts_on_the_first(fake_cuda):
 
 def test_determinism_keeps_deterministic_kernels_without_filling_new_tensors():
     """Deterministic algorithms stay on; the NaN fill of every new tensor (a memory pass per allocation)
-    is off, in a fresh process as a job sets it up."""
-    code = ("import torch\nfrom framefill.runtime.device import configure_determinism\n"
+    is off and torch.compile's config is not imported, in a fresh process as a job sets it up."""
+    code = ("import sys, torch\nfrom framefill.runtime.device import configure_determinism\n"
             "assert torch.utils.deterministic.fill_uninitialized_memory\nconfigure_determinism()\n"
-            "print(torch.are_deterministic_algorithms_enabled(), torch.utils.deterministic.fill_uninitialized_memory)")
+            "print(torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled(),\n"
+            "      torch.utils.deterministic.fill_uninitialized_memory, 'torch._inductor' in sys.modules)")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.split() == ["True", "False"]
+    # Deterministic, warning only, no NaN fill, and torch.compile's modules never imported (0.8 s of start-up).
+    assert proc.stdout.split() == ["True", "True", "False", "False"]
