@@ -152,7 +152,8 @@ def test_determinism_keeps_deterministic_kernels_without_filling_new_tensors():
     is off and torch.compile's config is not imported, in a fresh process as a job sets it up."""
     code = ("import sys, torch\nfrom framefill.runtime.device import configure_determinism\n"
             "assert torch.utils.deterministic.fill_uninitialized_memory\nconfigure_determinism()\n"
-            "print(torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled(),\n"
+            "print(torch.are_deterministic_algorithms_enabled(),\n"
+            "      torch.is_deterministic_algorithms_warn_only_enabled(),\n"
             "      torch.utils.deterministic.fill_uninitialized_memory, 'torch._inductor' in sys.modules)")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr

@@ -599,5 +599,5 @@ def pixel_sha256(image: ExrImage) -> str:
             le = np.ascontiguousarray(arr, dtype=arr.dtype.newbyteorder("<"))
             xs, ys = part.sampling.get(name, (1, 1))
             h.update(f"chan\0{name}\0{le.dtype.str}\0{le.shape}\0{xs},{ys}\0".encode())
-            h.update(le)  # the array's own buffer (contiguous), no copy
+            h.update(le.data)  # the array's own buffer (contiguous), no copy
     return h.hexdigest()
