@@ -112,3 +112,24 @@ def test_parse_size_names_the_field(text):
 
 def test_parse_size_reads_width_then_height():
     assert parse_size("3840x2160") == (3840, 2160) and parse_size("64X48") == (64, 48)
+
+
+@pytest.mark.parametrize(("shape", "size"), [((7, 9, 3), (28, 36)), ((5, 1), (17, 3)), ((6, 11), (19, 31)),
+                                             ((1, 4, 2), (3, 13)), ((9, 8, 3), (9, 20))])
+def test_antiring_clamps_each_sample_into_its_2x2_source_neighbourhood_exactly(shape, size):
+    """Value for value against a per-pixel reference: the rows below and right of each output centre
+    (clipped at the edges), any scale, one or several channels, a one-column source."""
+    from framefill.ops.resample import _antiring, _centres
+
+    src = np.random.default_rng(9).standard_normal(shape).astype(np.float32)
+    out_h, out_w = size
+    ringing = np.random.default_rng(10).standard_normal((out_h, out_w, *shape[2:])).astype(np.float32) * 3
+    got = _antiring(ringing.copy(), src)
+    expect = ringing.copy()
+    for y, cy in enumerate(_centres(out_h, shape[0])):
+        for x, cx in enumerate(_centres(out_w, shape[1])):
+            y0, x0 = min(max(int(np.floor(cy)), 0), shape[0] - 1), min(max(int(np.floor(cx)), 0), shape[1] - 1)
+            block = src[y0 : min(y0 + 1, shape[0] - 1) + 1, x0 : min(x0 + 1, shape[1] - 1) + 1]
+            lo, hi = block.min(axis=(0, 1)), block.max(axis=(0, 1))
+            expect[y, x] = np.minimum(np.maximum(expect[y, x], lo), hi)
+    np.testing.assert_array_equal(got, expect)

@@ -92,6 +92,14 @@ def _cv_resize(image: np.ndarray, height: int, width: int, flag: int) -> np.ndar
     return chunks[0] if len(chunks) == 1 else np.concatenate(chunks, axis=2)
 
 
+def _with_right_neighbour(rows: np.ndarray, pick: Callable[..., np.ndarray]) -> np.ndarray:
+    """``pick`` (np.minimum or np.maximum) of each column and the next one; the last column is its own."""
+    out = np.empty_like(rows)
+    pick(rows[:, :-1], rows[:, 1:], out=out[:, :-1])
+    out[:, -1] = rows[:, -1]
+    return out
+
+
 def _antiring(out: np.ndarray, src: np.ndarray) -> np.ndarray:
     """Clamp ``out`` into the min/max of the 2x2 source samples around each output centre."""
     src = src.astype(np.float32, copy=False)
@@ -100,12 +108,13 @@ def _antiring(out: np.ndarray, src: np.ndarray) -> np.ndarray:
     y0 = np.clip(np.floor(ry), 0, src.shape[0] - 1).astype(np.intp)
     y1 = np.clip(y0 + 1, 0, src.shape[0] - 1)
     x0 = np.clip(np.floor(rx), 0, src.shape[1] - 1).astype(np.intp)
-    x1 = np.clip(x0 + 1, 0, src.shape[1] - 1)
-    # Separable: rows first at input width (small), then columns at output size.
-    lo_rows = np.minimum(src[y0], src[y1])
-    hi_rows = np.maximum(src[y0], src[y1])
-    np.maximum(out, np.minimum(lo_rows[:, x0], lo_rows[:, x1]), out=out)
-    np.minimum(out, np.maximum(hi_rows[:, x0], hi_rows[:, x1]), out=out)
+    # Separable, and at input width until the last step: each output row's two source rows, then
+    # each column with its right-hand neighbour (x0 + 1, clipped: the last column pairs with
+    # itself), then one gather at the output size per bound.
+    lo = _with_right_neighbour(np.minimum(src[y0], src[y1]), np.minimum)
+    hi = _with_right_neighbour(np.maximum(src[y0], src[y1]), np.maximum)
+    np.maximum(out, lo[:, x0], out=out)
+    np.minimum(out, hi[:, x0], out=out)
     return out
 
 
