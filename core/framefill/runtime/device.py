@@ -147,6 +147,8 @@ def configure_determinism() -> dict[str, Any]:
     # extra pass over memory for each allocation (rife-4 at 1080p ran 8% slower on the CPU).
     # framefill's kernels write every element they allocate, so that guard costs without changing
     # a byte (the golden outputs are the same with it off).
+    import torch.utils.deterministic  # torch 2.1+
+
     torch.utils.deterministic.fill_uninitialized_memory = False  # type: ignore[attr-defined]
     return {"torch": torch.__version__, "threads": threads, "deterministic_algorithms": True}
 
