@@ -159,3 +159,17 @@ def test_determinism_keeps_deterministic_kernels_without_filling_new_tensors():
     assert proc.returncode == 0, proc.stderr
     # Deterministic, warning only, no NaN fill, and torch.compile's modules never imported (0.8 s of start-up).
     assert proc.stdout.split() == ["True", "True", "False", "False"]
+
+
+def test_determinism_falls_back_to_the_public_switch_where_torch_lacks_the_kernels_own(monkeypatch):
+    import torch
+
+    called = []
+
+    def missing(*args, **kwargs):
+        raise AttributeError("module 'torch._C' has no attribute '_set_deterministic_algorithms'")
+
+    monkeypatch.setattr(torch._C, "_set_deterministic_algorithms", missing)
+    monkeypatch.setattr(torch, "use_deterministic_algorithms", lambda mode, **kw: called.append((mode, kw)))
+    configure_determinism()
+    assert called == [(True, {"warn_only": True})]

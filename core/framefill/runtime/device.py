@@ -138,11 +138,10 @@ def configure_determinism() -> dict[str, Any]:
     os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
     # torch.use_deterministic_algorithms also sets torch.compile's flag, whose import costs 0.8 s
     # of start-up per process; framefill never compiles, so the kernels' switch is set alone.
-    set_deterministic = getattr(torch._C, "_set_deterministic_algorithms", None)
-    if set_deterministic is None:
+    try:
+        torch._C._set_deterministic_algorithms(True, warn_only=True)
+    except (AttributeError, TypeError):  # a torch without that switch: the public call does the same
         torch.use_deterministic_algorithms(True, warn_only=True)
-    else:
-        set_deterministic(True, warn_only=True)
     # Deterministic mode also fills every new tensor with NaN before an op writes it: a whole
     # extra pass over memory for each allocation (rife-4 at 1080p ran 8% slower on the CPU).
     # framefill's kernels write every element they allocate, so that guard costs without changing
