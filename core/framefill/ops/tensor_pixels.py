@@ -20,13 +20,15 @@ from framefill.ops.pixels import HALF_MAX, Box, cast_like
 __all__ = ["stack_on_canvas_tensor", "stored_from_tensor"]
 
 
-def _upload(channel: np.ndarray, device: Any) -> torch.Tensor:
-    """A channel on ``device`` as float32; float16/float32 cross as they are stored."""
+def _place(target: torch.Tensor, channel: np.ndarray) -> None:
+    """Write a channel into ``target`` (float32, on the job's device). float16/float32 cross to the
+    device as they are stored and are converted as they are placed (one pass on the CPU)."""
     if channel.dtype in (np.float16, np.float32):
         if not channel.flags.writeable:  # torch wraps only writable memory (it never writes here)
             channel = channel.copy()
-        return torch.from_numpy(np.ascontiguousarray(channel)).to(device).float()
-    return torch.from_numpy(np.asarray(channel, dtype=np.float32)).to(device)  # IDs: numpy's conversion
+        target.copy_(torch.from_numpy(channel).to(target.device))
+    else:
+        target.copy_(torch.from_numpy(np.asarray(channel, dtype=np.float32)).to(target.device))  # IDs: numpy's
 
 
 def stack_on_canvas_tensor(channels: Sequence[np.ndarray], window: Box, canvas: Box, device: Any) -> torch.Tensor:
@@ -39,12 +41,8 @@ def stack_on_canvas_tensor(channels: Sequence[np.ndarray], window: Box, canvas: 
     # Every value is written when the window covers the canvas; else the rest is 0.
     out = (torch.empty if window == canvas else torch.zeros)(shape, dtype=torch.float32, device=device)
     rows, cols = slice(y0 - cy0, y1 - cy0 + 1), slice(x0 - cx0, x1 - cx0 + 1)
-    on_host = out.device.type == "cpu"
     for i, channel in enumerate(channels):
-        if on_host and channel.dtype in (np.float16, np.float32) and channel.flags.writeable:
-            out[i, rows, cols].copy_(torch.from_numpy(channel))  # converted as it is placed: one pass
-        else:
-            out[i, rows, cols] = _upload(channel, device)
+        _place(out[i, rows, cols], channel)
     return out.nan_to_num_(nan=0.0, posinf=HALF_MAX, neginf=-HALF_MAX)
 
 

@@ -28,6 +28,7 @@ full size, the QC features) and a part that shrinks with the scale.
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import re
@@ -345,8 +346,10 @@ def release_freed_memory() -> bool:
     return True
 
 
+@functools.lru_cache(maxsize=1)
 def _glibc() -> Any:
-    """The process's C library where it is glibc (whose ``mallopt`` and ``malloc_trim`` these use), else None."""
+    """The process's C library where it is glibc (whose ``mallopt`` and ``malloc_trim`` these use), else None.
+    Looked up once per process (``platform.libc_ver`` reads the Python executable)."""
     import platform
 
     if not sys.platform.startswith("linux") or platform.libc_ver()[0] != "glibc":
