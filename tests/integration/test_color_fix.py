@@ -65,6 +65,16 @@ def test_colour_shifted_sharp_upscale_is_corrected_to_the_input_low_frequencies(
     assert np.abs(same - truth)[8:-8, 8:-8].mean() < 0.01
 
 
+def test_one_blur_equals_the_formula_with_two():
+    """out + G(ref - out) is out - G(out) + G(ref): the blur is linear, mirrored borders included."""
+    rng = np.random.default_rng(3)
+    out = rng.normal(0.0, 4.0, (40, 56, 3)).astype(np.float32)
+    ref = out + rng.normal(0.0, 0.5, out.shape).astype(np.float32)
+    two_blurs = out.astype(np.float64) - low_pass(out, 3.0) + low_pass(ref, 3.0)
+    np.testing.assert_allclose(color_fix(out, ref, sigma_px=3.0), two_blurs, rtol=0, atol=2e-5)
+    assert np.abs(two_blurs - out).max() > 0.1  # the fix moved the pixels: the check compares something
+
+
 def test_fix_is_unclamped_and_keeps_shape():
     out = np.full((16, 16, 3), 2.5, np.float32)
     ref = np.full((16, 16, 3), -0.5, np.float32)

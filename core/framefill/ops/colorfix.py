@@ -59,4 +59,6 @@ def color_fix(output: np.ndarray, reference: np.ndarray, *, sigma_px: float) -> 
     if output.shape != reference.shape:
         raise ValueError(f"colour fix needs equal shapes, got {output.shape} and {reference.shape}")
     out = np.asarray(output, dtype=np.float32)
-    return (out - low_pass(out, sigma_px) + low_pass(reference, sigma_px)).astype(np.float32, copy=False)
+    # The blur is linear: out - G(out) + G(ref) = out + G(ref - out), one blur instead of two
+    # (and the two low-pass bands cancel before they are blurred, not after).
+    return out + low_pass(np.asarray(reference, dtype=np.float32) - out, sigma_px)
