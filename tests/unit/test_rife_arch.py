@@ -229,6 +229,23 @@ def test_padding_multiple_follows_the_reference_scripts():
 
 
 @pytest.mark.parametrize("make", [_tiny_v4, _tiny_hd], ids=["v4", "hdv3"])
+def test_every_convolution_runs_channels_last_and_the_outputs_come_back_nchw(make):
+    """oneDNN's NCHW kernels for a block's few-channel inputs are several times slower (README)."""
+    model = make()
+    convs = [m for m in model.modules() if isinstance(m, (torch.nn.Conv2d, torch.nn.ConvTranspose2d))]
+    seen: list[bool] = []
+    hooks = [m.register_forward_pre_hook(
+        lambda _m, args: seen.append(args[0].is_contiguous(memory_format=torch.channels_last))) for m in convs]
+    img0, img1 = _frames(64, 96)
+    with torch.no_grad():
+        out = model(img0, img1, 0.5)
+    for hook in hooks:
+        hook.remove()
+    assert len(seen) >= len(convs) and all(seen)
+    assert all(x.is_contiguous() for x in out)
+
+
+@pytest.mark.parametrize("make", [_tiny_v4, _tiny_hd], ids=["v4", "hdv3"])
 def test_odd_sizes_are_zero_padded_bottom_right_and_cropped_back(make):
     model = make()
     img0, img1 = _frames(37, 53)

@@ -40,8 +40,9 @@ rife-4: the network of Practical-RIFE 4.25
     block's 15- and 28-channel input are several times slower in NCHW (the last
     block's first conv: 0.29 s of a 1.5 s 1080p network run). The results equal the
     reference's up to float summation order, not bit for bit. Each block shrinks
-    its inputs one by one and stacks them small: the same values as stacking them
-    at full size first, without that full-size copy.
+    its inputs one by one and stacks them small: bilinear resizing works channel by
+    channel, so this is stacking them at full size first, up to float rounding, without
+    that full-size copy.
 
 :func:`build_v4` returns an :class:`~framefill.models.arch.interp_model.InterpModel`,
 the descriptor that pads, runs and crops as the reference inference does. The

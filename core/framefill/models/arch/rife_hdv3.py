@@ -135,7 +135,8 @@ class HDv3Block(nn.Module):
         """Corrections for the pair and for its mirror (frames swapped, flow halves swapped, mask
         negated), as one batch, the pair first."""
         # Each input is shrunk once and the mirror made small: bilinear resizing works channel by
-        # channel and commutes with negation, so this equals shrinking both full-size stacks.
+        # channel and commutes with negation, so this is shrinking both full-size stacks, up to
+        # float rounding.
         small0 = F.interpolate(warped0, scale_factor=1.0 / scale, mode="bilinear", align_corners=False)
         small1 = F.interpolate(warped1, scale_factor=1.0 / scale, mode="bilinear", align_corners=False)
         small_mask = F.interpolate(mask, scale_factor=1.0 / scale, mode="bilinear", align_corners=False)
