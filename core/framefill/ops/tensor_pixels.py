@@ -23,12 +23,11 @@ __all__ = ["stack_on_canvas_tensor", "stored_from_tensor"]
 def _place(target: torch.Tensor, channel: np.ndarray) -> None:
     """Write a channel into ``target`` (float32, on the job's device). float16/float32 cross to the
     device as they are stored and are converted as they are placed (one pass on the CPU)."""
-    if channel.dtype in (np.float16, np.float32):
-        if not channel.flags.writeable:  # torch wraps only writable memory (it never writes here)
-            channel = channel.copy()
-        target.copy_(torch.from_numpy(channel).to(target.device))
-    else:
-        target.copy_(torch.from_numpy(np.asarray(channel, dtype=np.float32)).to(target.device))  # IDs: numpy's
+    if channel.dtype not in (np.float16, np.float32):
+        channel = np.asarray(channel, dtype=np.float32)  # IDs: numpy's conversion
+    elif not channel.flags.writeable:  # torch wraps only writable memory (it never writes here)
+        channel = channel.copy()
+    target.copy_(torch.from_numpy(channel).to(target.device))
 
 
 def stack_on_canvas_tensor(channels: Sequence[np.ndarray], window: Box, canvas: Box, device: Any) -> torch.Tensor:

@@ -206,7 +206,7 @@ class Rife4Block(nn.Module):
     ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         # The block sees its full-size inputs stacked, then shrunk by ``scale``. Bilinear
         # resizing works channel by channel, so each input is shrunk on its own and the
-        # small ones stacked: the same values, without a full-size copy of them all.
+        # small ones stacked: the same values up to float rounding, without a full-size copy.
         small = [F.interpolate(x, scale_factor=1.0 / scale, mode="bilinear", align_corners=False) for x in inputs]
         if flow is not None:
             # Flows are in pixels: they shrink with the image.

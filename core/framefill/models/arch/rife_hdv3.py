@@ -14,7 +14,8 @@ The network (``IFNet`` of ECCV2022-RIFE's ``train_log/IFNet_HDv3.py``):
   and the mask negated; the two answers, mapped back, are averaged. We run the
   two passes as one batch of 2B.
 - the convolutions run channels-last, as in :mod:`~framefill.models.arch.rife` (on the CPU
-  a 1080p fill takes 0.88x the time; results equal the reference's up to float summation order).
+  a 1080p network step takes 0.86x the time; results equal the reference's up to float
+  summation order).
 
 It has no timestep input: it predicts the middle frame, t = 0.5; the
 :class:`~framefill.models.arch.interp_model.InterpModel` that :func:`build`
