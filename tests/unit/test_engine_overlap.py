@@ -1,5 +1,6 @@
-"""The engine's writer thread: a frame's write overlaps the next frame's work, frames are recorded
-in order, at most one is in flight, and a cancel or an error still records the frame in flight."""
+"""The engine's writer thread: a frame's write overlaps the next frames' work, frames are recorded
+in order, at most one frame holding pixels is in flight (a copy never makes the engine wait), and a
+cancel or an error still records the frames in flight."""
 
 from __future__ import annotations
 
@@ -101,6 +102,54 @@ def test_an_error_in_a_write_is_raised_after_the_frames_before_it_are_recorded()
     with pytest.raises(OSError, match="disk full writing frame 4"):
         _run_capturing(job, [1, 2, 4, 6], into=recorded)
     assert recorded == [1, 2]
+
+
+class CopyBetweenFills:
+    """Frames 2 and 4 are fills (their writes hold pixels), frame 3 a copy of a render (light). Frame 2's
+    write finishes only once frame 4 is being made, or after a minute."""
+
+    stage = "test"
+
+    def __init__(self, light: tuple[int, ...] = (3,)) -> None:
+        self.making_4 = threading.Event()
+        self.log: list[str] = []
+        self.light = light
+
+    def skip(self, frame: int) -> Made[Outcome] | None:
+        return None
+
+    def make(self, frame: int) -> Pending[Outcome]:
+        self.log.append(f"make {frame}")
+        if frame == 4:
+            self.making_4.set()
+
+        def finish() -> Made[Outcome]:
+            if frame == 2:
+                self.log.append(f"frame 4 made while frame 2 was written: {self.making_4.wait(timeout=60)}")
+            self.log.append(f"write {frame}")
+            return Made(frame, Outcome(frame))
+
+        return Pending(frame, finish, holds_pixels=frame not in self.light)
+
+
+def test_a_copied_render_between_two_fills_does_not_hold_back_the_second():
+    """With rendered frames 1, 3, 5 (every other frame), each fill's write overlaps the next fill's
+    network: the copy handed over between them does not wait for the write before it."""
+    job = CopyBetweenFills()
+    recorded, run = _run_capturing(job, [2, 3, 4], into=[])
+    assert "frame 4 made while frame 2 was written: True" in job.log
+    assert recorded == [2, 3, 4] and [o.frame for o in run.outcomes] == [2, 3, 4]
+    assert [e for e in job.log if e.startswith("write")] == ["write 2", "write 3", "write 4"]
+
+
+def test_a_frame_holding_pixels_waits_for_the_one_in_flight():
+    """Three fills in a row: frame 3 is made while frame 2 is written, but handed over (and frame 4
+    made) only once frame 2 is written: one frame being written, one being made."""
+    job = CopyBetweenFills(light=())
+    job.making_4.set()  # frame 2's write does not wait for anything
+    _run_capturing(job, [2, 3, 4], into=[])
+    assert job.log.index("write 2") < job.log.index("make 4")
+    assert [e for e in job.log if e.startswith("write")] == ["write 2", "write 3", "write 4"]
 
 
 def _run_capturing(job: Job, frames: list[int], *, into: list[int], cancel_after: int | None = None):

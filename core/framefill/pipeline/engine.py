@@ -9,11 +9,13 @@ everything around that is here, once:
 * make the frame (the job writes its output atomically) and record its
   :class:`~framefill.pipeline.manifest.ManifestEntry`;
 * overlap: a job may return the frame's last part (encoding and writing it) as
-  :class:`Pending`; that part runs on one writer thread while the next frame is
-  made, and the frame is recorded once it is written, always in frame order, with
-  at most one frame in flight (so memory stays bounded). The bytes are the same
-  as made in sequence; a cancel or an error waits for the frame in flight and
-  records it first;
+  :class:`Pending`; that part runs on one writer thread while the next frames are
+  made, and each frame is recorded once it is written, always in frame order. At
+  most one frame holding its pixels is in flight (so memory stays bounded); a
+  light one (a copy of a file) never makes the engine wait, so a fill's write
+  overlaps the next fill's work even with a copied render between them. The
+  bytes are the same as made in sequence; a cancel or an error waits for the
+  frames in flight and records them first;
 * report progress (``start``, one ``frame`` event per frame, warnings);
 * time each frame and measure the job's peak memory.
 
@@ -24,6 +26,7 @@ cache, or None) and ``make`` (the work). The engine never looks inside a frame.
 from __future__ import annotations
 
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sized
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -43,6 +46,8 @@ Outcome = TypeVar("Outcome")
 Item_contra = TypeVar("Item_contra", contravariant=True)
 # Frames made between two checkpoints of a long job.
 CHECKPOINT_FRAMES = 50
+# Frames handed to the writer thread and not recorded yet, at most (light ones: copies).
+MAX_IN_FLIGHT = 8
 
 
 @dataclass(frozen=True)
@@ -65,11 +70,13 @@ class Made(Generic[Outcome]):
 @dataclass(frozen=True)
 class Pending(Generic[Outcome]):
     """A frame whose last part, ``finish`` (encode and write the output, then say what was made),
-    may run on the engine's writer thread while the next frame is made. ``finish`` must touch
-    nothing the next frame's work changes."""
+    may run on the engine's writer thread while the next frames are made. ``finish`` must touch
+    nothing the next frames' work changes. ``holds_pixels``: ``finish`` keeps a decoded frame in
+    memory until it runs (False for a copy of a file: the engine then does not wait for it)."""
 
     frame: int
     finish: Callable[[], Made[Outcome]]
+    holds_pixels: bool = True
 
 
 class FrameJob(Protocol[Item_contra, Outcome]):
@@ -124,7 +131,8 @@ def run_frames(
     report(Event("start", stage=job.stage, message=start_message, total=total))
     outcomes: list[Outcome] = []
     made_count = 0
-    in_flight: tuple[Future[tuple[Made[Outcome], float]], int, float] | None = None  # the frame being written
+    # Frames handed to the writer, oldest first: (write, index, seconds to make, holds pixels).
+    in_flight: deque[tuple[Future[tuple[Made[Outcome], float]], int, float, bool]] = deque()
 
     def record(made: Made[Outcome], index: int, seconds: float | None) -> None:
         """A frame done: its manifest entry, outcome and events (``seconds`` None: skipped)."""
@@ -144,14 +152,20 @@ def run_frames(
         for message in made.warnings:
             report(Event("warning", stage=job.stage, frame=made.frame, message=message))
 
-    def land() -> None:
-        """Wait for the frame in flight and record it."""
-        nonlocal in_flight
-        if in_flight is not None:
-            future, index, made_s = in_flight
-            in_flight = None
+    def land(until: Callable[[], bool] = lambda: False) -> None:
+        """Wait for the frames in flight, oldest first, and record them; stop once ``until()`` is true."""
+        while in_flight and not until():
+            future, index, made_s, _ = in_flight.popleft()
             made, write_s = future.result()
             record(made, index, made_s + write_s)
+
+    def room_for(pending: Pending[Outcome]) -> bool:
+        """Whether ``pending`` may join the frames in flight now: the oldest is still being written, there
+        is a place, and a frame that holds pixels would be the only one in flight that does."""
+        if not in_flight or in_flight[0][0].done():
+            return not in_flight  # a written frame is recorded first, keeping the events current
+        heavy = pending.holds_pixels and any(holds for *_, holds in in_flight)
+        return len(in_flight) < MAX_IN_FLIGHT and not heavy
 
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="framefill-writer") as writer:
         try:
@@ -168,18 +182,19 @@ def run_frames(
                     continue
                 made = job.make(item)
                 made_s = time.perf_counter() - t0
-                land()  # the previous frame, written while this one was made, is recorded first
                 if isinstance(made, Pending):
-                    in_flight = (writer.submit(_timed, made.finish), index, made_s)
+                    pending = made
+                    land(until=lambda: room_for(pending))  # earlier frames are recorded first
+                    in_flight.append((writer.submit(_timed, pending.finish), index, made_s, pending.holds_pixels))
                 else:
+                    land()
                     record(made, index, made_s)
             land()
         except BaseException:
-            if in_flight is not None:  # a cancel or an error: the frame being written still counts
-                try:
-                    land()
-                except Exception:  # noqa: BLE001 - the first error is the one to report
-                    pass
+            try:  # a cancel or an error: the frames being written still count
+                land()
+            except Exception:  # noqa: BLE001 - the first error is the one to report
+                pass
             raise
     return JobRun(tuple(outcomes), time.perf_counter() - started, peak_rss_mb(), peak_device_mb(device))
 

@@ -378,7 +378,9 @@ class _FillJob:
             return Made(task.frame, self._outcome(task, status, needs_render, reason), entry,
                         event={"status": status, "needs_render": needs_render}, warnings=tuple(said))
 
-        return Pending(task.frame, finish) if image is not None or copy_from is not None else finish()
+        if image is None and copy_from is None:
+            return finish()
+        return Pending(task.frame, finish, holds_pixels=image is not None)
 
     def _reason(self, task: FrameTask, facts: dict[str, Any]) -> str:
         if task.frame in self.damaged:
