@@ -11,6 +11,7 @@ from framefill.ops.warp import (
     backward_warp_nearest_script,
     backward_warp_script,
     rife_warp,
+    rife_warp_pair,
 )
 
 torch.set_num_threads(2)
@@ -117,6 +118,19 @@ def test_fractional_flow_is_bilinear_and_equals_the_rife_formulation():
     assert np.abs(out.numpy() - expected).max() < 1e-9
     # ... and where no flow is whole, the same numbers as the RIFE formulation
     assert torch.equal(out, rife_warp(image, flow))
+
+
+@pytest.mark.parametrize("batch", [1, 2])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float16])
+def test_a_pair_warped_in_one_call_equals_two_calls(batch, dtype):
+    """The networks' one-call warp of both frames gives each frame's warp bit for bit, for a batch of pairs."""
+    frames0 = torch.cat([_image(c=4, dtype=dtype) + i for i in range(batch)])
+    frames1 = torch.cat([_image(c=4, dtype=dtype) * 0.5 - i for i in range(batch)])
+    flow = torch.cat([torch.cat((_smooth_flow(40, 56, 3.0 + i), -_smooth_flow(40, 56, 2.0)), 1) for i in range(batch)])
+    both = rife_warp_pair(torch.cat((frames0, frames1)), flow)
+    assert both.shape == (2 * batch, 4, 40, 56) and both.dtype == dtype
+    assert torch.equal(both[:batch], rife_warp(frames0, flow[:, 0:2]))
+    assert torch.equal(both[batch:], rife_warp(frames1, flow[:, 2:4]))
 
 
 def test_half_precision_images_warp_with_float32_coordinates():

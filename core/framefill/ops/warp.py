@@ -12,6 +12,7 @@ Three warps live here, all on ``grid_sample``'s bilinear kernel or a gather:
   ``linspace(-1, 1, n)`` base grid plus the flow divided by ``(n - 1) / 2``,
   sampled by ``grid_sample(bilinear, border, align_corners=True)``. In float32
   it equals RIFE's own warp bit for bit, which the parity tests need.
+  :func:`rife_warp_pair` warps both frames of a pair in one call (the networks' form).
 - :func:`backward_warp`, for the pixels framefill writes: the same sampling,
   except that pixels whose flow is a whole number of pixels (both components)
   are copied from their source. The round trip through normalised
@@ -48,6 +49,7 @@ import torch.nn.functional as F
 
 __all__ = [
     "WARP_PADDING",
+    "rife_warp_pair",
     "backward_warp",
     "backward_warp_nearest",
     "backward_warp_script",
@@ -178,6 +180,21 @@ def rife_warp(image: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
     if not image.is_floating_point():
         raise ValueError("warp: bilinear warping needs a floating-point image")
     return _grid_warp(image, flow, "border")
+
+
+def rife_warp_pair(images: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
+    """Both frames of a pair warped by RIFE's two flows in one call.
+
+    Args:
+        images: 2B,C,H,W: the B frames 0 stacked over the B frames 1 on the batch axis.
+        flow: B,4,H,W: the flows to frame 0 (channels 0-1) and to frame 1 (channels 2-3).
+
+    Returns:
+        ``rife_warp(frames0, flow[:, 0:2])`` stacked over ``rife_warp(frames1, flow[:, 2:4])``, value
+        for value. On the CPU, ``grid_sample`` runs its batch in parallel and nothing else: two
+        one-frame calls use one thread each, this call all of them.
+    """
+    return rife_warp(images, torch.cat((flow[:, 0:2], flow[:, 2:4]), 0))
 
 
 def backward_warp(image: torch.Tensor, flow: torch.Tensor, *, padding: str = "border") -> torch.Tensor:

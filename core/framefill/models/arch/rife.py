@@ -42,12 +42,14 @@ rife-4: the network of Practical-RIFE 4.25
     reference's up to float summation order, not bit for bit. Each block shrinks
     its inputs one by one and stacks them small: bilinear resizing works channel by
     channel, so this is stacking them at full size first, up to float rounding, without
-    that full-size copy.
+    that full-size copy. The two frames are stacked on the batch axis once: one encoder
+    pass, and one warp call per step for both (``rife_warp_pair``: on the CPU,
+    ``grid_sample`` is parallel over its batch only), value for value the separate calls.
 
 :func:`build_v4` returns an :class:`~framefill.models.arch.interp_model.InterpModel`,
 the descriptor that pads, runs and crops as the reference inference does. The
 network compiles with ``torch.jit.script`` (its warps are
-:func:`~framefill.ops.warp.rife_warp`). :class:`RifeOutput` and the network
+:func:`~framefill.ops.warp.rife_warp_pair`). :class:`RifeOutput` and the network
 classes stay in this module: their qualified names are part of every exported
 TorchScript file. Importing this module imports torch.
 """
@@ -68,7 +70,7 @@ from framefill.models.arch.common import (
     strip_module_prefix,
     tensor_shape,
 )
-from framefill.ops.warp import rife_warp
+from framefill.ops.warp import rife_warp_pair
 from torch import nn
 
 if TYPE_CHECKING:
@@ -250,26 +252,26 @@ class Rife4Net(nn.Module):
         if t.dim() == 0:
             t = t.view(1, 1, 1, 1)
         t = t.expand(b, 1, h, w)
-        feat0 = self.encode(img0)
-        feat1 = self.encode(img1)
+        # Frame 0 stacked over frame 1 on the batch axis: one encoder pass, and each warp is one call
+        # (rife_warp_pair).
+        frames = torch.cat((img0, img1), 0)
+        features = self.encode(frames)
+        feat0, feat1 = features[:b], features[b:]
         flow = img0.new_zeros((b, 4, h, w))
         mask = img0.new_zeros((b, 1, h, w))
         hand = img0.new_zeros((b, 0, h, w))
-        warped0 = img0
-        warped1 = img1
+        warped = frames
         for i, block in enumerate(self.blocks):
             step = self.block_scales[i] / scale
             if i == 0:
                 flow, mask, hand = block([img0, img1, feat0, feat1, t], None, step)
             else:
-                wfeat0 = rife_warp(feat0, flow[:, 0:2])
-                wfeat1 = rife_warp(feat1, flow[:, 2:4])
-                delta, mask, hand = block([warped0, warped1, wfeat0, wfeat1, t, mask, hand], flow, step)
+                wfeat = rife_warp_pair(features, flow)
+                delta, mask, hand = block([warped[:b], warped[b:], wfeat[:b], wfeat[b:], t, mask, hand], flow, step)
                 flow = flow + delta
-            warped0 = rife_warp(img0, flow[:, 0:2])
-            warped1 = rife_warp(img1, flow[:, 2:4])
+            warped = rife_warp_pair(frames, flow)
         weight = torch.sigmoid(mask)
-        return RifeOutput(flow, weight, warped0 * weight + warped1 * (1 - weight))
+        return RifeOutput(flow, weight, warped[:b] * weight + warped[b:] * (1 - weight))
 
 
 def detect_v4(state_dict: StateDict) -> bool:
