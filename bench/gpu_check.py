@@ -175,10 +175,14 @@ def fill_rows(label: str, w: int, h: int, *, device: str, precisions: list[str],
 def shot_rows(base: dict[str, Any], w: int, h: int, *, device: str, budget: Budget, sync: Callable[[], None],
               reset_peak: Callable[[], None], peak_mb: Callable[[], float | None]) -> list[dict[str, Any]]:
     """A whole shot through `framefill interpolate --device all --batch N` (the frame engine: keyframes decoded
-    once, fills batched over every GPU, writes overlapped), seconds per filled frame; one warm-up shot."""
+    once, fills batched over every GPU, writes overlapped), seconds per filled frame; one warm-up shot, which
+    loads the model: the timed shots fill with it, as a farm worker's tasks do."""
     import torch
+    from framefill.models.loading import keep_models_loaded
 
     from interpolate import _shot_call
+
+    keep_models_loaded()
 
     gpus = torch.cuda.device_count() if device != "cpu" else 0
     fills, batches = (16, (1, 8)) if gpus else (4, (1, 2))
