@@ -143,8 +143,8 @@ def test_a_copied_render_between_two_fills_does_not_hold_back_the_second():
 
 
 def test_a_frame_holding_pixels_waits_for_the_one_in_flight():
-    """Three fills in a row: frame 3 is made while frame 2 is written, but handed over (and frame 4
-    made) only once frame 2 is written: one frame being written, one being made."""
+    """Three fills in a row: frame 3 may be made while frame 2 is written, but is handed over (and
+    frame 4 made) only once frame 2 is written: one frame being written, one being made."""
     job = CopyBetweenFills(light=())
     job.making_4.set()  # frame 2's write does not wait for anything
     _run_capturing(job, [2, 3, 4], into=[])

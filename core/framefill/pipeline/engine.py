@@ -160,10 +160,13 @@ def run_frames(
             record(made, index, made_s + write_s)
 
     def room_for(pending: Pending[Outcome]) -> bool:
-        """Whether ``pending`` may join the frames in flight now: the oldest is still being written, there
-        is a place, and a frame that holds pixels would be the only one in flight that does."""
-        if not in_flight or in_flight[0][0].done():
-            return not in_flight  # a written frame is recorded first, keeping the events current
+        """Whether ``pending`` may join the frames in flight now: none is written yet (a written one is
+        recorded first, keeping the events current), there is a place, and a frame that holds pixels
+        would be the only one in flight that does."""
+        if not in_flight:
+            return True
+        if in_flight[0][0].done():
+            return False
         heavy = pending.holds_pixels and any(holds for *_, holds in in_flight)
         return len(in_flight) < MAX_IN_FLIGHT and not heavy
 
