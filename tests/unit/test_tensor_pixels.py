@@ -68,3 +68,34 @@ def test_a_prepared_flow_warps_every_stack_as_the_one_call_warps_do():
     assert torch.equal(prepared.warp(double), backward_warp(double, flow))
     with pytest.raises(ValueError, match="height and width"):
         prepared.warp(torch.zeros(1, 3, 30, 47))
+
+
+def test_both_sources_warped_in_one_call_equal_the_one_call_warps():
+    """Motion.blend_stacked warps source 0 over source 1 in one grid_sample call (parallel over its
+    batch on the CPU); whole-pixel flows on one side only, a NaN flow and the ID pick stay exact."""
+    from framefill.models.interp import Motion
+
+    gen = np.random.default_rng(6)
+    flow0, flow1 = _flow(gen, 31, 47), torch.from_numpy((gen.standard_normal((1, 2, 31, 47)) * 4).astype(np.float32))
+    mask = torch.from_numpy(gen.uniform(0, 1, (1, 1, 31, 47)).astype(np.float32))
+    motion = Motion(flow0, flow1, mask)
+    source0, source1 = (torch.from_numpy(gen.standard_normal((1, 4, 31, 47)).astype(np.float32)) for _ in range(2))
+    expect = backward_warp(source0, flow0) * mask + backward_warp(source1, flow1) * (1.0 - mask)
+    assert torch.equal(motion.blend_stacked(torch.cat((source0, source1), 0)), expect)
+    assert torch.equal(motion.blend(source0, source1), expect)
+    ids0, ids1 = (torch.from_numpy(gen.integers(0, 9, (1, 1, 31, 47)).astype(np.float32)) for _ in range(2))
+    nearest = motion.prepared.nearest(torch.cat((ids0, ids1), 0))
+    assert torch.equal(nearest[0:1], backward_warp_nearest(ids0, flow0))
+    assert torch.equal(nearest[1:2], backward_warp_nearest(ids1, flow1))
+
+
+def test_a_stack_made_in_place_zeroes_what_its_window_does_not_cover():
+    gen = np.random.default_rng(7)
+    window, canvas = (3, 2, 22, 13), (0, 0, 29, 19)
+    channels = [gen.standard_normal((12, 20)).astype(np.float16) for _ in range(2)]
+    place = torch.full((2, 2, 20, 30), 7.0)[1]  # a frame's place in a stack, holding old values
+    got = stack_on_canvas_tensor(channels, window, canvas, "cpu", out=place)
+    assert got.data_ptr() == place.data_ptr()
+    assert torch.equal(got, stack_on_canvas_tensor(channels, window, canvas, "cpu"))
+    with pytest.raises(ValueError, match="out must be"):
+        stack_on_canvas_tensor(channels, window, canvas, "cpu", out=torch.zeros(2, 20, 29))

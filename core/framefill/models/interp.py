@@ -48,23 +48,34 @@ class Motion:
                       tuple((w, m.to(device)) for w, m in self.blend_of))
 
     @cached_property
-    def prepared(self) -> tuple[PreparedFlow, PreparedFlow]:
-        """``flow_t0`` and ``flow_t1`` ready to warp every layer of a frame (grids made once)."""
+    def prepared(self) -> PreparedFlow:
+        """``flow_t0`` stacked over ``flow_t1`` on the batch axis, ready to warp every layer of a frame
+        (grids made once): a stack of source 0 over source 1 is warped in one call. On the CPU,
+        ``grid_sample`` runs its batch in parallel and nothing else, so one call per source would
+        use one thread each."""
+        import torch
+
         from framefill.ops.warp import PreparedFlow
 
-        return PreparedFlow(self.flow_t0), PreparedFlow(self.flow_t1)
+        return PreparedFlow(torch.cat((self.flow_t0, self.flow_t1), 0))
 
     def blend(self, source0: torch.Tensor, source1: torch.Tensor) -> torch.Tensor:
-        """The in-between of two B,C,H,W float32 stacks of smooth channels (colour, alpha, data):
-        ``warp(source0, flow_t0) * mask + warp(source1, flow_t1) * (1 - mask)``, each flow's grid made
-        once (:class:`~framefill.ops.warp.PreparedFlow`); an ensemble's: its members' fills, weighted."""
+        """The in-between of two 1,C,H,W float32 stacks of smooth channels (colour, alpha, data):
+        ``warp(source0, flow_t0) * mask + warp(source1, flow_t1) * (1 - mask)`` (:meth:`blend_stacked`)."""
+        import torch
+
+        return self.blend_stacked(torch.cat((source0, source1), 0))
+
+    def blend_stacked(self, sources: torch.Tensor) -> torch.Tensor:
+        """:meth:`blend` of a 2,C,H,W stack, source 0 over source 1, warped in one call
+        (:attr:`prepared`); an ensemble's: its members' fills, weighted."""
         if not self.blend_of:
-            warp0, warp1 = self.prepared
-            return warp0.warp(source0) * self.mask + warp1.warp(source1) * (1.0 - self.mask)
+            warped = self.prepared.warp(sources)  # a new tensor: weighted in place, the same values
+            return warped[0:1].mul_(self.mask).add_(warped[1:2].mul_(1.0 - self.mask))
         (w0, m0), *rest = self.blend_of
-        total = m0.blend(source0, source1) * w0
+        total = m0.blend_stacked(sources) * w0
         for weight, member in rest:
-            total = total + member.blend(source0, source1) * weight
+            total = total + member.blend_stacked(sources) * weight
         return total
 
 

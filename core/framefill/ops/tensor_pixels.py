@@ -30,15 +30,21 @@ def _place(target: torch.Tensor, channel: np.ndarray) -> None:
     target.copy_(torch.from_numpy(channel).to(target.device))
 
 
-def stack_on_canvas_tensor(channels: Sequence[np.ndarray], window: Box, canvas: Box, device: Any) -> torch.Tensor:
+def stack_on_canvas_tensor(channels: Sequence[np.ndarray], window: Box, canvas: Box, device: Any, *,
+                           out: torch.Tensor | None = None) -> torch.Tensor:
     """``channels`` (over ``window``) stacked on ``device``: C,H,W float32 over ``canvas``, zero outside
     ``window``, NaN as 0 and +/-Inf as +/-``HALF_MAX`` (the values of :func:`~framefill.ops.pixels.on_canvas`
-    of :func:`~framefill.ops.pixels.finite` of each channel)."""
+    of :func:`~framefill.ops.pixels.finite` of each channel). ``out``: a C,H,W float32 tensor to fill
+    (one frame's place in a stack of several) instead of a new one."""
     cx0, cy0, cx1, cy1 = canvas
     x0, y0, x1, y1 = window
     shape = (len(channels), cy1 - cy0 + 1, cx1 - cx0 + 1)
-    # Every value is written when the window covers the canvas; else the rest is 0.
-    out = (torch.empty if window == canvas else torch.zeros)(shape, dtype=torch.float32, device=device)
+    if out is None:
+        out = torch.empty(shape, dtype=torch.float32, device=device)
+    elif tuple(out.shape) != shape or out.dtype != torch.float32:
+        raise ValueError(f"stack_on_canvas_tensor: out must be a {shape} float32 tensor")
+    if window != canvas:  # every value is written when the window covers the canvas; else the rest is 0
+        out.zero_()
     rows, cols = slice(y0 - cy0, y1 - cy0 + 1), slice(x0 - cx0, x1 - cx0 + 1)
     for i, channel in enumerate(channels):
         _place(out[i, rows, cols], channel)

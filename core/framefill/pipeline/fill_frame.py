@@ -29,7 +29,7 @@ from framefill.ops.cuts import CUT_THRESHOLD, cut_score
 from framefill.ops.pixels import Box, union_box
 
 __all__ = ["PairMotion", "pair_motion", "pair_inputs", "proxy_tensor", "make_proxy", "apply_motion", "check_pair",
-           "beauty_channels", "stack_channels"]
+           "beauty_channels", "stack_channels", "stack_pair"]
 
 
 def _beauty(image: ExrImage) -> tuple[int, tuple[str, str, str]]:
@@ -103,6 +103,20 @@ def stack_channels(part: ExrPart, names: Sequence[str], canvas: Box, device: Any
     return stack_on_canvas_tensor([part.channels[n] for n in names], part.data_window, canvas, device)[None]
 
 
+def stack_pair(part0: ExrPart, part1: ExrPart, names: Sequence[str], canvas: Box, device: Any) -> Any:
+    """:func:`stack_channels` of both sources as one 2,C,H,W tensor, source 0 over source 1 (what
+    :meth:`Motion.blend_stacked` warps in one call)."""
+    import torch
+
+    from framefill.ops.tensor_pixels import stack_on_canvas_tensor
+
+    cx0, cy0, cx1, cy1 = canvas
+    out = torch.empty((2, len(names), cy1 - cy0 + 1, cx1 - cx0 + 1), dtype=torch.float32, device=device)
+    for place, part in zip(out, (part0, part1), strict=True):
+        stack_on_canvas_tensor([part.channels[n] for n in names], part.data_window, canvas, device, out=place)
+    return out
+
+
 def apply_motion(img0: ExrImage, img1: ExrImage, motion: Motion, *, canvas: Box,
                  channels_per_batch: int = 4) -> ExrImage:
     """Warp and blend every channel of every part with one motion; headers from img0.
@@ -121,7 +135,6 @@ def apply_motion(img0: ExrImage, img1: ExrImage, motion: Motion, *, canvas: Box,
 
     device = motion.mask.device
     pick0 = motion.mask >= 0.5
-    near0, near1 = motion.prepared
     cx0, cy0, _, _ = canvas
     parts = []
     for p0, p1 in zip(img0.parts, img1.parts, strict=True):
@@ -132,12 +145,12 @@ def apply_motion(img0: ExrImage, img1: ExrImage, motion: Motion, *, canvas: Box,
         smooth = [n for n in names if channel_kind(n) != "id"]
         for start in range(0, len(smooth), channels_per_batch):
             batch = smooth[start : start + channels_per_batch]
-            blended = motion.blend(stack_channels(p0, batch, canvas, device), stack_channels(p1, batch, canvas, device))
+            blended = motion.blend_stacked(stack_pair(p0, p1, batch, canvas, device))
             for i, name in enumerate(batch):
                 out[name] = stored_from_tensor(blended[0, i, rows, cols], p0.channels[name].dtype)
         for name in (n for n in names if channel_kind(n) == "id"):
-            ids0, ids1 = stack_channels(p0, [name], canvas, device), stack_channels(p1, [name], canvas, device)
-            chosen = torch.where(pick0, near0.nearest(ids0), near1.nearest(ids1))
+            nearest = motion.prepared.nearest(stack_pair(p0, p1, [name], canvas, device))
+            chosen = torch.where(pick0, nearest[0:1], nearest[1:2])
             out[name] = stored_from_tensor(chosen[0, 0, rows, cols], p0.channels[name].dtype)
         header = dict(p0.header)
         header["dataWindow"] = (np.array([ox0, oy0], dtype=np.int32), np.array([ox1, oy1], dtype=np.int32))
