@@ -80,6 +80,7 @@ __all__ = [
     "ARCH_ID_V4",
     "V4_PAD_BASE",
     "RifeOutput",
+    "resize_bilinear",
     "Rife4Config",
     "Rife4Net",
     "detect_v4",
@@ -161,6 +162,18 @@ RIFE4_SCHEDULES: dict[Rife4Config, tuple[str, tuple[float, ...]]] = {
 }
 
 
+def resize_bilinear(x: torch.Tensor, factor: float) -> torch.Tensor:
+    """``x`` resized by ``factor`` as RIFE's blocks resize (bilinear, ``align_corners=False``).
+
+    A factor of 1 returns ``x`` itself: resizing to the same size samples each pixel at its own
+    centre with weight 1 and its neighbour with weight 0, so the pass gives back the same finite
+    values. At 1080p the last block's inputs and output skip a full-size pass each.
+    """
+    if factor == 1.0:
+        return x
+    return F.interpolate(x, scale_factor=factor, mode="bilinear", align_corners=False)
+
+
 def _conv_lrelu(cin: int, cout: int, stride: int) -> nn.Sequential:
     return nn.Sequential(nn.Conv2d(cin, cout, 3, stride, 1), nn.LeakyReLU(0.2, inplace=True))
 
@@ -209,13 +222,13 @@ class Rife4Block(nn.Module):
         # The block sees its full-size inputs stacked, then shrunk by ``scale``. Bilinear
         # resizing works channel by channel, so each input is shrunk on its own and the
         # small ones stacked: the same values up to float rounding, without a full-size copy.
-        small = [F.interpolate(x, scale_factor=1.0 / scale, mode="bilinear", align_corners=False) for x in inputs]
+        small = [resize_bilinear(x, 1.0 / scale) for x in inputs]
         if flow is not None:
             # Flows are in pixels: they shrink with the image.
-            small.append(F.interpolate(flow, scale_factor=1.0 / scale, mode="bilinear", align_corners=False) / scale)
+            small.append(resize_bilinear(flow, 1.0 / scale) / scale)
         x = torch.cat(small, 1).contiguous(memory_format=torch.channels_last)
         out = self.lastconv(self.convblock(self.conv0(x))).contiguous()
-        out = F.interpolate(out, scale_factor=scale, mode="bilinear", align_corners=False)
+        out = resize_bilinear(out, scale)
         return out[:, :4] * scale, out[:, 4:5], out[:, 5:]
 
 

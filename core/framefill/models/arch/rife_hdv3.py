@@ -37,7 +37,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, List, Tuple
 
 import torch
-import torch.nn.functional as F
 from framefill.errors import UnsupportedModelError
 from framefill.models.arch.common import (
     StateDict,
@@ -48,7 +47,7 @@ from framefill.models.arch.common import (
     strip_module_prefix,
     tensor_shape,
 )
-from framefill.models.arch.rife import RifeOutput
+from framefill.models.arch.rife import RifeOutput, resize_bilinear
 from framefill.ops.warp import rife_warp
 from torch import nn
 
@@ -138,19 +137,18 @@ class HDv3Block(nn.Module):
         # Each input is shrunk once and the mirror made small: bilinear resizing works channel by
         # channel and commutes with negation, so this is shrinking both full-size stacks, up to
         # float rounding.
-        small0 = F.interpolate(warped0, scale_factor=1.0 / scale, mode="bilinear", align_corners=False)
-        small1 = F.interpolate(warped1, scale_factor=1.0 / scale, mode="bilinear", align_corners=False)
-        small_mask = F.interpolate(mask, scale_factor=1.0 / scale, mode="bilinear", align_corners=False)
+        small0 = resize_bilinear(warped0, 1.0 / scale)
+        small1 = resize_bilinear(warped1, 1.0 / scale)
+        small_mask = resize_bilinear(mask, 1.0 / scale)
         # Flows are in pixels: they shrink with the image.
-        small_flow = F.interpolate(flow, scale_factor=1.0 / scale, mode="bilinear", align_corners=False) / scale
+        small_flow = resize_bilinear(flow, 1.0 / scale) / scale
         x = torch.cat((torch.cat((small0, small1, small_mask, small_flow), 1),
                        torch.cat((small1, small0, -small_mask, small_flow[:, 2:4], small_flow[:, 0:2]), 1)), 0)
         feat = self.conv0(x.contiguous(memory_format=torch.channels_last))
         for group in self.res_groups:
             feat = group(feat) + feat
-        delta = F.interpolate(self.conv1(feat).contiguous(), scale_factor=scale, mode="bilinear",
-                              align_corners=False) * scale
-        mask = F.interpolate(self.conv2(feat).contiguous(), scale_factor=scale, mode="bilinear", align_corners=False)
+        delta = resize_bilinear(self.conv1(feat).contiguous(), scale) * scale
+        mask = resize_bilinear(self.conv2(feat).contiguous(), scale)
         return delta, mask
 
 
