@@ -9,6 +9,8 @@ small copies of the two frames (0: same distribution, 1: disjoint).
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 __all__ = ["cut_score", "CUT_THRESHOLD"]
@@ -48,13 +50,14 @@ def _thumb(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
     scale = _THUMB_PX / max(h, w)
     size = (max(1, round(w * scale)), max(1, round(h * scale)))
     arr = np.ascontiguousarray(rgb, dtype=np.float32)
-    finite = np.isfinite(arr)
-    if finite.all():
-        if float(np.abs(arr).max(initial=0.0)) > _CLIP:
+    # The extremes, without a temporary: NaN when any value is NaN, +/-inf when any is infinite.
+    low, high = float(arr.min(initial=0.0)), float(arr.max(initial=0.0))
+    if math.isfinite(low) and math.isfinite(high):
+        if max(-low, high) > _CLIP:
             arr = np.clip(arr, -_CLIP, _CLIP)
         small = cv2.resize(arr, size, interpolation=cv2.INTER_AREA)
         return np.clip(small, 0.0, 1.0), None
-    good = finite.all(axis=-1)  # a pixel counts only when all its channels are finite
+    good = np.isfinite(arr).all(axis=-1)  # a pixel counts only when all its channels are finite
     clean = np.where(good[..., None], np.clip(arr, -_CLIP, _CLIP), np.float32(0.0)).astype(np.float32)
     weight = cv2.resize(good.astype(np.float32), size, interpolation=cv2.INTER_AREA)
     total = cv2.resize(clean, size, interpolation=cv2.INTER_AREA).reshape(size[1], size[0], -1)
