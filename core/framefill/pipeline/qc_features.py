@@ -77,8 +77,9 @@ def feature_grid(height: int, width: int) -> tuple[int, int]:
 
 
 def _flow_np(tensor: Any) -> np.ndarray:
-    """1,2,H,W tensor -> H,W,2 float32 numpy copy (the tensor is left alone)."""
-    return np.array(tensor.detach()[0].permute(1, 2, 0).float().cpu().numpy(), dtype=np.float32, copy=True)
+    """1,2,H,W tensor -> H,W,2 float32 numpy copy (the tensor is left alone), C-contiguous: what
+    ``grid_resize`` reads without another copy."""
+    return np.array(tensor.detach()[0].permute(1, 2, 0).float().cpu().numpy(), dtype=np.float32, order="C", copy=True)
 
 
 def feature_maps(proxy0: np.ndarray, proxy1: np.ndarray, motion: Motion, t: float) -> dict[str, np.ndarray]:
