@@ -29,7 +29,7 @@ from framefill.ops.cuts import CUT_THRESHOLD, cut_score
 from framefill.ops.pixels import Box, union_box
 
 __all__ = ["PairMotion", "pair_motion", "pair_inputs", "proxy_tensor", "make_proxy", "apply_motion", "check_pair",
-           "beauty_channels", "stack_channels", "stack_pair"]
+           "beauty_channels", "stack_pair"]
 
 
 def _beauty(image: ExrImage) -> tuple[int, tuple[str, str, str]]:
@@ -96,16 +96,9 @@ def check_pair(img0: ExrImage, img1: ExrImage) -> None:
         )
 
 
-def stack_channels(part: ExrPart, names: Sequence[str], canvas: Box, device: Any) -> Any:
-    """Channels of ``part`` as one 1,C,H,W float32 tensor on ``canvas`` (NaN/Inf made finite), made on ``device``."""
-    from framefill.ops.tensor_pixels import stack_on_canvas_tensor
-
-    return stack_on_canvas_tensor([part.channels[n] for n in names], part.data_window, canvas, device)[None]
-
-
 def stack_pair(part0: ExrPart, part1: ExrPart, names: Sequence[str], canvas: Box, device: Any) -> Any:
-    """:func:`stack_channels` of both sources as one 2,C,H,W tensor, source 0 over source 1 (what
-    :meth:`Motion.blend_stacked` warps in one call)."""
+    """Channels of both sources as one 2,C,H,W float32 tensor on ``canvas`` (NaN/Inf made finite),
+    source 0 over source 1 (what :meth:`Motion.blend_stacked` warps in one call), made on ``device``."""
     import torch
 
     from framefill.ops.tensor_pixels import stack_on_canvas_tensor

@@ -87,10 +87,10 @@ class CheckMeasure:
 
 def _beauty_between(img0: ExrImage, img1: ExrImage, motion: Motion, canvas: tuple[int, int, int, int]) -> np.ndarray:
     """The filled beauty (scene-linear R,G,B) on ``canvas``: both sources warped and blended, as a fill makes it."""
-    from framefill.pipeline.fill_frame import beauty_channels, stack_channels
+    from framefill.pipeline.fill_frame import beauty_channels, stack_pair
 
-    stacks = [stack_channels(*beauty_channels(image), canvas, motion.mask.device) for image in (img0, img1)]
-    blended = motion.blend(stacks[0], stacks[1])
+    (part0, rgb), (part1, _) = beauty_channels(img0), beauty_channels(img1)  # one layout (check_pair)
+    blended = motion.blend_stacked(stack_pair(part0, part1, rgb, canvas, motion.mask.device))
     return np.ascontiguousarray(blended[0].permute(1, 2, 0).float().cpu().numpy())
 
 
