@@ -7,8 +7,9 @@ On a CUDA machine (the first GPU; the whole run fits in about 8 minutes) it prin
             scale for that width: the network alone (torch fp32, torch fp16, ONNX Runtime's
             CUDA and TensorRT providers where installed) and end to end (two 9-layer EXRs
             decoded, proxy, network, every layer warped, the filled EXR encoded and written),
-            with peak GPU memory per configuration; at 1080p also a whole 16-fill shot through
-            `framefill interpolate --device all` at --batch 1 and 8 (every GPU; per filled frame);
+            with peak GPU memory per configuration; at 1080p also whole shots through `framefill
+            interpolate --device all` at --batch 1 and 8 (every GPU; per filled frame), rendered every
+            2nd frame (16 fills) and every 4th (18 fills, recursive);
   upscale   frames per second of realesr-animevideov3 x4 and realesrgan-x4plus on a 1080p
             input frame (torch fp32 and fp16, whole frame), and x4plus's achieved TFLOP/s
             against its arithmetic (about 74 TFLOP per 1080p input frame: 2 x its MACs);
@@ -175,8 +176,9 @@ def fill_rows(label: str, w: int, h: int, *, device: str, precisions: list[str],
 def shot_rows(base: dict[str, Any], w: int, h: int, *, device: str, budget: Budget, sync: Callable[[], None],
               reset_peak: Callable[[], None], peak_mb: Callable[[], float | None]) -> list[dict[str, Any]]:
     """A whole shot through `framefill interpolate --device all --batch N` (the frame engine: keyframes decoded
-    once, fills batched over every GPU, writes overlapped), seconds per filled frame; one warm-up shot, which
-    loads the model: the timed shots fill with it, as a farm worker's tasks do."""
+    once, fills batched over every GPU, writes overlapped), rendered every 2nd frame (direct fills) and every
+    4th (recursive gaps, level by level), seconds per filled frame; one warm-up shot, which loads the model:
+    the timed shots fill with it, as a farm worker's tasks do."""
     import torch
     from framefill.models.loading import keep_models_loaded
 
@@ -185,16 +187,17 @@ def shot_rows(base: dict[str, Any], w: int, h: int, *, device: str, budget: Budg
     keep_models_loaded()
 
     gpus = torch.cuda.device_count() if device != "cpu" else 0
-    fills, batches = (16, (1, 8)) if gpus else (4, (1, 2))
+    batches = (1, 8) if gpus else (1, 2)
     rows: list[dict[str, Any]] = []
-    for batch in batches:
-        kind = f"shot b{batch} x{max(gpus, 1)}{'gpu' if gpus else 'cpu'}"
+    for every, batch in ((every, batch) for every in (2, 4) for batch in batches):
+        fills = (16 if every == 2 else 18) if gpus else 3 * (every - 1)
+        kind = f"shot every {every} b{batch} x{max(gpus, 1)}{'gpu' if gpus else 'cpu'}"
         if not budget.left():
             rows.append({**base, "kind": kind, "error": "over the time budget"})
             continue
-        note(f"{base['size']}: a {fills}-fill shot, --device all --batch {batch}")
+        note(f"{base['size']}: a {fills}-fill shot rendered every {every}, --device all --batch {batch}")
         reset_peak()
-        call = _shot_call(w, h, "all", fills=fills, batch=batch)
+        call = _shot_call(w, h, "all", fills=fills, batch=batch, every=every)
         seconds, _ = timed(call, 2, sync)
         rows.append({**base, "kind": kind, "what": "shot", "seconds": seconds / fills,
                      "per_second": fills / seconds, "peak_gpu_mb": peak_mb()})

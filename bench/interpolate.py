@@ -197,25 +197,28 @@ def _fill_call(a: np.ndarray, b: np.ndarray, w: int, h: int, scale: float, devic
     return call, network_times
 
 
-def _shot_call(w: int, h: int, device: str, *, fills: int = SHOT_FILLS, batch: int = 1):
-    """A whole sparse shot (``fills`` gaps of one frame) filled through the engine, ``--batch batch``;
-    each call fills a fresh output folder."""
+def _shot_call(w: int, h: int, device: str, *, fills: int = SHOT_FILLS, batch: int = 1, every: int = 2):
+    """A whole sparse shot filled through the engine, ``--batch batch``: every ``every``-th frame rendered
+    (1, 1 + every, ...) around ``fills`` filled frames (a multiple of ``every - 1``; gaps longer than one
+    frame are filled recursively); each call fills a fresh output folder."""
     from framefill import api
     from framefill.requests import FillRequest
 
+    assert fills % (every - 1) == 0, "a shot of whole gaps"
+    gaps = fills // (every - 1)
     keys = Path(tempfile.mkdtemp(prefix="ff-bench-shot-"))
-    frames = [_pair(w, h)[0]]
-    for _ in range(fills):
-        frames.append(np.ascontiguousarray(np.roll(frames[-1], (3, 6), axis=(0, 1))))
-    for i in range(0, len(frames), 2):  # rendered frames 1, 3, ..., 2 * fills + 1
-        write_pair_exrs(keys, frames[i], frames[min(i + 1, fills)])
-        (keys / "a.exr").rename(keys / f"shot.{2 * i + 1:04d}.exr")
-        (keys / "b.exr").rename(keys / f"shot.{2 * i + 3:04d}.exr") if i + 1 <= fills else (keys / "b.exr").unlink()
+    rendered = [_pair(w, h)[0]]
+    for _ in range(gaps):  # 3 px down and 6 across per frame
+        rendered.append(np.ascontiguousarray(np.roll(rendered[-1], (3 * every // 2, 6 * every // 2), axis=(0, 1))))
+    for k in range(0, len(rendered), 2):  # written two at a time as a.exr and b.exr, then named by frame
+        write_pair_exrs(keys, rendered[k], rendered[min(k + 1, gaps)])
+        (keys / "a.exr").rename(keys / f"shot.{1 + k * every:04d}.exr")
+        (keys / "b.exr").rename(keys / f"shot.{1 + (k + 1) * every:04d}.exr") if k < gaps else (keys / "b.exr").unlink()
     runs = iter(range(1_000_000))
 
     def call():
         out = keys.parent / f"{keys.name}-out{next(runs)}" / "shot.####.exr"
-        api.fill_shot(FillRequest(str(keys / "shot.####.exr"), str(out), frames=range(1, 2 * fills + 2),
+        api.fill_shot(FillRequest(str(keys / "shot.####.exr"), str(out), frames=range(1, gaps * every + 2),
                                   model="rife-4", device=device, batch=batch))
 
     return call

@@ -294,7 +294,7 @@ class FillRequest(_Request):
     ``in_place``: the output may be the input pattern itself (only the missing
     frames are written beside the renders); otherwise that is refused.
     ``backend``: torch, or ``onnxruntime`` (rife-4 only; models/ort_interp.py).
-    ``batch``: direct fills per network run; with ``device="all"`` the batches spread over
+    ``batch``: fills per network run (recursive gaps: pairs per level); with ``device="all"`` the batches spread over
     every GPU (pipeline/fill_ahead.py).
     """
 

@@ -1,6 +1,7 @@
-"""`framefill interpolate --batch N` and `--device all`: direct fills' motions made in batches, the batches
-spread over devices (pipeline/fill_ahead.py). A fill's batch is fixed by the plan, so reruns, resumed runs
-and runs over more devices write the same bytes; batched motions equal single ones within float rounding."""
+"""`framefill interpolate --batch N` and `--device all`: direct fills' motions made in batches, recursive
+gaps level by level in batches, the batches spread over devices (pipeline/fill_ahead.py). A fill's batch is
+fixed by the plan, so reruns, resumed runs and runs over more devices write the same bytes; batched motions
+equal single ones within float rounding."""
 
 from __future__ import annotations
 
@@ -139,6 +140,74 @@ def test_batches_spread_over_two_devices_write_the_bytes_of_one(rendered, tmp_pa
         on_threads = [name.startswith("framefill-device") for mine in seen for name, _ in mine]
         assert any(on_threads) == (len(devices) == 2)
     assert runs[1] == runs[2] and len(runs[1]) == len(ALL)
+
+
+RECURSIVE_KEYS = (1, 5, 9, 13, 17)  # gaps of three frames: midpoint 3, then 2 and 4 from it
+RECURSIVE_ALL = tuple(range(1, 18))
+
+
+@pytest.fixture(scope="module")
+def rendered_every_4(tmp_path_factory):
+    return write_shot(tmp_path_factory.mktemp("recursive") / "keys", RECURSIVE_KEYS, bg_speed=2, fg_speed=3)
+
+
+def _fill_recursive(rendered: str, out: Path, batch: int, devices=("cpu",), cancelled=None):
+    """A recursive fill of every other rendered frame's gaps at ``batch``; the network run sizes per device."""
+    seen: list[list] = [[] for _ in devices]
+    interpolators = [_Counting(load_interpolator("rife-4", device="cpu", scale=1.0).model, mine) for mine in seen]
+    kwargs = {} if cancelled is None else {"cancelled": cancelled}
+    fill_sequence(rendered, str(out / "shot.####.exr"), frames=RECURSIVE_ALL, interpolator=interpolators[0],
+                  options=FillOptions(model_id="rife-4", mode="recursive", batch=batch),
+                  ahead=MotionAhead(interpolators, list(devices), batch) if batch > 1 or len(devices) > 1 else None,
+                  **kwargs)
+    return [[n for _, n in mine] for mine in seen]
+
+
+def test_recursive_gaps_run_level_by_level_in_batches_and_resume_to_the_same_bytes(rendered_every_4, tmp_path):
+    """Batch 4: gaps 1-5 and 5-9 share a batch (level one: 3 and 7; level two: 2, 4, 6, 8), then 9-13
+    and 13-17; each level one network run. Reruns and a run interrupted inside the first round write the
+    same bytes; the fills match the one-at-a-time recursive fills within float rounding."""
+    assert _fill_recursive(rendered_every_4, tmp_path / "a", 4) == [[2, 4, 2, 4]]
+    _fill_recursive(rendered_every_4, tmp_path / "b", 4)
+    assert _fill_recursive(rendered_every_4, tmp_path / "one", 1) == [[1] * 12]
+    reference = _bytes(tmp_path / "a")
+    assert reference == _bytes(tmp_path / "b") and len(reference) == len(RECURSIVE_ALL)
+    checks = iter(range(len(RECURSIVE_ALL)))
+    with pytest.raises(CancelledError):  # frames 1, 2 and 3 written: 4 is its round's second fill
+        _fill_recursive(rendered_every_4, tmp_path / "c", 4, cancelled=lambda: next(checks) >= 3)
+    assert sorted(_bytes(tmp_path / "c")) == [f"shot.{f:04d}.exr" for f in (1, 2, 3)]
+    assert _fill_recursive(rendered_every_4, tmp_path / "c", 4) == [[2, 4, 2, 4]]  # round 1 made whole again
+    assert _bytes(tmp_path / "c") == reference
+    one = _bytes(tmp_path / "one")
+    fills = [f for f in RECURSIVE_ALL if f not in RECURSIVE_KEYS]
+    assert [n for n in reference if reference[n] == one[n]] == [f"shot.{f:04d}.exr" for f in RECURSIVE_KEYS]
+    for frame in fills:
+        a, b = (read_exr(tmp_path / d / f"shot.{frame:04d}.exr").parts[0].channels["R"].astype(np.float32)
+                for d in ("a", "one"))
+        diff = np.abs(a - b) / np.maximum(1.0, np.abs(b))
+        assert diff.max() < 0.02 and diff.mean() < 1e-4, (frame, diff.max(), diff.mean())
+    entries = Manifest(str(tmp_path / "a" / "shot.####.exr")).entries()
+    assert [f for f in RECURSIVE_ALL if entries[f].recipe.get("batch") == 4] == fills
+    assert all(entries[f].qc_features is not None for f in fills)
+
+
+def test_recursive_gaps_spread_over_two_devices_write_the_bytes_of_one(rendered_every_4, tmp_path):
+    """Batch 2 holds one gap (its second level is two pairs); gap k runs on device k mod 2."""
+    assert _fill_recursive(rendered_every_4, tmp_path / "one", 2) == [[1, 2] * 4]
+    assert _fill_recursive(rendered_every_4, tmp_path / "two", 2, devices=("cpu", "cpu")) == [[1, 2] * 2] * 2
+    assert _bytes(tmp_path / "one") == _bytes(tmp_path / "two")
+    # One pair per network run on each of two devices: the bytes of the plain one-device recursive fill.
+    _fill_recursive(rendered_every_4, tmp_path / "plain", 1)
+    assert _fill_recursive(rendered_every_4, tmp_path / "spread", 1, devices=("cpu", "cpu")) == [[1, 1, 1] * 2] * 2
+    assert _bytes(tmp_path / "spread") == _bytes(tmp_path / "plain")
+
+
+def test_a_gap_wider_than_the_batch_runs_its_levels_a_batch_at_a_time(tmp_path):
+    """Gaps of seven frames at batch 2: levels of 1, 2 and 4 pairs, the last in two runs."""
+    keys = write_shot(tmp_path / "keys", (1, 9, 17), bg_speed=1, fg_speed=2)
+    assert _fill_recursive(keys, tmp_path / "one", 2) == [[1, 2, 2, 2] * 2]
+    assert _fill_recursive(keys, tmp_path / "two", 2, devices=("cpu", "cpu")) == [[1, 2, 2, 2]] * 2
+    assert _bytes(tmp_path / "one") == _bytes(tmp_path / "two") and len(_bytes(tmp_path / "one")) == 17
 
 
 def test_a_fill_across_a_cut_leaves_its_batch_and_the_round_runs_once(tmp_path):

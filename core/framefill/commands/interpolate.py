@@ -60,9 +60,9 @@ def _video_options(command: Callable[..., Any]) -> Callable[..., Any]:
               help="auto, cpu, cuda, cuda:N, or all: a sequence's batches of fills spread over every GPU (the CPU "
                    "where there is none), with the bytes one GPU writes.")
 @click.option("--batch", type=int, default=1, show_default=True,
-              help="Sequences: direct fills (gaps of one frame, or --mode direct) per network run, for GPUs. A "
-                   "fill's batch is fixed by its place in the range, so reruns write the same bytes; it is in "
-                   "each fill's recipe.")
+              help="Sequences: fills per network run, for GPUs (direct fills N at a time; recursive gaps level "
+                   "by level, up to N pairs a level). A fill's batch is fixed by its place in the range, so "
+                   "reruns write the same bytes; it is in each fill's recipe.")
 @click.option("--backend", type=click.Choice(["torch", "onnxruntime"]), default="torch", show_default=True,
               help="What runs the network: torch, or ONNX Runtime (rife-4 only; TensorRT/CUDA/CPU providers by "
                    "device; the graph per padded frame size is kept in the model cache's onnx/ folder).")

@@ -43,7 +43,7 @@ from framefill.pipeline.fill_ahead import AheadPair, MotionAhead
 from framefill.pipeline.fill_frame import ProxyOf, apply_motion, make_proxy, pair_inputs, pair_motion
 from framefill.pipeline.manifest import ManifestEntry
 from framefill.pipeline.model_choice import AUTO_MODEL, ModelChoice
-from framefill.pipeline.plan import FrameTask, plan_frames, recursive_sources
+from framefill.pipeline.plan import FrameTask, bisection_levels, plan_frames, recursive_sources
 from framefill.requests import FillMode, FillRequest
 from framefill.runtime.memory import (
     DEFAULT_CHANNELS_PER_BATCH,
@@ -94,7 +94,7 @@ class FillOptions:
     auto_scale: float | None = None
     # A fused model's share of its first network's fill, recorded in each fill's recipe (None: one network).
     mix: float | None = None
-    # Direct fills per network run (`--batch`), recorded in each fill's recipe when over 1.
+    # Fills per network run (`--batch`; recursive gaps: pairs per level), recorded in each fill's recipe over 1.
     batch: int = 1
     # Decode the next rendered frame the plan needs on a reader thread while this frame is made
     # (one decoded frame more in memory; off under --memory-budget).
@@ -260,8 +260,9 @@ class _FillJob:
 
     ``damaged`` maps rendered frames whose file is damaged to why: they were
     planned as missing, so they are filled (or held) and listed for a real render.
-    ``ahead``: direct fills' motions are made a round of batches at a time
-    (:mod:`framefill.pipeline.fill_ahead`); None: each with ``interpolator`` when its frame is made.
+    ``ahead``: direct fills' motions, and recursive gaps level by level, are made a round of
+    batches at a time (:mod:`framefill.pipeline.fill_ahead`); None: each with ``interpolator``
+    when its frame is made.
     """
 
     stage = "fill"
@@ -288,6 +289,11 @@ class _FillJob:
         self._batches: dict[int, list[FrameTask]] = {}
         self._made: dict[int, Motion] = {}  # motions made ahead, until their frame is made
         self._made_round: int | None = None  # the round of batches they belong to
+        self._levels: dict[tuple[int, int], list[list[tuple[int, int, int]]]] = {}  # a recursive gap's steps
+        self._gap_batch_of: dict[tuple[int, int], int] = {}  # a planned recursive gap's batch
+        self._gap_batches: dict[int, list[tuple[int, int]]] = {}
+        self._midpoints: dict[int, tuple[ExrImage, dict[str, Any]] | ExrError] = {}  # a round's, until made
+        self._midpoint_round: int | None = None
         self._reads: list[int] = []  # rendered frames in the order the plan first decodes them (see plan)
         self._read_index: dict[int, int] = {}
         self._reader: ThreadPoolExecutor | None = None
@@ -311,7 +317,8 @@ class _FillJob:
                 recipe.update(model_choice="auto", rife_scale=o.auto_scale)
             if o.mix is not None:
                 recipe["mix"] = o.mix
-            if o.batch > 1 and task.frame in self._batch_of:  # a batched fill's bytes depend on its batch
+            batched = task.frame in self._batch_of or (task.source0, task.source1) in self._gap_batch_of
+            if o.batch > 1 and batched:  # a batched fill's bytes depend on its batch
                 recipe["batch"] = o.batch
             if o.extra_job.get("backend", "torch") != "torch":  # only then: torch fills made before still verify
                 recipe["backend"] = o.extra_job["backend"]
@@ -502,7 +509,7 @@ class _FillJob:
 
     def plan(self, tasks: Sequence[FrameTask]) -> None:
         """Learn the whole plan: the order rendered frames are first decoded in (for reading ahead), and
-        each direct fill's batch (see :mod:`framefill.pipeline.fill_ahead`)."""
+        each direct fill's and recursive gap's batch (see :mod:`framefill.pipeline.fill_ahead`)."""
         decoded = (s for t in tasks if self._decodes(t) for s in _sources(t))
         self._reads = list(dict.fromkeys(decoded))
         self._read_index = {frame: i for i, frame in enumerate(self._reads)}
@@ -512,18 +519,26 @@ class _FillJob:
         by_frame = {t.frame: t for t in tasks}
         for frame, batch in sorted(self._batch_of.items()):
             self._batches.setdefault(batch, []).append(by_frame[frame])
+        gaps: dict[tuple[int, int], list[int]] = {}
+        for t in tasks:
+            if t.kind == "fill" and t.source0 is not None and t.source1 is not None and not self._direct(t):
+                gaps.setdefault((t.source0, t.source1), []).append(t.frame)
+        self._levels = {gap: bisection_levels(*gap, frames) for gap, frames in gaps.items()}
+        self._gap_batch_of = self.ahead.gap_batch_of(self._levels)
+        for gap, batch in sorted(self._gap_batch_of.items()):
+            self._gap_batches.setdefault(batch, []).append(gap)
 
-    def _ahead_pair(self, task: FrameTask) -> AheadPair | None:
-        """A fill's network input, or None where its own make says why (a cut, frames that cannot be read
-        or blended)."""
-        assert task.source0 is not None and task.source1 is not None
-        o = self.options
+    def _ahead_pair(self, frame: int, sources: tuple[int, ...], t: float, *,
+                    read: Callable[[int], ExrImage] | None = None, proxy_of: ProxyOf | None = None) -> AheadPair | None:
+        """A fill's network input from its two sources (``read``: rendered frames by default), or None where
+        its own make says why (a cut, frames that cannot be read or blended)."""
+        o, read = self.options, read or self._read
         try:
-            pair, cut = pair_inputs(self._read(task.source0), self._read(task.source1), color=o.color,
-                                    detect_cuts=o.detect_cuts, cut_threshold=o.cut_threshold, proxy_of=self._proxy_of)
+            pair, cut = pair_inputs(read(sources[0]), read(sources[1]), color=o.color, detect_cuts=o.detect_cuts,
+                                    cut_threshold=o.cut_threshold, proxy_of=proxy_of or self._proxy_of)
         except ExrError:  # its own frame reads it again and stops there
             return None
-        return None if cut else AheadPair(task.frame, pair.proxy0, pair.proxy1, task.t)
+        return None if cut else AheadPair(frame, pair.proxy0, pair.proxy1, t)
 
     def _made_ahead(self, task: FrameTask) -> Motion | None:
         """The fill's motion from its batch, making the motions of its whole round first when needed."""
@@ -534,11 +549,72 @@ class _FillJob:
         if round_ != self._made_round:  # (a fill across a cut has no motion: its round is not made again)
             batches: dict[int, list[AheadPair]] = {}
             for batch in range(round_ * devices, (round_ + 1) * devices):
-                pairs = [self._ahead_pair(t) for t in self._batches.get(batch, [])]
+                pairs = [self._ahead_pair(t.frame, _sources(t), t.t) for t in self._batches.get(batch, [])]
                 batches[batch] = [p for p in pairs if p is not None]
             self._made = self.ahead.run(batches)  # every frame of earlier rounds is made or skipped by now
             self._made_round = round_
         return self._made.pop(task.frame, None)
+
+    def _midpoint_made_ahead(self, task: FrameTask) -> tuple[ExrImage, dict[str, Any]]:
+        """A recursive fill from its round, whose gaps are made whole when the round's first fill is."""
+        assert self.ahead is not None
+        round_ = self._gap_batch_of[(task.source0, task.source1)] // len(self.ahead.devices)  # type: ignore[index]
+        if round_ != self._midpoint_round:
+            self._midpoints = {}  # every frame of earlier rounds is made or skipped by now
+            self._midpoints = self._make_midpoint_round(round_)
+            self._midpoint_round = round_
+        made = self._midpoints.pop(task.frame)
+        if isinstance(made, ExrError):  # raised at its own frame
+            raise made
+        return made
+
+    def _make_midpoint_round(self, round_: int) -> dict[int, tuple[ExrImage, dict[str, Any]] | ExrError]:
+        """Every midpoint of a round's recursive gaps, level by level: each level's pairs of a batch go
+        through the network ``batch`` at a time, on the batch's device, then each midpoint is warped as
+        its own fill would be. Each, with its QC features, or the error that stopped it or a source."""
+        assert self.ahead is not None
+        devices, size = len(self.ahead.devices), self.ahead.batch
+        gaps = {k: self._gap_batches[k] for k in range(round_ * devices, (round_ + 1) * devices)
+                if k in self._gap_batches}
+        made: dict[int, tuple[ExrImage, dict[str, Any]] | ExrError] = {}
+        made_ids: set[int] = set()  # id() of each made midpoint (all alive in ``made``)
+        made_proxies: dict[tuple[int, Box], np.ndarray] = {}
+
+        def source(frame: int) -> ExrImage:
+            if frame not in made:
+                return self._read(frame)
+            image = made[frame]
+            if isinstance(image, ExrError):
+                raise image
+            return image[0]
+
+        def proxy_of(image: ExrImage, canvas: Box) -> np.ndarray:
+            """A made midpoint's proxy, made once for the two pairs it is in."""
+            if id(image) not in made_ids:
+                return self._proxy_of(image, canvas)
+            if (id(image), canvas) not in made_proxies:
+                made_proxies[(id(image), canvas)] = make_proxy(image, canvas, self.options.color)
+            return made_proxies[(id(image), canvas)]
+
+        for level in range(max(len(self._levels[gap]) for batch in gaps.values() for gap in batch)):
+            steps = {k: [step for gap in batch if level < len(self._levels[gap]) for step in self._levels[gap][level]]
+                     for k, batch in gaps.items()}
+            pairs = {k: [p for a, b, m in batch
+                         if (p := self._ahead_pair(m, (a, b), (m - a) / (b - a), read=source, proxy_of=proxy_of))]
+                     for k, batch in steps.items()}
+            motions: dict[int, Motion] = {}
+            for start in range(0, max(len(p) for p in pairs.values()), size):
+                motions.update(self.ahead.run({k: p[start : start + size] for k, p in pairs.items()}))
+            for a, b, m in (step for batch in steps.values() for step in batch):
+                try:
+                    image, facts = interpolate_exr(source(a), source(b), (m - a) / (b - a), self.interpolator,
+                                                   options=self.options, proxy_of=proxy_of, made=motions.get(m))
+                except ExrError as err:
+                    made[m] = err
+                    continue
+                made[m] = image, {k: v for k, v in facts.items() if k in ("qc_features", "canvas")}
+                made_ids.add(id(image))
+        return made
 
     def _make_image(self, task: FrameTask) -> tuple[ExrImage, dict[str, Any]]:
         if task.kind == "hold":
@@ -551,6 +627,8 @@ class _FillJob:
         if self._direct(task):
             return interpolate_exr(self._read(task.source0), self._read(task.source1), task.t, self.interpolator,
                                    options=self.options, proxy_of=self._proxy_of, made=self._made_ahead(task))
+        if self.ahead is not None and (task.source0, task.source1) in self._gap_batch_of:
+            return self._midpoint_made_ahead(task)
         # Recursive: bisect the gap, each midpoint made from the previous pair.
         made: dict[int, ExrImage] = {}
         facts: dict[str, Any] = {}
@@ -701,7 +779,7 @@ def fill_sequence(
             itself only with ``options.in_place`` (then only gaps are written).
         frames: the output frames to produce (a farm chunk, or the whole range);
             None means first to last rendered frame.
-        ahead: make direct fills' motions in batches and/or over several devices
+        ahead: make direct fills' motions and recursive gaps in batches and/or over several devices
             (``options.batch`` must be its batch size); None: one at a time with ``interpolator``.
     Raises:
         SequenceError: no rendered frames, an output that is the input, or a

@@ -10,7 +10,13 @@ differ from its own run by float rounding, so ``--batch`` is in each fill's reci
 
 One round is one batch per device; its batches run at once, one thread per device.
 The frame engine then warps, blends and writes each frame as before, on the device its
-motion is on. A recursive fill makes each midpoint from the last, so it runs alone.
+motion is on.
+
+A recursive fill makes each midpoint from the midpoints before it, so its gap is made
+level by level (:func:`framefill.pipeline.plan.bisection_levels`): the gaps of a batch are
+consecutive recursive gaps in frame order, as many as keep every level of the batch at
+``batch`` pairs or fewer, and each level's pairs run through the network at once. The
+batch of a gap, like a direct fill's, is fixed by the plan.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from itertools import zip_longest
 
 import numpy as np
 
@@ -57,6 +64,20 @@ class MotionAhead:
     def batch_of(self, frames: Sequence[int]) -> dict[int, int]:
         """Each planned direct fill's batch: its place among them (frame order) over the batch size."""
         return {frame: i // self.batch for i, frame in enumerate(sorted(frames))}
+
+    def gap_batch_of(self, levels: Mapping[tuple[int, int], Sequence[Sequence[object]]]) -> dict[tuple[int, int], int]:
+        """Each recursive gap's batch, from the steps of each level of each gap (``levels``): consecutive
+        gaps share a batch while each level of the batch holds ``batch`` pairs or fewer (a gap wider
+        than that is a batch alone, its levels run ``batch`` pairs at a time)."""
+        batch_of: dict[tuple[int, int], int] = {}
+        index, widths = 0, [0]
+        for gap in sorted(levels):
+            own = [len(level) for level in levels[gap]]
+            joined = [a + b for a, b in zip_longest(widths, own, fillvalue=0)]
+            if batch_of and max(joined) > self.batch:
+                index, joined = index + 1, own
+            batch_of[gap], widths = index, joined
+        return batch_of
 
     def device_of(self, batch: int) -> str:
         return self.devices[batch % len(self.devices)]

@@ -15,7 +15,8 @@ from typing import Literal
 
 from framefill.errors import InputError, SequenceError
 
-__all__ = ["keyframes", "FrameTask", "plan_frames", "recursive_sources", "PlanResult", "plan_render"]
+__all__ = ["keyframes", "FrameTask", "plan_frames", "recursive_sources", "bisection_levels", "PlanResult",
+           "plan_render"]
 
 TaskKind = Literal["copy", "fill", "hold"]
 
@@ -104,6 +105,22 @@ def recursive_sources(before: int, after: int, frame: int) -> list[tuple[int, in
             b = m
         else:
             a = m
+
+
+def bisection_levels(before: int, after: int, frames: Sequence[int]) -> list[list[tuple[int, int, int]]]:
+    """The recursive-mode steps that make ``frames`` of one gap, level by level.
+
+    Level k holds the k-th step of each frame's :func:`recursive_sources` chain, once each and
+    in frame order; a level's steps use only the gap's rendered frames and earlier levels'
+    midpoints, so a level's pairs can run through the network at once.
+    """
+    levels: list[set[tuple[int, int, int]]] = []
+    for frame in frames:
+        for depth, step in enumerate(recursive_sources(before, after, frame)):
+            if depth == len(levels):
+                levels.append(set())
+            levels[depth].add(step)
+    return [sorted(level, key=lambda step: step[2]) for level in levels]
 
 
 @dataclass(frozen=True)
