@@ -1,4 +1,5 @@
-"""The fill's memory plan: RIFE scale, channels warped at once and decoded frames kept, from a budget."""
+"""The fill's memory plan: RIFE scale, channels warped at once and decoded frames kept, from a budget; a round
+of batches (--batch, --device all) in it."""
 
 from __future__ import annotations
 
@@ -7,8 +8,10 @@ from framefill.errors import InputError
 from framefill.runtime.memory import (
     DEFAULT_CHANNELS_PER_BATCH,
     SOURCE_CACHE_FRAMES,
+    PROXY_BYTES_PER_PX,
     network_bytes,
     plan_fill_memory,
+    round_frames,
 )
 
 GIB = 1 << 30
@@ -56,3 +59,21 @@ def test_network_estimate_matches_the_benchmark_it_came_from():
     # ~1.46 GB, 4K at scale 0.5 ~3.56 GB.
     assert network_bytes(1920 * 1080, 1.0) == pytest.approx(1.46e9, rel=0.05)
     assert network_bytes(3840 * 2160, 0.5) == pytest.approx(3.56e9, rel=0.05)
+
+
+def test_a_round_of_batches_is_in_the_plan_and_a_batch_too_big_for_the_budget_names_it():
+    uhd, frame_4k = (3840, 2160), 3840 * 2160 * 22  # the sample's nine layers: 22 bytes per pixel
+    alone = plan_fill_memory(*uhd, frame_4k, scale=0.5, budget_bytes=None)
+    gpus = plan_fill_memory(*uhd, frame_4k, scale=0.5, budget_bytes=None, batch=8, devices=2, network_on_host=False)
+    # Two GPUs at --batch 8: 34 frames and their proxies decoded beside the fill's own; the networks on the GPUs.
+    assert round_frames(8, 2) == 34
+    assert gpus.estimated_peak_bytes - alone.estimated_peak_bytes == 34 * (frame_4k + PROXY_BYTES_PER_PX * 3840 * 2160)
+    # On the CPU a batch's network holds every pair's working set.
+    cpu = plan_fill_memory(*uhd, frame_4k, scale=0.5, budget_bytes=None, batch=4)
+    assert cpu.estimated_peak_bytes - alone.estimated_peak_bytes == \
+        9 * (frame_4k + PROXY_BYTES_PER_PX * 3840 * 2160) + 3 * network_bytes(3840 * 2160, 0.5)
+    # A budget that holds one fill at a time but not a round of 64: refused, naming --batch.
+    assert plan_fill_memory(*uhd, frame_4k, scale=0.5, budget_bytes=8 * GIB, network_on_host=False).scale == 0.5
+    with pytest.raises(InputError, match=r"over the memory budget of 8\.0 GiB; raise --memory-budget .* or lower "
+                                         r"--batch \(64\)$"):
+        plan_fill_memory(*uhd, frame_4k, scale=0.5, budget_bytes=8 * GIB, batch=64, network_on_host=False)

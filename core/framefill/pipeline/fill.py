@@ -981,7 +981,8 @@ def run_fill(request: FillRequest, *, report: Reporter = null_reporter,
     if mix is not None:
         extra_job["mix"] = mix
     plan = plan_fill_memory(width, height, decoded_bytes(first) if first else 0, scale=scale,
-                            budget_bytes=r.memory_budget_bytes, scale_given=r.scale is not None)
+                            budget_bytes=r.memory_budget_bytes, scale_given=r.scale is not None, batch=r.batch,
+                            devices=len(specs), network_on_host=not spec.is_cuda)
     name, sha = model_identity(model, r.weights)
     runtime = interp_runtime(r.backend, name, spec.device, is_cuda=spec.is_cuda)
     # The network loads on the first frame that needs it: a rerun that only copies

@@ -50,6 +50,7 @@ __all__ = [
     "format_bytes",
     "network_bytes",
     "plan_fill_memory",
+    "round_frames",
     "plan_upscale_memory",
     "tile_budget",
     "keep_freed_memory",
@@ -77,6 +78,8 @@ NETWORK_SCALED_BYTES_PER_PX = 370
 # Warping one channel: float32 copies of both sources on the canvas, both warped
 # results, the blend and grid_sample's temporaries.
 WARP_BYTES_PER_CHANNEL_PX = 24
+# A colour proxy: float32 RGB on the canvas.
+PROXY_BYTES_PER_PX = 12
 SMALLEST_SCALE = 0.125
 DEFAULT_CHANNELS_PER_BATCH = 4
 MOST_CHANNELS_PER_BATCH = 16
@@ -170,32 +173,48 @@ def network_bytes(pixels: int, scale: float) -> int:
     return int(pixels * (NETWORK_FULL_RES_BYTES_PER_PX + NETWORK_SCALED_BYTES_PER_PX * scale * scale))
 
 
+def round_frames(batch: int, devices: int) -> int:
+    """Frames a round of batches (``--batch``, over ``devices``) keeps decoded beside a fill's own, with their
+    proxies: a batch's direct fills need one source more than they are; a batch of recursive gaps holds
+    its gaps' sources and midpoints, at most two per pair of its widest level (``batch`` pairs) plus one."""
+    return devices * (2 * batch + 1)
+
+
 def plan_fill_memory(width: int, height: int, frame_bytes: int, *, scale: float,
-                     budget_bytes: int | None, scale_given: bool = False) -> FillMemoryPlan:
+                     budget_bytes: int | None, scale_given: bool = False, batch: int = 1, devices: int = 1,
+                     network_on_host: bool = True) -> FillMemoryPlan:
     """Fit a fill of ``width`` x ``height`` frames of ``frame_bytes`` decoded into ``budget_bytes``.
 
     Without a budget: ``scale`` as given, the default batch and cache. With one,
     the scale (unless ``scale_given``) is halved down to ``SMALLEST_SCALE`` until
     the network fits beside three decoded frames; the rest of the budget sets how
     many channels are warped at once and how many extra frames stay decoded.
+    Motions made ahead (``batch`` above 1 or several ``devices``) also hold a
+    round's frames (:func:`round_frames`); on the CPU (``network_on_host``)
+    each batch's network holds ``batch`` pairs' working sets at once.
 
     Raises:
         InputError: even the smallest plan does not fit the budget.
     """
     pixels = width * height
+    ahead = batch > 1 or devices > 1
+    held = round_frames(batch, devices) * (frame_bytes + PROXY_BYTES_PER_PX * pixels) if ahead else 0
+    networks = batch * devices if network_on_host else 1  # working sets in host memory at once
     if budget_bytes is None:
-        peak = 3 * frame_bytes + network_bytes(pixels, scale) + DEFAULT_CHANNELS_PER_BATCH * WARP_BYTES_PER_CHANNEL_PX * pixels
+        peak = 3 * frame_bytes + held + networks * network_bytes(pixels, scale) \
+            + DEFAULT_CHANNELS_PER_BATCH * WARP_BYTES_PER_CHANNEL_PX * pixels
         return FillMemoryPlan(scale, DEFAULT_CHANNELS_PER_BATCH, SOURCE_CACHE_FRAMES, peak, None)
-    frames = 3 * frame_bytes
+    frames = 3 * frame_bytes + held
     channel = WARP_BYTES_PER_CHANNEL_PX * pixels
-    while not scale_given and scale > SMALLEST_SCALE and frames + network_bytes(pixels, scale) + channel > budget_bytes:
+    while not scale_given and scale > SMALLEST_SCALE \
+            and frames + networks * network_bytes(pixels, scale) + channel > budget_bytes:
         scale /= 2
-    need = frames + network_bytes(pixels, scale) + channel
+    need = frames + networks * network_bytes(pixels, scale) + channel
     if need > budget_bytes:
         raise InputError(
             f"a {width}x{height} fill of {_mib(frame_bytes)} frames needs at least {_mib(need)}, over the memory "
             f"budget of {_mib(budget_bytes)}; raise --memory-budget (e.g. {-(-need // (1 << 30))}G)"
-            + ("" if not scale_given else " or lower --scale"))
+            + ("" if not scale_given else " or lower --scale") + (f" or lower --batch ({batch})" if ahead else ""))
     spare = budget_bytes - need
     channels = max(1, min(MOST_CHANNELS_PER_BATCH, 1 + spare // channel))
     spare -= (channels - 1) * channel
