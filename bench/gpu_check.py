@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import statistics
 import sys
 import tempfile
@@ -322,15 +323,29 @@ def _num(value: Any, digits: int = 3) -> str:
     return "-" if value is None else f"{value:.{digits}g}"
 
 
+def shot_ratios(fills: list[dict[str, Any]]) -> list[str]:
+    """Each batched shot's speed per filled frame against the same shot at --batch 1, measured in this run."""
+    shots = {r["kind"]: r for r in fills if r["what"] == "shot"}
+    lines = []
+    for kind, row in shots.items():
+        alone = shots.get(re.sub(r" b\d+ ", " b1 ", kind))
+        if alone is not None and alone is not row:
+            lines.append(f"{row['size']} {kind}: {alone['seconds'] / row['seconds']:.2f}x the speed of --batch 1 "
+                         "per filled frame (same run)")
+    return lines
+
+
 def print_report(report: dict[str, Any]) -> None:
     print(f"framefill GPU check on {report['machine']} ({report['device']}), torch {report['torch']}, "
           f"medians of {report['repeats']}" + ("; TINY sizes: not GPU figures" if report["tiny"] else ""))
-    print(f"\n{'size':<7}{'WxH':<11}{'scale':<7}{'kind':<16}{'what':<12}{'s/fill':>9}{'fills/s':>9}"
+    print(f"\n{'size':<7}{'WxH':<11}{'scale':<7}{'kind':<25}{'what':<12}{'s/fill':>9}{'fills/s':>9}"
           f"{'peak GPU MB':>13}{'max diff vs fp32':>18}")
     for r in report["fills"]:
-        print(f"{r['size']:<7}{r['width']}x{r['height']:<6}{r['rife_scale']:<7}{r['kind']:<16}{r['what']:<12}"
+        print(f"{r['size']:<7}{r['width']}x{r['height']:<6}{r['rife_scale']:<7}{r['kind']:<25}{r['what']:<12}"
               f"{_num(r['seconds']):>9}{_num(r['per_second']):>9}{_num(r['peak_gpu_mb']):>13}"
               f"{_num(r.get('max_diff_vs_fp32')):>18}")
+    for line in shot_ratios(report["fills"]):
+        print(line)
     print(f"\n{'model':<26}{'input':<10}{'kind':<12}{'s/frame':>9}{'fps':>8}{'peak GPU MB':>13}"
           f"{'max diff vs fp32':>18}{'TFLOP/s':>9}")
     for r in report["upscale"]:

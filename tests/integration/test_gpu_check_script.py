@@ -30,6 +30,8 @@ def test_gpu_check_runs_on_the_cpu_at_tiny_sizes(tmp_path):
     assert [k for (size, k, what) in rows if what == "shot"] == [
         f"shot every {every} b{batch} x1cpu" for every in (2, 4) for batch in (1, 2)]
     assert all(r["per_second"] > 0 for r in report["fills"] if r["what"] == "shot")
+    ratios = [line.split(":")[0] for line in proc.stdout.splitlines() if "the speed of --batch 1" in line]
+    assert ratios == ["1080p shot every 2 b2 x1cpu", "1080p shot every 4 b2 x1cpu"]
     assert {(r["model"], r["kind"]) for r in report["upscale"]} == {
         ("realesr-animevideov3-x4", "torch fp32"), ("realesrgan-x4plus", "torch fp32")}
     assert all(r["fps"] > 0 for r in report["upscale"])
