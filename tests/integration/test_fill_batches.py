@@ -210,6 +210,25 @@ def test_a_gap_wider_than_the_batch_runs_its_levels_a_batch_at_a_time(tmp_path):
     assert _bytes(tmp_path / "one") == _bytes(tmp_path / "two") and len(_bytes(tmp_path / "one")) == 17
 
 
+def test_a_render_that_cannot_be_blended_stops_a_batched_recursive_fill_at_the_same_frame(tmp_path):
+    """Render 9 has a layer the others lack: gap 5-9 shares a round with 1-5, whose fills are still written,
+    and the error is raised at frame 6, as the one-at-a-time fill raises it."""
+    from framefill.errors import ExrError
+    from framefill.frames import write_exr
+    from synthetic_shot import frame_image
+
+    (tmp_path / "keys").mkdir()
+    for frame in RECURSIVE_KEYS:
+        image = frame_image(frame, bg_speed=2, fg_speed=3)
+        if frame == 9:
+            image.parts[0].channels["extra.Y"] = np.zeros_like(image.parts[0].channels["R"])
+        write_exr(tmp_path / "keys" / f"shot.{frame:04d}.exr", image)
+    for batch in (1, 4):
+        with pytest.raises(ExrError, match=r"shot\.0005\.exr and .*shot\.0009\.exr have different parts or channels"):
+            _fill_recursive(str(tmp_path / "keys" / "shot.####.exr"), tmp_path / f"b{batch}", batch)
+        assert sorted(_bytes(tmp_path / f"b{batch}")) == [f"shot.{f:04d}.exr" for f in range(1, 6)]
+
+
 def test_a_fill_across_a_cut_leaves_its_batch_and_the_round_runs_once(tmp_path):
     """Key 7 is another shot (flipped and darkened): fills 6 and 8 straddle cuts and are held; the
     batches keep the rest, and each round of batches runs once."""
