@@ -607,14 +607,21 @@ class _FillJob:
                 motions.update(self.ahead.run({k: p[start : start + size] for k, p in pairs.items()}))
             for a, b, m in (step for batch in steps.values() for step in batch):
                 try:
-                    image, facts = interpolate_exr(source(a), source(b), (m - a) / (b - a), self.interpolator,
-                                                   options=self.options, proxy_of=proxy_of, made=motions.get(m))
+                    midpoint = self._midpoint(source(a), source(b), (a, b, m), proxy_of, motions.get(m))
                 except ExrError as err:
                     made[m] = err
                     continue
-                made[m] = image, {k: v for k, v in facts.items() if k in ("qc_features", "canvas")}
-                made_ids.add(id(image))
+                made[m] = midpoint
+                made_ids.add(id(midpoint[0]))
         return made
+
+    def _midpoint(self, img_a: ExrImage, img_b: ExrImage, step: tuple[int, int, int], proxy_of: ProxyOf,
+                  made: Motion | None = None) -> tuple[ExrImage, dict[str, Any]]:
+        """One recursive step's midpoint, and the facts a fill it makes keeps (its QC features)."""
+        a, b, m = step
+        image, facts = interpolate_exr(img_a, img_b, (m - a) / (b - a), self.interpolator, options=self.options,
+                                       proxy_of=proxy_of, made=made)
+        return image, {k: v for k, v in facts.items() if k in ("qc_features", "canvas")}
 
     def _make_image(self, task: FrameTask) -> tuple[ExrImage, dict[str, Any]]:
         if task.kind == "hold":
@@ -637,9 +644,7 @@ class _FillJob:
 
             def step(ia: ExrImage = ia, ib: ExrImage = ib, a: int = a, b: int = b,
                      m: int = m) -> tuple[ExrImage, dict[str, Any]]:
-                image, step_facts = interpolate_exr(ia, ib, (m - a) / (b - a), self.interpolator,
-                                                    options=self.options, proxy_of=self._proxy_of)
-                return image, {k: v for k, v in step_facts.items() if k in ("qc_features", "canvas")}
+                return self._midpoint(ia, ib, (a, b, m), self._proxy_of)
 
             # Cached with its QC features: a midpoint made for an earlier frame keeps its sidecar.
             made[m], step_facts = self.cache.get(("mid", a, b, m, self.options.model_id), step)
