@@ -7,7 +7,8 @@ On a CUDA machine (the first GPU; the whole run fits in about 8 minutes) it prin
             scale for that width: the network alone (torch fp32, torch fp16, ONNX Runtime's
             CUDA and TensorRT providers where installed) and end to end (two 9-layer EXRs
             decoded, proxy, network, every layer warped, the filled EXR encoded and written),
-            with peak GPU memory per configuration; at 1080p also whole shots through `framefill
+            with peak GPU memory per configuration, and what the host's EXR work alone allows end
+            to end on its cores; at 1080p also whole shots through `framefill
             interpolate --device all` at --batch 1 and 8 (every GPU; per filled frame), rendered every
             2nd frame (16 fills) and every 4th (18 fills, recursive);
   upscale   frames per second of realesr-animevideov3 x4 and realesrgan-x4plus on a 1080p
@@ -106,7 +107,8 @@ def main() -> None:
             torch.cuda.reset_peak_memory_stats()
 
     machine = torch.cuda.get_device_name(0) if cuda else f"CPU ({os.cpu_count()} cores)"
-    report: dict[str, Any] = {"device": device, "machine": machine, "tiny": tiny, "torch": torch.__version__,
+    report: dict[str, Any] = {"device": device, "machine": machine, "cores": os.cpu_count() or 1, "tiny": tiny,
+                              "torch": torch.__version__,
                               "repeats": args.repeats, "fills": [], "upscale": [], "skipped": []}
     precisions = ["fp32", "fp16"] if cuda else ["fp32"]
     work = Path(tempfile.mkdtemp(prefix="framefill-gpu-check-"))
@@ -163,9 +165,11 @@ def fill_rows(label: str, w: int, h: int, *, device: str, precisions: list[str],
             continue
         note(f"{label}: rife-4 end to end, torch {precision}")
         reset_peak()
-        seconds = end_to_end_fill(a, b, w, h, loaded, device=device, repeats=repeats, work=work, sync=sync)
+        seconds, exr_cpu = end_to_end_fill(a, b, w, h, loaded, device=device, repeats=repeats, work=work,
+                                           sync=sync, exr_work=precision == precisions[0])
         rows.append({**base, "kind": f"torch {precision}", "what": "end to end", "seconds": seconds,
-                     "per_second": 1 / seconds, "peak_gpu_mb": peak_mb()})
+                     "per_second": 1 / seconds, "peak_gpu_mb": peak_mb(), **({"exr_work_cpu_s": exr_cpu}
+                                                                               if exr_cpu else {})})
     rows += ort_fill_rows(base, a, b, w, h, scale=scale, device=device, repeats=repeats, work=work, budget=budget,
                           reference=reference)
     if label == "1080p":
@@ -206,11 +210,13 @@ def shot_rows(base: dict[str, Any], w: int, h: int, *, device: str, budget: Budg
 
 
 def end_to_end_fill(a: np.ndarray, b: np.ndarray, w: int, h: int, loaded: Any, *, device: str, repeats: int,
-                    work: Path, sync: Callable[[], None]) -> float:
-    """Seconds per fill of two 9-layer EXRs on disk: read, proxy, network, warp every layer, write."""
+                    work: Path, sync: Callable[[], None], exr_work: bool) -> tuple[float, float | None]:
+    """Seconds per fill of two 9-layer EXRs on disk (read, proxy, network, warp every layer, write), and, with
+    ``exr_work``, the median CPU seconds of the host's EXR work per filled frame of a shot
+    (``interpolate.exr_work_cpu_s``, three times)."""
     from framefill.frames import read_exr, write_exr
     from framefill.pipeline.fill import FillOptions, interpolate_exr
-    from interpolate import write_pair_exrs
+    from interpolate import exr_work_cpu_s, write_pair_exrs
 
     folder = work / f"exr_{w}x{h}"
     if not folder.is_dir():
@@ -224,7 +230,7 @@ def end_to_end_fill(a: np.ndarray, b: np.ndarray, w: int, h: int, loaded: Any, *
         write_exr(folder / "out.exr", out)
 
     seconds, _ = timed(call, repeats, sync)
-    return seconds
+    return seconds, statistics.median(exr_work_cpu_s(folder) for _ in range(3)) if exr_work else None
 
 
 def ort_fill_rows(base: dict[str, Any], a: np.ndarray, b: np.ndarray, w: int, h: int, *, scale: float, device: str,
@@ -335,6 +341,18 @@ def shot_ratios(fills: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
+def host_bounds(rows: list[dict[str, Any]], cores: int) -> list[str]:
+    """What the host's EXR work (decode, encode, hash) allows a shot end to end, whatever the GPU does:
+    one line per size."""
+    lines = []
+    for r in rows:
+        if r.get("exr_work_cpu_s"):
+            lines.append(f"{r['size']} host EXR work per filled frame (decode one render, encode the fill, hash): "
+                         f"{r['exr_work_cpu_s']:.3f} CPU s: at most {cores / r['exr_work_cpu_s']:.1f} fills/s end "
+                         f"to end on these {cores} cores")
+    return lines
+
+
 def print_report(report: dict[str, Any]) -> None:
     print(f"framefill GPU check on {report['machine']} ({report['device']}), torch {report['torch']}, "
           f"medians of {report['repeats']}" + ("; TINY sizes: not GPU figures" if report["tiny"] else ""))
@@ -344,7 +362,7 @@ def print_report(report: dict[str, Any]) -> None:
         print(f"{r['size']:<7}{r['width']}x{r['height']:<6}{r['rife_scale']:<7}{r['kind']:<25}{r['what']:<12}"
               f"{_num(r['seconds']):>9}{_num(r['per_second']):>9}{_num(r['peak_gpu_mb']):>13}"
               f"{_num(r.get('max_diff_vs_fp32')):>18}")
-    for line in shot_ratios(report["fills"]):
+    for line in shot_ratios(report["fills"]) + host_bounds(report["fills"], report["cores"]):
         print(line)
     print(f"\n{'model':<26}{'input':<10}{'kind':<12}{'s/frame':>9}{'fps':>8}{'peak GPU MB':>13}"
           f"{'max diff vs fp32':>18}{'TFLOP/s':>9}")

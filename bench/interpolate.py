@@ -15,7 +15,10 @@ It prints the median seconds per frame, fills per second, peak RSS (and peak
 CUDA memory on a GPU) and the ratio to the reference measured in the same run;
 then each whole fill over the network alone, twice: against ours-net (another
 process), and against the network inside the fill's own calls (same process,
-same frames: the rest is what the fill adds).
+same frames: the rest is what the fill adds). Last, the floor of that ratio on
+this machine: a fill's wall time is at least its CPU work over the cores, and the
+EXR work a fill cannot skip (decode one render, encode the fill, hash it) is
+measured in CPU seconds beside the network's.
 
 Every kind runs under the allocator policy of the ``framefill`` command
 (``runtime.memory.keep_freed_memory``: freed buffers kept for reuse); ``--malloc
@@ -122,7 +125,7 @@ def worker(kind: str, size: str, repeats: int, device: str, precision: str, mall
         keep_models_loaded()  # the warm-up run loads the model; the timed runs fill with it
         call = _shot_call(w, h, device)
     else:
-        call, network_times = _fill_call(a, b, w, h, scale, device, precision)
+        call, network_times, network_cpu, exr_work = _fill_call(a, b, w, h, scale, device, precision)
     times = []
     for i in range(repeats + 1):  # the first run warms up and is not counted
         if device.startswith("cuda"):
@@ -143,6 +146,8 @@ def worker(kind: str, size: str, repeats: int, device: str, precision: str, mall
         inner = network_times[1:]
         result["network_s"] = statistics.median(inner)
         result["rest_s"] = statistics.median(t - n for t, n in zip(times, inner, strict=True))
+        result["network_cpu_s"] = statistics.median(network_cpu[1:])
+        result["exr_work_cpu_s"] = statistics.median(exr_work() for _ in range(repeats))
     return result
 
 
@@ -163,9 +168,27 @@ def write_pair_exrs(folder: Path, a: np.ndarray, b: np.ndarray) -> None:
         write_exr(folder / f"{name}.exr", image_from_arrays(chans))
 
 
+def exr_work_cpu_s(folder: Path) -> float:
+    """CPU seconds (every thread of the process) of the EXR work a shot cannot skip per filled frame:
+    one render decoded (``folder/a.exr``, see :func:`write_pair_exrs`), the fill encoded and written,
+    the hashes its manifest records. A fill's wall time is at least that plus the network's CPU time,
+    over the cores."""
+    from framefill.atomic import file_sha256
+    from framefill.frames import read_exr, write_exr
+    from framefill.frames.exr import pixel_sha256
+
+    cpu0 = time.process_time()
+    image = read_exr(folder / "a.exr")
+    write_exr(folder / "exr-work.exr", image)
+    pixel_sha256(image), file_sha256(folder / "exr-work.exr")
+    return time.process_time() - cpu0
+
+
 def _fill_call(a: np.ndarray, b: np.ndarray, w: int, h: int, scale: float, device: str, precision: str):
-    """A whole fill of one frame from two 9-channel half/float EXRs on disk, and the list the seconds of
-    the network inside each call are appended to."""
+    """A whole fill of one frame from two 9-channel half/float EXRs on disk; the lists the wall and the
+    CPU seconds (every thread of the process) of the network inside each call are appended to; and a
+    call that gives the CPU seconds of the EXR work a fill cannot do without in a shot: one render
+    decoded, the fill encoded, the hashes its manifest records (:func:`exr_work_cpu_s`)."""
     from framefill.frames import read_exr, write_exr
     from framefill.models.loading import load_interpolator
     from framefill.pipeline.fill import FillOptions, interpolate_exr
@@ -175,6 +198,7 @@ def _fill_call(a: np.ndarray, b: np.ndarray, w: int, h: int, scale: float, devic
     loaded = load_interpolator("rife-4", device=device, precision=precision, scale=scale)
     options = FillOptions(model_id="rife-4", model_sha256=loaded.sha256, device=device)
     network_times: list[float] = []
+    network_cpu: list[float] = []
 
     class TimedNetwork:
         name = "rife-4"
@@ -182,11 +206,12 @@ def _fill_call(a: np.ndarray, b: np.ndarray, w: int, h: int, scale: float, devic
         def motion(self, img0, img1, t):
             import torch
 
-            t0 = time.perf_counter()
+            t0, cpu0 = time.perf_counter(), time.process_time()
             motion = loaded.model.motion(img0, img1, t)
             if device.startswith("cuda"):
                 torch.cuda.synchronize()
             network_times.append(time.perf_counter() - t0)
+            network_cpu.append(time.process_time() - cpu0)
             return motion
 
     def call():
@@ -194,7 +219,7 @@ def _fill_call(a: np.ndarray, b: np.ndarray, w: int, h: int, scale: float, devic
                                  options=options)
         write_exr(folder / "out.exr", out)
 
-    return call, network_times
+    return call, network_times, network_cpu, lambda: exr_work_cpu_s(folder)
 
 
 def _shot_call(w: int, h: int, device: str, *, fills: int = SHOT_FILLS, batch: int = 1, every: int = 2):
@@ -286,6 +311,12 @@ def main() -> None:
                 print(f"{size} ours-fill / its own network ({malloc} malloc): "
                       f"{(fill['network_s'] + fill['rest_s']) / fill['network_s']:.2f}x (network "
                       f"{fill['network_s']:.2f} s, the rest {fill['rest_s']:.2f} s, medians per fill)")
+                # Wall time is at least the CPU work over the cores: the floor of that ratio on this machine.
+                floor = (fill["network_cpu_s"] + fill["exr_work_cpu_s"]) / (os.cpu_count() * fill["network_s"])
+                print(f"{size} floor of whole fill / network on these {os.cpu_count()} cores ({malloc} malloc): "
+                      f"{floor:.2f}x from the EXR work alone (decode one render, encode the fill, hash: "
+                      f"{fill['exr_work_cpu_s']:.2f} CPU s against the network's {fill['network_cpu_s']:.2f} CPU s "
+                      f"in {fill['network_s']:.2f} s): no overlap of a fill's steps gets below it")
         if len(mallocs) == 2:
             for kind in kinds:
                 kept, system = results.get((kind, size, "framefill")), results.get((kind, size, "system"))

@@ -30,6 +30,13 @@ def test_gpu_check_runs_on_the_cpu_at_tiny_sizes(tmp_path):
     assert [k for (size, k, what) in rows if what == "shot"] == [
         f"shot every {every} b{batch} x1cpu" for every in (2, 4) for batch in (1, 2)]
     assert all(r["per_second"] > 0 for r in report["fills"] if r["what"] == "shot")
+    # What the host's EXR work allows end to end: its CPU seconds per filled frame, over the cores.
+    hosts = [line for line in proc.stdout.splitlines() if "host EXR work per filled frame" in line]
+    assert [line.split()[0] for line in hosts] == ["1080p", "4K", "5K"]
+    for line, size in zip(hosts, ("1080p", "4K", "5K"), strict=True):
+        cpu_s = rows[(size, "torch fp32", "end to end")]["exr_work_cpu_s"]
+        assert 0 < cpu_s < rows[(size, "torch fp32", "end to end")]["seconds"] * report["cores"]
+        assert f"at most {report['cores'] / cpu_s:.1f} fills/s" in line
     ratios = [line.split(":")[0] for line in proc.stdout.splitlines() if "the speed of --batch 1" in line]
     assert ratios == ["1080p shot every 2 b2 x1cpu", "1080p shot every 4 b2 x1cpu"]
     assert {(r["model"], r["kind"]) for r in report["upscale"]} == {

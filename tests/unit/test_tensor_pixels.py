@@ -51,6 +51,8 @@ def _flow(gen: np.random.Generator, h: int, w: int) -> torch.Tensor:
     flow = torch.from_numpy((gen.standard_normal((1, 2, h, w)) * 4).astype(np.float32))
     flow[:, :, : h // 3] = torch.round(flow[:, :, : h // 3])  # a band of whole-pixel flows: copied exactly
     flow[0, 0, -1, -1] = float("nan")
+    flow[0, 1, -1, 0] = float("inf")  # kept as it is, as backward_warp keeps it
+    flow[0, 0, -2, :5] = torch.round(flow[0, 0, -2, :5])  # x whole, y not: warped, not copied
     return flow
 
 

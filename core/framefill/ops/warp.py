@@ -254,11 +254,13 @@ class PreparedFlow:
     def __init__(self, flow: torch.Tensor) -> None:
         if flow.dim() != 4 or flow.shape[1] != 2 or not flow.is_floating_point():
             raise ValueError("warp: flow must be a floating-point B,2,H,W tensor (x then y, in pixels)")
-        self.flow = torch.where(torch.isnan(flow), torch.zeros_like(flow), flow)
+        # NaN as 0, infinities kept: the values of backward_warp's torch.where, in one pass.
+        self.flow = torch.nan_to_num(flow, nan=0.0, posinf=float("inf"), neginf=float("-inf"))
         b, _, h, w = (int(n) for n in self.flow.shape)
         self.shape = (b, h, w)
         self.grid = _sampling_grid(self.flow, torch.float32)
-        whole = (self.flow == torch.round(self.flow)).all(dim=1, keepdim=True)
+        on_pixel = self.flow == torch.round(self.flow)
+        whole = on_pixel[:, 0:1] & on_pixel[:, 1:2]  # both components whole (cheaper than .all(dim=1))
         self.whole = whole if bool(whole.any()) else None
         self._index: torch.Tensor | None = None
 
