@@ -271,12 +271,14 @@ class PreparedFlow:
 
     def index(self) -> torch.Tensor:
         """Flat source index (B, 1, H*W) of the nearest pixel, border padding (made on first use)."""
-        if self._index is None:  # as backward_warp_nearest computes it
+        if self._index is None:  # backward_warp_nearest's values, in fewer passes: the flow has no NaN left
             b, h, w = self.shape
-            src_x, src_y = _source_coords(self.flow, h, w, _work_dtype(self.flow.dtype))
-            xi = torch.round(src_x).clamp(0, w - 1).to(torch.long)
-            yi = torch.round(src_y).clamp(0, h - 1).to(torch.long)
-            self._index = (yi * w + xi).view(b, 1, h * w)
+            work = _work_dtype(self.flow.dtype)
+            col = torch.arange(w, dtype=work, device=self.flow.device).view(1, 1, w)
+            row = torch.arange(h, dtype=work, device=self.flow.device).view(1, h, 1)
+            xi = (self.flow[:, 0].to(work) + col).round_().clamp_(0, w - 1).to(torch.long)
+            yi = (self.flow[:, 1].to(work) + row).round_().clamp_(0, h - 1).to(torch.long)
+            self._index = yi.mul_(w).add_(xi).view(b, 1, h * w)
         return self._index
 
     def nearest(self, image: torch.Tensor) -> torch.Tensor:
